@@ -1,0 +1,70 @@
+//! `/api/v2/Challenges` (spec C1, C2).
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use backbone_core::encoding::date_format;
+use backbone_core::ids::ChallengeId;
+use backbone_core::{ApiError, ApiResult, SharedClock};
+use backbone_web::{Caller, Created, Envelope, MaybeCaller, Routes};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::{Challenge, ChallengeStore};
+
+#[derive(Debug, Clone)]
+pub struct ChallengesState {
+    pub store: ChallengeStore,
+    pub clock: SharedClock,
+}
+
+pub fn routes(state: ChallengesState) -> Routes {
+    Routes::new()
+        .route("/api/v2/Challenges", post(post_challenge))
+        .route("/api/v2/Challenges/{id}", get(get_challenge))
+        .with_state(state)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChallengeDto {
+    id: String,
+    #[serde(with = "date_format")]
+    expires_at: DateTime<Utc>,
+    created_by: Option<String>,
+    created_by_device: Option<String>,
+}
+
+impl From<Challenge> for ChallengeDto {
+    fn from(c: Challenge) -> Self {
+        Self {
+            id: c.id.into_string(),
+            expires_at: c.expires_at,
+            created_by: c.created_by.map(|a| a.to_string()),
+            created_by_device: c.created_by_device.map(|d| d.into_string()),
+        }
+    }
+}
+
+/// C1: anonymous or authenticated; the body is ignored.
+async fn post_challenge(
+    State(state): State<ChallengesState>,
+    MaybeCaller(caller): MaybeCaller,
+) -> ApiResult<Created<ChallengeDto>> {
+    let challenge = Challenge::new(caller.map(|c| (c.address, c.device_id)), state.clock.now());
+    state.store.insert(&challenge).await.map_err(ApiError::internal)?;
+    Ok(Created::at(format!("/api/v2/Challenges/{}", challenge.id), challenge.into()))
+}
+
+/// C2: any authenticated identity may read any challenge, up to an hour after it expired.
+async fn get_challenge(
+    State(state): State<ChallengesState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Envelope<ChallengeDto>> {
+    let id = ChallengeId::parse(&id).ok_or_else(|| ApiError::invalid_id("id"))?;
+    let challenge = state.store.find(&id).await.map_err(ApiError::internal)?;
+    match challenge {
+        Some(challenge) if challenge.is_readable_at(state.clock.now()) => Ok(Envelope(challenge.into())),
+        _ => Err(ApiError::not_found("Challenge")),
+    }
+}

@@ -1,0 +1,11 @@
+//! Challenges (spec consumer-api-identity §3): random IDs with a ten-minute lifetime that a
+//! client signs with its identity key when it creates an identity or registers a device.
+//! They are not consumed by use; they simply expire.
+
+pub mod domain;
+mod http;
+pub mod store;
+
+pub use domain::Challenge;
+pub use http::{routes, ChallengesState};
+pub use store::ChallengeStore;

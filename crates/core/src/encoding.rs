@@ -1,0 +1,84 @@
+//! Wire formats of dates and bytes (spec §1.1 of both Consumer API documents).
+
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use base64::Engine;
+use chrono::{DateTime, TimeZone, Utc};
+
+/// Bytes go out as base64url without padding.
+pub fn encode_bytes(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Bytes come in as base64url or standard base64, with or without padding.
+pub fn decode_bytes(text: &str) -> Option<Vec<u8>> {
+    let trimmed = text.trim_end_matches('=');
+    URL_SAFE_NO_PAD
+        .decode(trimmed)
+        .or_else(|_| STANDARD_NO_PAD.decode(trimmed))
+        .or_else(|_| URL_SAFE.decode(text))
+        .or_else(|_| STANDARD.decode(text))
+        .ok()
+}
+
+/// DTO dates: UTC with exactly three fractional digits.
+pub fn format_date(date: &DateTime<Utc>) -> String {
+    date.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Error and event-payload dates: full ISO-8601 round-trip form.
+pub fn format_precise_date(date: &DateTime<Utc>) -> String {
+    date.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// Dates are stored as milliseconds since the epoch, which both databases index and compare well.
+pub fn to_millis(date: &DateTime<Utc>) -> i64 {
+    date.timestamp_millis()
+}
+
+pub fn from_millis(millis: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(millis).single().unwrap_or_default()
+}
+
+/// Serde helpers that write dates in the DTO format.
+pub mod date_format {
+    use chrono::{DateTime, Utc};
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(date: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&super::format_date(date))
+    }
+
+    pub mod option {
+        use chrono::{DateTime, Utc};
+        use serde::Serializer;
+
+        pub fn serialize<S: Serializer>(date: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+            match date {
+                Some(date) => serializer.serialize_str(&super::super::format_date(date)),
+                None => serializer.serialize_none(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_round_trip_through_both_alphabets() {
+        let bytes: Vec<u8> = (0u8..=255).collect();
+        assert_eq!(decode_bytes(&encode_bytes(&bytes)).unwrap(), bytes);
+        assert_eq!(decode_bytes(&STANDARD.encode(&bytes)).unwrap(), bytes);
+        assert_eq!(decode_bytes(&URL_SAFE.encode(&bytes)).unwrap(), bytes);
+        assert!(!encode_bytes(&bytes).contains(['+', '/', '=']));
+        assert!(decode_bytes("not base64!").is_none());
+    }
+
+    #[test]
+    fn dates_have_millisecond_precision() {
+        let date = from_millis(1_700_000_000_123);
+        assert_eq!(format_date(&date), "2023-11-14T22:13:20.123Z");
+        assert_eq!(format_date(&from_millis(1_700_000_000_000)), "2023-11-14T22:13:20.000Z");
+    }
+}

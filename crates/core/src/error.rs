@@ -1,0 +1,201 @@
+//! The upstream error envelope and status mapping (spec §1.3 / exchange §1.5).
+//!
+//! Every failure a client can cause ends here as
+//! `{"error": {"id", "code", "message", "docs": "", "time", "data"}}` with the upstream status:
+//! 404 for not found, 403 for forbidden, 429 for quotas, 400 for every other client mistake,
+//! 401 without a body, 500 (logged, with a generic message) for everything unexpected.
+
+use std::borrow::Cow;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::encoding::format_precise_date;
+use crate::ids::random_string;
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+pub const INPUT_CANNOT_BE_PARSED: &str = "error.platform.inputCannotBeParsed";
+pub const INVALID_PROPERTY_VALUE: &str = "error.platform.validation.invalidPropertyValue";
+pub const RECORD_NOT_FOUND: &str = "error.platform.recordNotFound";
+pub const FORBIDDEN: &str = "error.platform.forbidden";
+pub const REQUEST_BODY_TOO_LARGE: &str = "error.platform.requestBodyTooLarge";
+pub const UNEXPECTED: &str = "error.platform.unexpected";
+pub const QUOTA_EXHAUSTED: &str = "error.platform.quotaExhausted";
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExhaustedMetric {
+    pub metric_key: String,
+    #[serde(serialize_with = "serialize_precise")]
+    pub is_exhausted_until: DateTime<Utc>,
+}
+
+fn serialize_precise<S: serde::Serializer>(date: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_precise_date(date))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A rule about the request or the domain failed: 400 with a specific code.
+    #[error("{code}: {message}")]
+    BadRequest { code: Cow<'static, str>, message: String },
+    /// 404 `error.platform.recordNotFound` for the named entity.
+    #[error("{entity} not found")]
+    NotFound { entity: &'static str },
+    /// 403 `error.platform.forbidden`.
+    #[error("forbidden")]
+    Forbidden,
+    /// 429 `error.platform.quotaExhausted` listing the exhausted metrics.
+    #[error("quota exhausted")]
+    QuotaExhausted(Vec<ExhaustedMetric>),
+    /// Missing, invalid or expired bearer token: 401 without an envelope.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// Anything unexpected: logged in full, answered with a generic 500.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn validation(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self::BadRequest { code: code.into(), message: message.into() }
+    }
+
+    pub fn invalid_property_value(message: impl Into<String>) -> Self {
+        Self::validation(INVALID_PROPERTY_VALUE, message)
+    }
+
+    /// The upstream message for an ID or address that fails validation.
+    pub fn invalid_id(property: &str) -> Self {
+        Self::invalid_property_value(format!(
+            "'{property}': The ID or Address is not valid. Check length, prefix and the used characters."
+        ))
+    }
+
+    pub fn cannot_parse(message: impl Into<String>) -> Self {
+        Self::validation(INPUT_CANNOT_BE_PARSED, message)
+    }
+
+    pub fn body_too_large() -> Self {
+        Self::validation(REQUEST_BODY_TOO_LARGE, "The request body is too large.")
+    }
+
+    pub fn not_found(entity: &'static str) -> Self {
+        Self::NotFound { entity }
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(error.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::QuotaExhausted(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &str {
+        match self {
+            Self::BadRequest { code, .. } => code,
+            Self::NotFound { .. } => RECORD_NOT_FOUND,
+            Self::Forbidden => FORBIDDEN,
+            Self::QuotaExhausted(_) => QUOTA_EXHAUSTED,
+            Self::Unauthorized => "error.platform.unauthorized",
+            Self::Internal(_) => UNEXPECTED,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::BadRequest { message, .. } => message.clone(),
+            Self::NotFound { entity } => format!(
+                "{entity} not found. Make sure the ID exists and the record is not expired. If a password is \
+                 required to fetch the record, make sure you passed the correct one."
+            ),
+            Self::Forbidden => "You are not allowed to perform this action due to insufficient privileges.".into(),
+            Self::QuotaExhausted(_) => "You have exhausted the quota for this operation.".into(),
+            Self::Unauthorized => "You have to authenticate in order to execute this action.".into(),
+            Self::Internal(_) => "An unexpected error occurred.".into(),
+        }
+    }
+}
+
+/// The body of an error response.
+#[derive(Debug, Serialize)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    pub id: String,
+    pub code: String,
+    pub message: String,
+    pub docs: &'static str,
+    pub time: String,
+    pub data: Option<Vec<ExhaustedMetric>>,
+}
+
+const ERROR_ID_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ123456789";
+
+impl ErrorBody {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            id: format!("ERR{}", random_string(ERROR_ID_ALPHABET, 17)),
+            code: code.into(),
+            message: message.into(),
+            docs: "",
+            time: format_precise_date(&Utc::now()),
+            data: None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            Self::Unauthorized => {
+                let mut response = StatusCode::UNAUTHORIZED.into_response();
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return response;
+            }
+            Self::Internal(error) => tracing::error!(error = ?error, "unexpected error"),
+            _ => {}
+        }
+        let status = self.status();
+        let mut body = ErrorBody::new(self.code(), self.message());
+        if let Self::QuotaExhausted(metrics) = self {
+            body.data = Some(metrics);
+        }
+        (status, axum::Json(ErrorEnvelope { error: body })).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_ids_use_the_upstream_alphabet() {
+        let body = ErrorBody::new("x", "y");
+        assert_eq!(body.id.len(), 20);
+        assert!(body.id.starts_with("ERR"));
+        assert!(body.id[3..].bytes().all(|b| ERROR_ID_ALPHABET.contains(&b)));
+    }
+
+    #[test]
+    fn statuses_follow_the_upstream_mapping() {
+        assert_eq!(ApiError::not_found("Device").status(), StatusCode::NOT_FOUND);
+        assert_eq!(ApiError::Forbidden.status(), StatusCode::FORBIDDEN);
+        assert_eq!(ApiError::invalid_id("id").status(), StatusCode::BAD_REQUEST);
+        assert_eq!(ApiError::internal(anyhow::anyhow!("boom")).code(), UNEXPECTED);
+    }
+}

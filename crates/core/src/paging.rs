@@ -1,0 +1,95 @@
+//! Paging of list endpoints (spec §1.4): `pageNumber` from 1, `pageSize` with a default and a maximum.
+
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Debug, Clone, Copy)]
+pub struct PagingLimits {
+    pub default_page_size: u32,
+    pub max_page_size: u32,
+}
+
+impl Default for PagingLimits {
+    fn default() -> Self {
+        Self { default_page_size: 50, max_page_size: 200 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub number: u32,
+    pub size: u32,
+}
+
+impl PageRequest {
+    /// Applies defaults and limits to the raw query values.
+    pub fn new(number: Option<i64>, size: Option<i64>, limits: PagingLimits) -> ApiResult<Self> {
+        let number = match number {
+            None => 1,
+            Some(n) if n >= 1 && n <= i64::from(u32::MAX) => n as u32,
+            Some(_) => {
+                return Err(ApiError::invalid_property_value("'pageNumber' must be greater than or equal to 1."))
+            }
+        };
+        let size = match size {
+            None => limits.default_page_size,
+            Some(s) if s > i64::from(limits.max_page_size) => {
+                return Err(ApiError::validation(
+                    "error.platform.validation.pagination.invalidPageSize",
+                    format!("The given page size is too high. The maximum page size is {}.", limits.max_page_size),
+                ))
+            }
+            Some(s) if s >= 1 => s as u32,
+            Some(_) => {
+                return Err(ApiError::invalid_property_value("'pageSize' must be greater than or equal to 1."))
+            }
+        };
+        Ok(Self { number, size })
+    }
+
+    pub fn offset(&self) -> i64 {
+        (i64::from(self.number) - 1) * i64::from(self.size)
+    }
+
+    pub fn limit(&self) -> i64 {
+        i64::from(self.size)
+    }
+}
+
+/// One page of items plus what the `pagination` object needs.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub request: PageRequest,
+    pub total_records: u64,
+}
+
+impl<T> Page<T> {
+    pub fn total_pages(&self) -> u64 {
+        self.total_records.div_ceil(u64::from(self.request.size))
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { items: self.items.into_iter().map(f).collect(), request: self.request, total_records: self.total_records }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_limits() {
+        let limits = PagingLimits::default();
+        assert_eq!(PageRequest::new(None, None, limits).unwrap(), PageRequest { number: 1, size: 50 });
+        assert_eq!(PageRequest::new(Some(3), Some(200), limits).unwrap().offset(), 400);
+        let error = PageRequest::new(None, Some(201), limits).unwrap_err();
+        assert_eq!(error.code(), "error.platform.validation.pagination.invalidPageSize");
+        assert!(PageRequest::new(Some(0), None, limits).is_err());
+    }
+
+    #[test]
+    fn total_pages_rounds_up() {
+        let page = Page { items: vec![1], request: PageRequest { number: 1, size: 50 }, total_records: 101 };
+        assert_eq!(page.total_pages(), 3);
+    }
+}

@@ -1,0 +1,17 @@
+//! The storage layer shared by all modules.
+//!
+//! We talk to SQLite (the embedded default) and PostgreSQL (production) through sqlx's `Any`
+//! driver, so every store has a single code path. The price is a smaller type set: dates are
+//! stored as milliseconds since the epoch (`BIGINT`), integers as `BIGINT`, bytes as
+//! `BYTEA`/`BLOB`. Where the dialects differ (row locks, upserts) stores branch on [`Dialect`].
+
+mod connect;
+pub mod outbox;
+
+pub use connect::{Database, Dialect};
+pub use sqlx;
+
+/// Whether the error is a unique-constraint violation (a lost race against another writer).
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}

@@ -1,0 +1,25 @@
+//! The transactional outbox: domain events are written here in the same transaction as the
+//! change that raised them, so an event is never lost and never published for a rolled-back
+//! change. A relay (the worker role) hands them to the event bus afterwards.
+
+use backbone_core::encoding::to_millis;
+use backbone_core::events::DomainEvent;
+use chrono::{DateTime, Utc};
+use sqlx::AnyConnection;
+
+pub async fn enqueue(
+    connection: &mut AnyConnection,
+    event: &DomainEvent,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO outbox_events (event_id, event_type, payload, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&event.id)
+    .bind(event.event_type)
+    .bind(event.payload.to_string())
+    .bind(to_millis(&now))
+    .execute(connection)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! Entities and rules of the Devices module.
+
+use backbone_core::ids::{DeviceId, TierId, Username};
+use backbone_core::IdentityAddress;
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityStatus {
+    Active,
+    ToBeDeleted,
+    Deleting,
+}
+
+impl IdentityStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "Active",
+            Self::ToBeDeleted => "ToBeDeleted",
+            Self::Deleting => "Deleting",
+        }
+    }
+
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "ToBeDeleted" => Self::ToBeDeleted,
+            "Deleting" => Self::Deleting,
+            _ => Self::Active,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub address: IdentityAddress,
+    pub client_id: Option<String>,
+    /// The JSON-wrapped public key exactly as the client sent it (decoded from base64).
+    pub public_key: Vec<u8>,
+    pub tier_id: TierId,
+    pub created_at: DateTime<Utc>,
+    pub identity_version: i64,
+    pub status: IdentityStatus,
+    pub deletion_grace_period_ends_at: Option<DateTime<Utc>>,
+}
+
+impl Identity {
+    /// Once the grace period is over the identity can no longer log in and counts as deleted.
+    pub fn grace_period_is_over(&self, now: DateTime<Utc>) -> bool {
+        self.deletion_grace_period_ends_at.is_some_and(|ends| ends < now)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Device {
+    pub id: DeviceId,
+    pub identity_address: IdentityAddress,
+    pub username: Username,
+    pub created_at: DateTime<Utc>,
+    pub created_by_device: DeviceId,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub communication_language: String,
+    pub is_backup_device: bool,
+}
+
+impl Device {
+    /// A device is onboarded once it has logged in; onboarded devices cannot be deleted.
+    pub fn is_onboarded(&self) -> bool {
+        self.last_login_at.is_some()
+    }
+}
+
+/// A device together with what the login needs.
+#[derive(Debug, Clone)]
+pub struct DeviceLogin {
+    pub device: Device,
+    pub password_hash: String,
+    pub failed_login_attempts: i64,
+    pub locked_out_until: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tier {
+    pub id: TierId,
+    pub name: String,
+    pub can_be_used_as_default_for_client: bool,
+    pub can_be_manually_assigned: bool,
+}
+
+impl Tier {
+    pub const BASIC: &'static str = "Basic";
+
+    /// Tier names are 3 to 30 characters long.
+    pub fn validate_name(name: &str) -> Result<(), &'static str> {
+        match name.chars().count() {
+            3..=30 => Ok(()),
+            _ => Err("A tier name must be between 3 and 30 characters long."),
+        }
+    }
+}
+
+/// A platform client (an app or connector product) allowed to use the token endpoint.
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub display_name: String,
+    pub secret_hash: String,
+    pub default_tier: TierId,
+    pub created_at: DateTime<Utc>,
+    pub max_identities: Option<i64>,
+}
+
+/// Password rules: upstream's ASP.NET Identity policy (production) or its relaxed dev variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordPolicy {
+    /// At least one character.
+    Relaxed,
+    /// At least 10 characters with an upper-case letter, a lower-case letter, a digit and a symbol.
+    Strict,
+}
+
+impl PasswordPolicy {
+    /// The first rule the password breaks, if any.
+    pub fn check(self, password: &str) -> Result<(), String> {
+        if password.is_empty() {
+            return Err("Passwords must be at least 1 characters.".into());
+        }
+        if self == Self::Relaxed {
+            return Ok(());
+        }
+        if password.chars().count() < 10 {
+            return Err("Passwords must be at least 10 characters.".into());
+        }
+        if !password.chars().any(|c| !c.is_alphanumeric()) {
+            return Err("Passwords must have at least one non alphanumeric character.".into());
+        }
+        if !password.chars().any(|c| c.is_ascii_digit()) {
+            return Err("Passwords must have at least one digit ('0'-'9').".into());
+        }
+        if !password.chars().any(char::is_lowercase) {
+            return Err("Passwords must have at least one lowercase ('a'-'z').".into());
+        }
+        if !password.chars().any(char::is_uppercase) {
+            return Err("Passwords must have at least one uppercase ('A'-'Z').".into());
+        }
+        Ok(())
+    }
+}
+
+/// Feature-flag names may be at most this long.
+pub const MAX_FEATURE_FLAG_NAME_LENGTH: usize = 200;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_policy_names_the_first_missing_class() {
+        assert!(PasswordPolicy::Strict.check("Aa1!aaaaaaaa").is_ok());
+        assert!(PasswordPolicy::Strict.check("Aa1!").unwrap_err().contains("10 characters"));
+        assert!(PasswordPolicy::Strict.check("Aa1aaaaaaaaa").unwrap_err().contains("non alphanumeric"));
+        assert!(PasswordPolicy::Strict.check("aa1!aaaaaaaa").unwrap_err().contains("uppercase"));
+        assert!(PasswordPolicy::Relaxed.check("a").is_ok());
+        assert!(PasswordPolicy::Relaxed.check("").is_err());
+    }
+}

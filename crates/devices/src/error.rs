@@ -1,0 +1,68 @@
+//! Failures of this module that a client can cause, with their upstream codes.
+
+use backbone_core::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevicesError {
+    #[error("The given signature is not valid.")]
+    InvalidSignature,
+    #[error("The challenge has expired.")]
+    ChallengeHasExpired,
+    #[error("An identity with the given address already exists.")]
+    AddressAlreadyExists,
+    #[error("The client has reached the maximum number of identities it may create.")]
+    ClientReachedIdentitiesLimit,
+    #[error("{0}")]
+    RegistrationFailed(String),
+    #[error("{0}")]
+    ChangePasswordFailed(String),
+    #[error("Only one backup device can exist per identity.")]
+    OnlyOneBackupDeviceCanExist,
+    #[error("The device cannot be deleted because {0}.")]
+    DeviceCannotBeDeleted(&'static str),
+    #[error("The given communication language is not valid. Use an ISO 639-1 code.")]
+    InvalidCommunicationLanguage,
+    #[error("The client is unknown or the secret is wrong.")]
+    InvalidClientCredentials,
+    #[error("The maximum number of feature flags per identity ({0}) has been exceeded.")]
+    MaxNumberOfFeatureFlagsExceeded(usize),
+    #[error("A client with this id already exists.")]
+    ClientAlreadyExists,
+    #[error("The tier '{0}' does not exist or cannot be used as the default tier of a client.")]
+    UnknownDefaultTier(String),
+    #[error("A tier with this name already exists.")]
+    TierAlreadyExists,
+    #[error("{0}")]
+    InvalidTierName(&'static str),
+}
+
+impl DevicesError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidSignature => "error.platform.validation.device.invalidSignature",
+            Self::ChallengeHasExpired => "error.platform.validation.device.challengeHasExpired",
+            Self::AddressAlreadyExists => "error.platform.validation.device.addressAlreadyExists",
+            Self::ClientReachedIdentitiesLimit => "error.platform.validation.device.clientReachedIdentitiesLimit",
+            Self::RegistrationFailed(_) => "error.platform.validation.device.registrationFailed",
+            Self::ChangePasswordFailed(_) => "error.platform.validation.device.changePasswordFailed",
+            Self::OnlyOneBackupDeviceCanExist => "error.platform.validation.device.onlyOneBackupDeviceCanExist",
+            Self::DeviceCannotBeDeleted(_) => "error.platform.validation.device.deviceCannotBeDeleted",
+            Self::InvalidCommunicationLanguage => "error.platform.validation.invalidDeviceCommunicationLanguage",
+            // The client maps exactly this code (with status 400) to "platform client invalid".
+            Self::InvalidClientCredentials => "error.platform.unauthorized",
+            Self::MaxNumberOfFeatureFlagsExceeded(_) => {
+                "error.platform.validation.featureFlag.maxNumberOfFeatureFlagsExceeded"
+            }
+            Self::ClientAlreadyExists => "error.platform.validation.client.clientIdAlreadyExists",
+            Self::UnknownDefaultTier(_) => "error.platform.validation.client.tierDoesNotExist",
+            Self::TierAlreadyExists => "error.platform.validation.tier.tierNameAlreadyExists",
+            Self::InvalidTierName(_) => "error.platform.validation.tier.invalidTierName",
+        }
+    }
+}
+
+impl From<DevicesError> for ApiError {
+    fn from(error: DevicesError) -> Self {
+        ApiError::validation(error.code(), error.to_string())
+    }
+}

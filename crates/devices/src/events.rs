@@ -1,0 +1,46 @@
+//! Domain events this module raises. Payload names follow upstream's bus contract (PascalCase).
+
+use backbone_core::events::DomainEvent;
+use serde::Serialize;
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct IdentityCreated<'a> {
+    address: &'a str,
+    tier: &'a str,
+}
+
+pub fn identity_created(address: &str, tier: &str) -> DomainEvent {
+    DomainEvent::new("IdentityCreated", &IdentityCreated { address, tier })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct BackupDeviceUsed<'a> {
+    identity_address: &'a str,
+}
+
+pub fn backup_device_used(identity_address: &str) -> DomainEvent {
+    DomainEvent::new("BackupDeviceUsed", &BackupDeviceUsed { identity_address })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct FeatureFlagsOfIdentityChanged<'a> {
+    identity_address: &'a str,
+}
+
+pub fn feature_flags_changed(identity_address: &str) -> DomainEvent {
+    DomainEvent::new("FeatureFlagsOfIdentityChanged", &FeatureFlagsOfIdentityChanged { identity_address })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct TierCreated<'a> {
+    id: &'a str,
+    name: &'a str,
+}
+
+pub fn tier_created(id: &str, name: &str) -> DomainEvent {
+    DomainEvent::new("TierCreated", &TierCreated { id, name })
+}

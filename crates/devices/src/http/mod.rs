@@ -1,0 +1,23 @@
+//! Consumer API handlers of the Devices module: thin wrappers that parse, call the service and
+//! shape the upstream DTOs.
+
+mod devices;
+mod dto;
+mod identities;
+mod token;
+
+use std::sync::Arc;
+
+use backbone_web::{JwtKeys, Routes};
+
+use crate::DevicesService;
+
+#[derive(Clone)]
+pub struct DevicesState {
+    pub service: DevicesService,
+    pub jwt: Arc<JwtKeys>,
+}
+
+pub fn routes(state: DevicesState) -> Routes {
+    identities::routes().merge(devices::routes()).merge(token::routes()).with_state(state)
+}

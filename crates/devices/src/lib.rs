@@ -1,0 +1,21 @@
+//! The Devices module (spec consumer-api-identity §2, §5, §6): platform OAuth clients and tiers,
+//! identities with their devices, the OAuth token endpoint, and feature flags.
+//!
+//! - [`domain`]: entities and rules, no HTTP or SQL;
+//! - [`crypto`]: signed challenges, public keys, password and client-secret hashes;
+//! - [`store`]: the tables this module owns;
+//! - [`service`]: the use cases, called by the HTTP handlers and the admin CLI;
+//! - `http`: thin handlers for the Consumer API.
+
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod events;
+mod http;
+pub mod service;
+pub mod store;
+
+pub use error::DevicesError;
+pub use http::{routes, DevicesState};
+pub use service::{ChallengeLookup, DevicesService, DevicesSettings};
+pub use store::DevicesStore;

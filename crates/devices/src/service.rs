@@ -1,0 +1,456 @@
+//! Use cases of the Devices module. HTTP handlers and the admin CLI call these; they hold the
+//! rules and the order in which upstream checks them (which decides the error a client sees).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use backbone_core::ids::{ChallengeId, DeviceId, TierId, Username};
+use backbone_core::language::is_supported_language;
+use backbone_core::paging::{Page, PageRequest, PagingLimits};
+use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
+use chrono::{DateTime, Duration, Utc};
+
+use crate::crypto;
+use crate::domain::{
+    Device, Identity, IdentityStatus, OAuthClient, PasswordPolicy, Tier, MAX_FEATURE_FLAG_NAME_LENGTH,
+};
+use crate::events;
+use crate::store::{ClientOverview, CreateIdentityOutcome, DevicesStore};
+use crate::DevicesError;
+
+/// Lets this module check challenges without reading the Challenges module's tables.
+#[async_trait]
+pub trait ChallengeLookup: Send + Sync {
+    /// When the challenge expires, or `None` if it does not exist.
+    async fn expires_at(&self, id: &ChallengeId) -> anyhow::Result<Option<DateTime<Utc>>>;
+}
+
+#[derive(Debug, Clone)]
+pub struct DevicesSettings {
+    pub did_domain_name: String,
+    pub password_policy: PasswordPolicy,
+    /// How long a device stays locked after too many failed logins.
+    pub lockout_duration: Duration,
+    /// Consecutive failed logins that lock a device.
+    pub max_failed_logins: i64,
+    pub max_feature_flags_per_identity: usize,
+    pub paging: PagingLimits,
+}
+
+#[derive(Debug, Clone)]
+pub struct SignedChallenge {
+    pub challenge: String,
+    pub signature: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CreateIdentity {
+    pub client_id: String,
+    pub client_secret: String,
+    pub identity_public_key: Vec<u8>,
+    pub device_password: String,
+    pub identity_version: i64,
+    pub signed_challenge: SignedChallenge,
+    pub communication_language: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RegisterDevice {
+    pub device_password: String,
+    pub signed_challenge: SignedChallenge,
+    pub communication_language: Option<String>,
+    pub is_backup_device: bool,
+}
+
+/// The answer to a successful login.
+#[derive(Debug, Clone)]
+pub struct LoggedIn {
+    pub device: Device,
+    pub client_id: String,
+}
+
+/// Why a login failed, in OAuth terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginFailure {
+    InvalidClient,
+    InvalidGrant,
+    LockedOut,
+}
+
+#[derive(Clone)]
+pub struct DevicesService {
+    pub store: DevicesStore,
+    pub challenges: Arc<dyn ChallengeLookup>,
+    pub clock: SharedClock,
+    pub settings: Arc<DevicesSettings>,
+}
+
+impl DevicesService {
+    // Identities ------------------------------------------------------------------------------
+
+    /// I1: creates an identity with its first device.
+    pub async fn create_identity(&self, request: CreateIdentity) -> ApiResult<(Identity, Device)> {
+        let client = self.authenticate_client(&request.client_id, &request.client_secret).await?;
+        let client = client.ok_or(DevicesError::InvalidClientCredentials)?;
+        require_non_empty(&request.identity_public_key, "identityPublicKey")?;
+        require_non_empty(request.device_password.as_bytes(), "devicePassword")?;
+        validate_signed_challenge_fields(&request.signed_challenge)?;
+        let language = validate_language(request.communication_language)?;
+        if !(0..=255).contains(&request.identity_version) {
+            return Err(ApiError::invalid_property_value("'identityVersion' must be between 0 and 255."));
+        }
+
+        let raw_key = crypto::raw_public_key(&request.identity_public_key)
+            .ok_or_else(|| ApiError::invalid_property_value("'identityPublicKey' is not a valid public key."))?;
+        self.verify_signed_challenge(&raw_key, &request.signed_challenge).await?;
+
+        let address = IdentityAddress::derive(&raw_key, &self.settings.did_domain_name);
+        if self.store.find_identity(&address).await.map_err(ApiError::internal)?.is_some() {
+            return Err(DevicesError::AddressAlreadyExists.into());
+        }
+        self.settings.password_policy.check(&request.device_password).map_err(DevicesError::RegistrationFailed)?;
+
+        let now = self.clock.now();
+        let identity = Identity {
+            address: address.clone(),
+            client_id: Some(client.client_id.clone()),
+            public_key: request.identity_public_key,
+            tier_id: client.default_tier.clone(),
+            created_at: now,
+            identity_version: request.identity_version,
+            status: IdentityStatus::Active,
+            deletion_grace_period_ends_at: None,
+        };
+        let device_id = DeviceId::generate();
+        let device = Device {
+            id: device_id.clone(),
+            identity_address: address.clone(),
+            username: Username::generate(),
+            created_at: now,
+            created_by_device: device_id,
+            last_login_at: None,
+            communication_language: language,
+            is_backup_device: false,
+        };
+        let password_hash = hash(request.device_password).await?;
+        let event = events::identity_created(address.as_str(), client.default_tier.as_str());
+        match self.store.create_identity(&identity, &device, &password_hash, &event).await.map_err(ApiError::internal)? {
+            CreateIdentityOutcome::Created => Ok((identity, device)),
+            CreateIdentityOutcome::AddressAlreadyExists => Err(DevicesError::AddressAlreadyExists.into()),
+            CreateIdentityOutcome::ClientReachedIdentitiesLimit => Err(DevicesError::ClientReachedIdentitiesLimit.into()),
+            CreateIdentityOutcome::ClientVanished => Err(ApiError::not_found("Client")),
+        }
+    }
+
+    pub async fn identity(&self, address: &IdentityAddress) -> ApiResult<Identity> {
+        self.store.find_identity(address).await.map_err(ApiError::internal)?.ok_or(ApiError::not_found("Identity"))
+    }
+
+    /// I3: whether the identity a username belonged to is deleted, and since when.
+    pub async fn is_deleted(&self, username: &Username) -> ApiResult<(bool, Option<DateTime<Utc>>)> {
+        let device = self.store.find_device_by_username(username.as_str()).await.map_err(ApiError::internal)?;
+        let Some(device) = device else {
+            // The deletion audit log (identity deletion milestone) answers for removed identities.
+            return Ok((false, None));
+        };
+        let identity = self.identity(&device.identity_address).await?;
+        let now = self.clock.now();
+        let deleted = identity.grace_period_is_over(now);
+        Ok((deleted, identity.deletion_grace_period_ends_at.filter(|_| deleted)))
+    }
+
+    // Devices ---------------------------------------------------------------------------------
+
+    /// D1: registers another device of the caller's identity.
+    pub async fn register_device(
+        &self,
+        identity_address: &IdentityAddress,
+        created_by: &DeviceId,
+        request: RegisterDevice,
+    ) -> ApiResult<Device> {
+        require_non_empty(request.device_password.as_bytes(), "devicePassword")?;
+        validate_signed_challenge_fields(&request.signed_challenge)?;
+        let language = validate_language(request.communication_language)?;
+        if request.is_backup_device
+            && self.store.has_backup_device(identity_address).await.map_err(ApiError::internal)?
+        {
+            return Err(DevicesError::OnlyOneBackupDeviceCanExist.into());
+        }
+        let identity = self.identity(identity_address).await?;
+        let raw_key = crypto::raw_public_key(&identity.public_key).ok_or(DevicesError::InvalidSignature)?;
+        self.verify_signed_challenge(&raw_key, &request.signed_challenge).await?;
+        self.settings.password_policy.check(&request.device_password).map_err(DevicesError::RegistrationFailed)?;
+
+        let device = Device {
+            id: DeviceId::generate(),
+            identity_address: identity_address.clone(),
+            username: Username::generate(),
+            created_at: self.clock.now(),
+            created_by_device: created_by.clone(),
+            last_login_at: None,
+            communication_language: language,
+            is_backup_device: request.is_backup_device,
+        };
+        let password_hash = hash(request.device_password).await?;
+        self.store.add_device(&device, &password_hash).await.map_err(ApiError::internal)?;
+        Ok(device)
+    }
+
+    pub async fn device(&self, id: &DeviceId) -> ApiResult<Device> {
+        self.store.find_device(id).await.map_err(ApiError::internal)?.ok_or(ApiError::not_found("Device"))
+    }
+
+    pub async fn list_devices(
+        &self,
+        identity: &IdentityAddress,
+        ids: &[DeviceId],
+        page: PageRequest,
+    ) -> ApiResult<Page<Device>> {
+        self.store.list_devices(identity, ids, page).await.map_err(ApiError::internal)
+    }
+
+    /// D4
+    pub async fn update_communication_language(&self, device: &DeviceId, language: Option<String>) -> ApiResult<()> {
+        let language = language.ok_or(DevicesError::InvalidCommunicationLanguage)?;
+        let language = validate_language(Some(language))?;
+        self.store.update_communication_language(device, &language).await.map_err(ApiError::internal)
+    }
+
+    /// D5: the old password must match; existing tokens stay valid.
+    pub async fn change_password(&self, device: &DeviceId, old_password: String, new_password: String) -> ApiResult<()> {
+        require_non_empty(old_password.as_bytes(), "oldPassword")?;
+        require_non_empty(new_password.as_bytes(), "newPassword")?;
+        let stored = self.store.password_hash(device).await.map_err(ApiError::internal)?;
+        let stored = stored.ok_or(ApiError::not_found("Device"))?;
+        if !verify(old_password, stored).await? {
+            return Err(DevicesError::ChangePasswordFailed("Incorrect password.".into()).into());
+        }
+        self.settings.password_policy.check(&new_password).map_err(DevicesError::ChangePasswordFailed)?;
+        let new_hash = hash(new_password).await?;
+        self.store.update_password_hash(device, &new_hash).await.map_err(ApiError::internal)
+    }
+
+    /// D6: only devices that never logged in, and only of the caller's own identity.
+    pub async fn delete_device(&self, caller: &IdentityAddress, id: &DeviceId) -> ApiResult<()> {
+        let device = self.device(id).await?;
+        if device.is_onboarded() {
+            return Err(DevicesError::DeviceCannotBeDeleted("it is already onboarded").into());
+        }
+        if &device.identity_address != caller {
+            return Err(DevicesError::DeviceCannotBeDeleted("it belongs to another identity").into());
+        }
+        if !self.store.delete_unonboarded_device(id).await.map_err(ApiError::internal)? {
+            return Err(DevicesError::DeviceCannotBeDeleted("it is already onboarded").into());
+        }
+        Ok(())
+    }
+
+    // Login -----------------------------------------------------------------------------------
+
+    /// The client, if it exists and the secret matches.
+    pub async fn authenticate_client(&self, client_id: &str, secret: &str) -> ApiResult<Option<OAuthClient>> {
+        let Some(client) = self.store.find_client(client_id).await.map_err(ApiError::internal)? else {
+            return Ok(None);
+        };
+        let valid = verify(secret.to_owned(), client.secret_hash.clone()).await?;
+        Ok(valid.then_some(client))
+    }
+
+    /// The password grant of the token endpoint (spec §2.2), with upstream's lockout.
+    pub async fn login(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        username: &str,
+        password: &str,
+    ) -> ApiResult<Result<LoggedIn, LoginFailure>> {
+        if self.authenticate_client(client_id, client_secret).await?.is_none() {
+            return Ok(Err(LoginFailure::InvalidClient));
+        }
+        let Some(login) = self.store.find_login(username).await.map_err(ApiError::internal)? else {
+            return Ok(Err(LoginFailure::InvalidGrant));
+        };
+        let now = self.clock.now();
+        let identity = self.identity(&login.device.identity_address).await?;
+        if identity.grace_period_is_over(now) {
+            return Ok(Err(LoginFailure::InvalidGrant));
+        }
+        if login.locked_out_until.is_some_and(|until| until > now) {
+            return Ok(Err(LoginFailure::LockedOut));
+        }
+        if !verify(password.to_owned(), login.password_hash).await? {
+            let locked = self
+                .store
+                .record_failed_login(
+                    &login.device.id,
+                    self.settings.max_failed_logins,
+                    now + self.settings.lockout_duration,
+                )
+                .await
+                .map_err(ApiError::internal)?;
+            return Ok(Err(if locked { LoginFailure::LockedOut } else { LoginFailure::InvalidGrant }));
+        }
+        let backup_used = login
+            .device
+            .is_backup_device
+            .then(|| events::backup_device_used(login.device.identity_address.as_str()));
+        self.store
+            .record_successful_login(&login.device.id, now, backup_used.as_ref())
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(Ok(LoggedIn { device: login.device, client_id: client_id.to_owned() }))
+    }
+
+    // Feature flags ---------------------------------------------------------------------------
+
+    /// I4: upserts flags, refusing to exceed the per-identity maximum.
+    pub async fn change_feature_flags(&self, identity: &IdentityAddress, flags: Vec<(String, bool)>) -> ApiResult<()> {
+        if let Some((name, _)) = flags.iter().find(|(name, _)| name.is_empty() || name.chars().count() > MAX_FEATURE_FLAG_NAME_LENGTH) {
+            return Err(ApiError::invalid_property_value(format!(
+                "Invalid feature flag name. A name must be between 1 and {MAX_FEATURE_FLAG_NAME_LENGTH} characters long ('{}…').",
+                name.chars().take(20).collect::<String>()
+            )));
+        }
+        let max = self.settings.max_feature_flags_per_identity;
+        if flags.len() > max {
+            return Err(DevicesError::MaxNumberOfFeatureFlagsExceeded(max).into());
+        }
+        let event = events::feature_flags_changed(identity.as_str());
+        let stored = self
+            .store
+            .upsert_feature_flags(identity, &flags, max, &event, self.clock.now())
+            .await
+            .map_err(ApiError::internal)?;
+        if !stored {
+            return Err(DevicesError::MaxNumberOfFeatureFlagsExceeded(max).into());
+        }
+        Ok(())
+    }
+
+    /// I5: own flags always; other identities' flags need a relationship or an allocated
+    /// template, which arrive with the relationships milestone, so until then: not found.
+    pub async fn feature_flags_of(&self, caller: &IdentityAddress, target: &IdentityAddress) -> ApiResult<Vec<(String, bool)>> {
+        if caller != target {
+            return Err(ApiError::not_found("Identity"));
+        }
+        self.store.feature_flags(target).await.map_err(ApiError::internal)
+    }
+
+    // Administration --------------------------------------------------------------------------
+
+    /// Creates a platform client; the default tier may be given by name or ID.
+    pub async fn create_client(
+        &self,
+        client_id: Option<String>,
+        display_name: Option<String>,
+        client_secret: Option<String>,
+        default_tier: &str,
+        max_identities: Option<i64>,
+    ) -> ApiResult<(OAuthClient, String)> {
+        let tier = self.store.find_tier_by_name_or_id(default_tier).await.map_err(ApiError::internal)?;
+        let tier = tier
+            .filter(|t| t.can_be_used_as_default_for_client)
+            .ok_or_else(|| DevicesError::UnknownDefaultTier(default_tier.to_owned()))?;
+        if max_identities.is_some_and(|m| m < 0) {
+            return Err(ApiError::invalid_property_value("'maxIdentities' must not be negative."));
+        }
+        let client_id = client_id.filter(|c| !c.trim().is_empty()).unwrap_or_else(|| backbone_core::ids::generate_id("CLT"));
+        let secret = client_secret
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| backbone_core::ids::random_string(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 30));
+        let client = OAuthClient {
+            display_name: display_name.filter(|d| !d.trim().is_empty()).unwrap_or_else(|| client_id.clone()),
+            client_id,
+            secret_hash: hash(secret.clone()).await?,
+            default_tier: tier.id,
+            created_at: self.clock.now(),
+            max_identities,
+        };
+        if !self.store.insert_client(&client).await.map_err(ApiError::internal)? {
+            return Err(DevicesError::ClientAlreadyExists.into());
+        }
+        Ok((client, secret))
+    }
+
+    pub async fn list_clients(&self) -> ApiResult<Vec<ClientOverview>> {
+        self.store.list_clients().await.map_err(ApiError::internal)
+    }
+
+    pub async fn delete_client(&self, client_id: &str) -> ApiResult<()> {
+        if self.store.delete_client(client_id).await.map_err(ApiError::internal)? {
+            Ok(())
+        } else {
+            Err(ApiError::not_found("Client"))
+        }
+    }
+
+    pub async fn list_tiers(&self) -> ApiResult<Vec<(Tier, i64)>> {
+        self.store.list_tiers().await.map_err(ApiError::internal)
+    }
+
+    pub async fn create_tier(&self, name: &str) -> ApiResult<Tier> {
+        Tier::validate_name(name).map_err(DevicesError::InvalidTierName)?;
+        let tier = Tier {
+            id: TierId::generate(),
+            name: name.to_owned(),
+            can_be_used_as_default_for_client: true,
+            can_be_manually_assigned: true,
+        };
+        let event = events::tier_created(tier.id.as_str(), &tier.name);
+        if !self.store.insert_tier(&tier, &event, self.clock.now()).await.map_err(ApiError::internal)? {
+            return Err(DevicesError::TierAlreadyExists.into());
+        }
+        Ok(tier)
+    }
+
+    // Shared checks ---------------------------------------------------------------------------
+
+    /// Spec §3.1, in upstream's order: signature, then existence, then expiry.
+    async fn verify_signed_challenge(&self, raw_key: &[u8; 32], signed: &SignedChallenge) -> ApiResult<()> {
+        if !crypto::verify_challenge_signature(raw_key, &signed.challenge, &signed.signature) {
+            return Err(DevicesError::InvalidSignature.into());
+        }
+        let text = crypto::parse_challenge_text(&signed.challenge).ok_or_else(|| {
+            ApiError::invalid_property_value("'signedChallenge.challenge' must be a JSON object with 'id' and 'expiresAt'.")
+        })?;
+        let id = ChallengeId::parse(&text.id).ok_or(ApiError::not_found("Challenge"))?;
+        let expires_at = self.challenges.expires_at(&id).await.map_err(ApiError::internal)?;
+        let expires_at = expires_at.ok_or(ApiError::not_found("Challenge"))?;
+        if expires_at < self.clock.now() {
+            return Err(DevicesError::ChallengeHasExpired.into());
+        }
+        Ok(())
+    }
+}
+
+fn require_non_empty(value: &[u8], property: &str) -> ApiResult<()> {
+    if value.is_empty() {
+        return Err(ApiError::invalid_property_value(format!("'{property}' must not be empty.")));
+    }
+    Ok(())
+}
+
+fn validate_signed_challenge_fields(signed: &SignedChallenge) -> ApiResult<()> {
+    require_non_empty(signed.challenge.as_bytes(), "signedChallenge.challenge")?;
+    require_non_empty(signed.signature.as_bytes(), "signedChallenge.signature")
+}
+
+/// Absent means English; otherwise it must be one of the supported ISO-639-1 codes.
+fn validate_language(language: Option<String>) -> ApiResult<String> {
+    match language {
+        None => Ok("en".to_owned()),
+        Some(code) if is_supported_language(&code) => Ok(code),
+        Some(_) => Err(DevicesError::InvalidCommunicationLanguage.into()),
+    }
+}
+
+async fn hash(secret: String) -> ApiResult<String> {
+    tokio::task::spawn_blocking(move || crypto::hash_secret(&secret))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+async fn verify(secret: String, stored: String) -> ApiResult<bool> {
+    tokio::task::spawn_blocking(move || crypto::verify_secret(&secret, &stored)).await.map_err(ApiError::internal)
+}

@@ -1,0 +1,512 @@
+//! The tables this module owns: `tiers`, `oauth_clients`, `identities`, `devices`,
+//! `feature_flags`. One SQL code path for SQLite and PostgreSQL (see `backbone-db`).
+
+use backbone_core::encoding::{from_millis, to_millis};
+use backbone_core::events::DomainEvent;
+use backbone_core::ids::{DeviceId, TierId, Username};
+use backbone_core::paging::{Page, PageRequest};
+use backbone_core::IdentityAddress;
+use backbone_db::sqlx::any::AnyRow;
+use backbone_db::sqlx::{self, Row};
+use backbone_db::{outbox, Database};
+use chrono::{DateTime, Utc};
+
+use crate::domain::{Device, DeviceLogin, Identity, IdentityStatus, OAuthClient, Tier};
+
+const DEVICE_COLUMNS: &str = "id, identity_address, username, created_at, created_by_device, last_login_at, \
+                              communication_language, is_backup_device";
+
+#[derive(Debug, Clone)]
+pub struct DevicesStore {
+    db: Database,
+}
+
+/// Outcome of the guarded identity insert.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CreateIdentityOutcome {
+    Created,
+    AddressAlreadyExists,
+    ClientReachedIdentitiesLimit,
+    ClientVanished,
+}
+
+/// A client with the number of identities created through it.
+#[derive(Debug, Clone)]
+pub struct ClientOverview {
+    pub client: OAuthClient,
+    pub default_tier_name: String,
+    pub number_of_identities: i64,
+}
+
+impl DevicesStore {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    // Tiers -----------------------------------------------------------------------------------
+
+    pub async fn list_tiers(&self) -> sqlx::Result<Vec<(Tier, i64)>> {
+        let rows = sqlx::query(
+            "SELECT t.id, t.name, t.can_be_used_as_default_for_client, t.can_be_manually_assigned, \
+             (SELECT COUNT(*) FROM identities i WHERE i.tier_id = t.id) AS number_of_identities \
+             FROM tiers t ORDER BY t.name",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter().map(|row| Ok((tier_from_row(row)?, row.try_get("number_of_identities")?))).collect()
+    }
+
+    /// Looks a tier up by name first, then by ID (as upstream's client creation does).
+    pub async fn find_tier_by_name_or_id(&self, name_or_id: &str) -> sqlx::Result<Option<Tier>> {
+        let row = sqlx::query(
+            "SELECT id, name, can_be_used_as_default_for_client, can_be_manually_assigned FROM tiers \
+             WHERE name = $1 OR id = $1 ORDER BY CASE WHEN name = $1 THEN 0 ELSE 1 END LIMIT 1",
+        )
+        .bind(name_or_id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        row.as_ref().map(tier_from_row).transpose()
+    }
+
+    /// Inserts a tier; `false` when the name is taken.
+    pub async fn insert_tier(&self, tier: &Tier, event: &DomainEvent, now: DateTime<Utc>) -> sqlx::Result<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO tiers (id, name, can_be_used_as_default_for_client, can_be_manually_assigned) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(tier.id.as_str())
+        .bind(&tier.name)
+        .bind(tier.can_be_used_as_default_for_client)
+        .bind(tier.can_be_manually_assigned)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if backbone_db::is_unique_violation(&e) => return Ok(false),
+            other => other?,
+        };
+        outbox::enqueue(&mut tx, event, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    // OAuth clients -----------------------------------------------------------------------------
+
+    /// Inserts a client; `false` when the ID is taken.
+    pub async fn insert_client(&self, client: &OAuthClient) -> sqlx::Result<bool> {
+        let result = sqlx::query(
+            "INSERT INTO oauth_clients (client_id, display_name, secret_hash, default_tier, created_at, max_identities) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&client.client_id)
+        .bind(&client.display_name)
+        .bind(&client.secret_hash)
+        .bind(client.default_tier.as_str())
+        .bind(to_millis(&client.created_at))
+        .bind(client.max_identities)
+        .execute(self.db.pool())
+        .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if backbone_db::is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn find_client(&self, client_id: &str) -> sqlx::Result<Option<OAuthClient>> {
+        let row = sqlx::query(
+            "SELECT client_id, display_name, secret_hash, default_tier, created_at, max_identities \
+             FROM oauth_clients WHERE client_id = $1",
+        )
+        .bind(client_id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        row.as_ref().map(client_from_row).transpose()
+    }
+
+    pub async fn list_clients(&self) -> sqlx::Result<Vec<ClientOverview>> {
+        let rows = sqlx::query(
+            "SELECT c.client_id, c.display_name, c.secret_hash, c.default_tier, c.created_at, c.max_identities, \
+             t.name AS default_tier_name, \
+             (SELECT COUNT(*) FROM identities i WHERE i.client_id = c.client_id) AS number_of_identities \
+             FROM oauth_clients c JOIN tiers t ON t.id = c.default_tier ORDER BY c.created_at",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ClientOverview {
+                    client: client_from_row(row)?,
+                    default_tier_name: row.try_get("default_tier_name")?,
+                    number_of_identities: row.try_get("number_of_identities")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes a client; `false` if it did not exist. Identities created with it stay.
+    pub async fn delete_client(&self, client_id: &str) -> sqlx::Result<bool> {
+        let result = sqlx::query("DELETE FROM oauth_clients WHERE client_id = $1")
+            .bind(client_id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    // Identities -------------------------------------------------------------------------------
+
+    pub async fn find_identity(&self, address: &IdentityAddress) -> sqlx::Result<Option<Identity>> {
+        let row = sqlx::query(
+            "SELECT address, client_id, public_key, tier_id, created_at, identity_version, status, \
+             deletion_grace_period_ends_at FROM identities WHERE address = $1",
+        )
+        .bind(address.as_str())
+        .fetch_optional(self.db.pool())
+        .await?;
+        row.as_ref().map(identity_from_row).transpose()
+    }
+
+    /// Creates the identity with its first device in one transaction, enforcing the address
+    /// uniqueness and the client's identity limit under a lock so concurrent requests cannot
+    /// exceed it.
+    pub async fn create_identity(
+        &self,
+        identity: &Identity,
+        device: &Device,
+        password_hash: &str,
+        event: &DomainEvent,
+    ) -> sqlx::Result<CreateIdentityOutcome> {
+        let mut tx = self.db.begin_write().await?;
+        let client_id = identity.client_id.as_deref().unwrap_or_default();
+        let client_row = sqlx::query(&format!(
+            "SELECT max_identities FROM oauth_clients WHERE client_id = $1{}",
+            self.db.dialect().for_update()
+        ))
+        .bind(client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(client_row) = client_row else { return Ok(CreateIdentityOutcome::ClientVanished) };
+        if let Some(max) = client_row.try_get::<Option<i64>, _>("max_identities")? {
+            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM identities WHERE client_id = $1")
+                .bind(client_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if count >= max {
+                return Ok(CreateIdentityOutcome::ClientReachedIdentitiesLimit);
+            }
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO identities (address, client_id, public_key, tier_id, created_at, identity_version, status, \
+             deletion_grace_period_ends_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+        )
+        .bind(identity.address.as_str())
+        .bind(identity.client_id.as_deref())
+        .bind(identity.public_key.as_slice())
+        .bind(identity.tier_id.as_str())
+        .bind(to_millis(&identity.created_at))
+        .bind(identity.identity_version)
+        .bind(identity.status.as_str())
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if backbone_db::is_unique_violation(&e) => return Ok(CreateIdentityOutcome::AddressAlreadyExists),
+            other => other?,
+        };
+        insert_device(&mut tx, device, password_hash).await?;
+        outbox::enqueue(&mut tx, event, identity.created_at).await?;
+        tx.commit().await?;
+        Ok(CreateIdentityOutcome::Created)
+    }
+
+    // Devices ---------------------------------------------------------------------------------
+
+    pub async fn find_device(&self, id: &DeviceId) -> sqlx::Result<Option<Device>> {
+        let row = sqlx::query(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.as_ref().map(device_from_row).transpose()
+    }
+
+    pub async fn find_device_by_username(&self, username: &str) -> sqlx::Result<Option<Device>> {
+        Ok(self.find_login(username).await?.map(|login| login.device))
+    }
+
+    /// Looks a device up by its login name: trimmed and case-insensitive, as upstream.
+    pub async fn find_login(&self, username: &str) -> sqlx::Result<Option<DeviceLogin>> {
+        let row = sqlx::query(&format!(
+            "SELECT {DEVICE_COLUMNS}, password_hash, failed_login_attempts, locked_out_until \
+             FROM devices WHERE normalized_username = $1"
+        ))
+        .bind(normalize_username(username))
+        .fetch_optional(self.db.pool())
+        .await?;
+        row.map(|row| {
+            Ok(DeviceLogin {
+                device: device_from_row(&row)?,
+                password_hash: row.try_get("password_hash")?,
+                failed_login_attempts: row.try_get("failed_login_attempts")?,
+                locked_out_until: row.try_get::<Option<i64>, _>("locked_out_until")?.map(from_millis),
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn password_hash(&self, id: &DeviceId) -> sqlx::Result<Option<String>> {
+        sqlx::query_scalar("SELECT password_hash FROM devices WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(self.db.pool())
+            .await
+    }
+
+    pub async fn list_devices(
+        &self,
+        identity: &IdentityAddress,
+        ids: &[DeviceId],
+        page: PageRequest,
+    ) -> sqlx::Result<Page<Device>> {
+        // IDs are validated, so they can be inlined as bind parameters built positionally.
+        let id_filter = if ids.is_empty() {
+            String::new()
+        } else {
+            let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+            format!(" AND id IN ({})", placeholders.join(", "))
+        };
+        let next = ids.len() + 2;
+        let list_sql = format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE identity_address = $1{id_filter} \
+             ORDER BY created_at, id LIMIT ${next} OFFSET ${}",
+            next + 1
+        );
+        let count_sql = format!("SELECT COUNT(*) FROM devices WHERE identity_address = $1{id_filter}");
+        let mut list = sqlx::query(&list_sql).bind(identity.as_str());
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(identity.as_str());
+        for id in ids {
+            list = list.bind(id.as_str());
+            count = count.bind(id.as_str());
+        }
+        let rows = list.bind(page.limit()).bind(page.offset()).fetch_all(self.db.pool()).await?;
+        let total = count.fetch_one(self.db.pool()).await?;
+        let items = rows.iter().map(device_from_row).collect::<sqlx::Result<Vec<_>>>()?;
+        Ok(Page { items, request: page, total_records: u64::try_from(total).unwrap_or_default() })
+    }
+
+    pub async fn has_backup_device(&self, identity: &IdentityAddress) -> sqlx::Result<bool> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE identity_address = $1 AND is_backup_device = $2")
+                .bind(identity.as_str())
+                .bind(true)
+                .fetch_one(self.db.pool())
+                .await?;
+        Ok(count > 0)
+    }
+
+    pub async fn add_device(&self, device: &Device, password_hash: &str) -> sqlx::Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        insert_device(&mut tx, device, password_hash).await?;
+        tx.commit().await
+    }
+
+    pub async fn update_communication_language(&self, id: &DeviceId, language: &str) -> sqlx::Result<()> {
+        sqlx::query("UPDATE devices SET communication_language = $1 WHERE id = $2")
+            .bind(language)
+            .bind(id.as_str())
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn update_password_hash(&self, id: &DeviceId, password_hash: &str) -> sqlx::Result<()> {
+        sqlx::query("UPDATE devices SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(id.as_str())
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a device only while it is still not onboarded; `false` if it was meanwhile.
+    pub async fn delete_unonboarded_device(&self, id: &DeviceId) -> sqlx::Result<bool> {
+        let result = sqlx::query("DELETE FROM devices WHERE id = $1 AND last_login_at IS NULL")
+            .bind(id.as_str())
+            .execute(self.db.pool())
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// Counts a failed login; once `max_attempts` consecutive failures are reached the device is
+    /// locked until `lock_until` and the counter starts again. Returns whether it is now locked.
+    pub async fn record_failed_login(
+        &self,
+        id: &DeviceId,
+        max_attempts: i64,
+        lock_until: DateTime<Utc>,
+    ) -> sqlx::Result<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let attempts: i64 = sqlx::query_scalar(&format!(
+            "SELECT failed_login_attempts FROM devices WHERE id = $1{}",
+            self.db.dialect().for_update()
+        ))
+        .bind(id.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let attempts = attempts + 1;
+        let locked = attempts >= max_attempts;
+        sqlx::query("UPDATE devices SET failed_login_attempts = $1, locked_out_until = $2 WHERE id = $3")
+            .bind(if locked { 0 } else { attempts })
+            .bind(locked.then(|| to_millis(&lock_until)))
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(locked)
+    }
+
+    /// Records a successful login: resets the failure counter, sets the last login (the device
+    /// is now onboarded) and clears the backup flag, raising `event` if it was set.
+    pub async fn record_successful_login(
+        &self,
+        id: &DeviceId,
+        now: DateTime<Utc>,
+        backup_device_used: Option<&DomainEvent>,
+    ) -> sqlx::Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query(
+            "UPDATE devices SET failed_login_attempts = 0, locked_out_until = NULL, last_login_at = $1, \
+             is_backup_device = $2 WHERE id = $3",
+        )
+        .bind(to_millis(&now))
+        .bind(false)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if let Some(event) = backup_device_used {
+            outbox::enqueue(&mut tx, event, now).await?;
+        }
+        tx.commit().await
+    }
+
+    // Feature flags ---------------------------------------------------------------------------
+
+    pub async fn feature_flags(&self, identity: &IdentityAddress) -> sqlx::Result<Vec<(String, bool)>> {
+        let rows = sqlx::query("SELECT name, is_enabled FROM feature_flags WHERE identity_address = $1 ORDER BY name")
+            .bind(identity.as_str())
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter().map(|row| Ok((row.try_get("name")?, row.try_get("is_enabled")?))).collect()
+    }
+
+    /// Upserts the flags unless the identity would then have more than `max` flags; returns
+    /// whether they were stored.
+    pub async fn upsert_feature_flags(
+        &self,
+        identity: &IdentityAddress,
+        flags: &[(String, bool)],
+        max: usize,
+        event: &DomainEvent,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let existing: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT name FROM feature_flags WHERE identity_address = $1{}",
+            self.db.dialect().for_update()
+        ))
+        .bind(identity.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        let new_names = flags.iter().filter(|(name, _)| !existing.contains(name)).count();
+        if existing.len() + new_names > max {
+            return Ok(false);
+        }
+        for (name, enabled) in flags {
+            sqlx::query(
+                "INSERT INTO feature_flags (identity_address, name, is_enabled) VALUES ($1, $2, $3) \
+                 ON CONFLICT (identity_address, name) DO UPDATE SET is_enabled = excluded.is_enabled",
+            )
+            .bind(identity.as_str())
+            .bind(name)
+            .bind(*enabled)
+            .execute(&mut *tx)
+            .await?;
+        }
+        outbox::enqueue(&mut tx, event, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+pub fn normalize_username(username: &str) -> String {
+    username.trim().to_uppercase()
+}
+
+async fn insert_device(
+    connection: &mut sqlx::AnyConnection,
+    device: &Device,
+    password_hash: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO devices (id, identity_address, username, normalized_username, password_hash, created_at, \
+         created_by_device, last_login_at, communication_language, is_backup_device) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9)",
+    )
+    .bind(device.id.as_str())
+    .bind(device.identity_address.as_str())
+    .bind(device.username.as_str())
+    .bind(normalize_username(device.username.as_str()))
+    .bind(password_hash)
+    .bind(to_millis(&device.created_at))
+    .bind(device.created_by_device.as_str())
+    .bind(&device.communication_language)
+    .bind(device.is_backup_device)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+fn tier_from_row(row: &AnyRow) -> sqlx::Result<Tier> {
+    Ok(Tier {
+        id: TierId::from_trusted(row.try_get("id")?),
+        name: row.try_get("name")?,
+        can_be_used_as_default_for_client: row.try_get("can_be_used_as_default_for_client")?,
+        can_be_manually_assigned: row.try_get("can_be_manually_assigned")?,
+    })
+}
+
+fn client_from_row(row: &AnyRow) -> sqlx::Result<OAuthClient> {
+    Ok(OAuthClient {
+        client_id: row.try_get("client_id")?,
+        display_name: row.try_get("display_name")?,
+        secret_hash: row.try_get("secret_hash")?,
+        default_tier: TierId::from_trusted(row.try_get("default_tier")?),
+        created_at: from_millis(row.try_get("created_at")?),
+        max_identities: row.try_get("max_identities")?,
+    })
+}
+
+fn identity_from_row(row: &AnyRow) -> sqlx::Result<Identity> {
+    Ok(Identity {
+        address: IdentityAddress::from_trusted(row.try_get("address")?),
+        client_id: row.try_get("client_id")?,
+        public_key: row.try_get("public_key")?,
+        tier_id: TierId::from_trusted(row.try_get("tier_id")?),
+        created_at: from_millis(row.try_get("created_at")?),
+        identity_version: row.try_get("identity_version")?,
+        status: IdentityStatus::parse(row.try_get::<String, _>("status")?.as_str()),
+        deletion_grace_period_ends_at: row
+            .try_get::<Option<i64>, _>("deletion_grace_period_ends_at")?
+            .map(from_millis),
+    })
+}
+
+fn device_from_row(row: &AnyRow) -> sqlx::Result<Device> {
+    Ok(Device {
+        id: DeviceId::from_trusted(row.try_get("id")?),
+        identity_address: IdentityAddress::from_trusted(row.try_get("identity_address")?),
+        username: Username::from_trusted(row.try_get("username")?),
+        created_at: from_millis(row.try_get("created_at")?),
+        created_by_device: DeviceId::from_trusted(row.try_get("created_by_device")?),
+        last_login_at: row.try_get::<Option<i64>, _>("last_login_at")?.map(from_millis),
+        communication_language: row.try_get("communication_language")?,
+        is_backup_device: row.try_get("is_backup_device")?,
+    })
+}

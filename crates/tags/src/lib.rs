@@ -1,0 +1,145 @@
+//! Tags (spec consumer-api-identity §11.2): a catalogue of tags per attribute value type, read
+//! from configuration only. The response is rendered once at start; clients cache it by ETag.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::ensure;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use backbone_core::language::is_supported_language;
+use backbone_web::Routes;
+use base64::Engine;
+use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Tag {
+    pub display_names: BTreeMap<String, String>,
+    #[serde(default)]
+    pub children: BTreeMap<String, Tag>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TagsConfig {
+    pub supported_languages: Vec<String>,
+    /// attribute value type → tag name → tag
+    pub tags_for_attribute_value_types: BTreeMap<String, BTreeMap<String, Tag>>,
+}
+
+impl Default for TagsConfig {
+    fn default() -> Self {
+        let tag = |en: &str, de: &str| Tag {
+            display_names: [("en".to_owned(), en.to_owned()), ("de".to_owned(), de.to_owned())].into(),
+            children: BTreeMap::new(),
+        };
+        let contact = BTreeMap::from([
+            ("private".to_owned(), tag("private", "privat")),
+            ("business".to_owned(), tag("business", "geschäftlich")),
+        ]);
+        Self {
+            supported_languages: vec!["de".into(), "en".into()],
+            tags_for_attribute_value_types: BTreeMap::from([
+                ("EMailAddress".to_owned(), contact.clone()),
+                ("PhoneNumber".to_owned(), contact.clone()),
+                ("StreetAddress".to_owned(), contact),
+            ]),
+        }
+    }
+}
+
+impl TagsConfig {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        ensure!(self.supported_languages.iter().any(|l| l == "en"), "tags.supported_languages must contain \"en\"");
+        for language in &self.supported_languages {
+            ensure!(is_supported_language(language), "tags.supported_languages: unknown language {language:?}");
+        }
+        Ok(())
+    }
+}
+
+/// The pre-rendered response body and its ETag.
+#[derive(Debug, Clone)]
+pub struct TagsState {
+    body: Arc<Vec<u8>>,
+    etag: HeaderValue,
+}
+
+impl TagsState {
+    pub fn new(config: &TagsConfig) -> anyhow::Result<Self> {
+        config.validate()?;
+        let types = config
+            .tags_for_attribute_value_types
+            .iter()
+            .map(|(value_type, tags)| {
+                let tags: BTreeMap<String, &Tag> = tags.iter().map(|(k, v)| (camel_case(k), v)).collect();
+                (value_type.clone(), tags)
+            })
+            .collect::<BTreeMap<_, _>>();
+        let body = serde_json::to_vec(&serde_json::json!({
+            "result": {
+                "supportedLanguages": config.supported_languages,
+                "tagsForAttributeValueTypes": types,
+            }
+        }))?;
+        let digest = base64::engine::general_purpose::STANDARD.encode(Md5::digest(&body));
+        Ok(Self { body: Arc::new(body), etag: HeaderValue::from_str(&format!("\"{digest}\""))? })
+    }
+}
+
+fn camel_case(key: &str) -> String {
+    let mut chars = key.chars();
+    chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default()
+}
+
+pub fn routes(state: TagsState) -> Routes {
+    Routes::new().route("/api/v2/Tags", get(get_tags)).with_state(state)
+}
+
+/// M2: anonymous; 304 when the client's `If-None-Match` matches (weak comparison).
+async fn get_tags(State(state): State<TagsState>, headers: HeaderMap) -> Response {
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tag.as_bytes() == state.etag.as_bytes());
+    if matches {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, state.etag.clone())]).into_response();
+    }
+    (
+        [(header::ETAG, state.etag.clone()), (header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        state.body.as_ref().clone(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_level_tag_names_are_camel_cased_but_types_keep_their_case() {
+        let mut config = TagsConfig::default();
+        config
+            .tags_for_attribute_value_types
+            .get_mut("PhoneNumber")
+            .unwrap()
+            .insert("Emergency".into(), Tag { display_names: [("en".into(), "x".into())].into(), children: BTreeMap::new() });
+        let state = TagsState::new(&config).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&state.body).unwrap();
+        let phone = &body["result"]["tagsForAttributeValueTypes"]["PhoneNumber"];
+        assert!(phone.get("emergency").is_some());
+        assert_eq!(phone["private"]["children"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn english_is_required() {
+        let config = TagsConfig { supported_languages: vec!["de".into()], ..TagsConfig::default() };
+        assert!(TagsState::new(&config).is_err());
+    }
+}
