@@ -1,19 +1,19 @@
 -- Foundation: tiers, OAuth clients, identities, devices, feature flags, challenges, outbox.
--- Dates are milliseconds since the Unix epoch (see crates/db/src/lib.rs for why).
+-- Dates are milliseconds since the Unix epoch and booleans are 0/1 BIGINTs (see crates/db/src/lib.rs).
 
 -- Devices module ------------------------------------------------------------------------------
 
 CREATE TABLE tiers (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
-    can_be_used_as_default_for_client BOOLEAN NOT NULL,
-    can_be_manually_assigned BOOLEAN NOT NULL
+    can_be_used_as_default_for_client BIGINT NOT NULL,
+    can_be_manually_assigned BIGINT NOT NULL
 );
 
 -- 'Basic' gets a random-looking but fixed ID so that every installation seeds the same row.
 INSERT INTO tiers (id, name, can_be_used_as_default_for_client, can_be_manually_assigned) VALUES
-    ('TIR00000000000000001', 'Queued for Deletion', FALSE, FALSE),
-    ('TIRBasic000000000000', 'Basic', TRUE, TRUE);
+    ('TIR00000000000000001', 'Queued for Deletion', 0, 0),
+    ('TIRBasic000000000000', 'Basic', 1, 1);
 
 CREATE TABLE oauth_clients (
     client_id TEXT PRIMARY KEY,
@@ -46,7 +46,7 @@ CREATE TABLE devices (
     created_by_device TEXT NOT NULL,
     last_login_at BIGINT NULL,
     communication_language TEXT NOT NULL,
-    is_backup_device BOOLEAN NOT NULL,
+    is_backup_device BIGINT NOT NULL,
     failed_login_attempts BIGINT NOT NULL DEFAULT 0,
     locked_out_until BIGINT NULL
 );
@@ -55,7 +55,7 @@ CREATE INDEX devices_identity_address ON devices (identity_address, created_at);
 CREATE TABLE feature_flags (
     identity_address TEXT NOT NULL REFERENCES identities (address) ON DELETE CASCADE,
     name TEXT NOT NULL,
-    is_enabled BOOLEAN NOT NULL,
+    is_enabled BIGINT NOT NULL,
     PRIMARY KEY (identity_address, name)
 );
 

@@ -3,7 +3,7 @@
 //! We talk to SQLite (the embedded default) and PostgreSQL (production) through sqlx's `Any`
 //! driver, so every store has a single code path. The price is a smaller type set: dates are
 //! stored as milliseconds since the epoch (`BIGINT`), integers as `BIGINT`, bytes as
-//! `BYTEA`/`BLOB`. Where the dialects differ (row locks, upserts) stores branch on [`Dialect`].
+//! `BYTEA`/`BLOB`, booleans as 0/1 `BIGINT`s. Where the dialects differ (row locks, upserts) stores branch on [`Dialect`].
 
 mod connect;
 pub mod outbox;
@@ -14,4 +14,10 @@ pub use sqlx;
 /// Whether the error is a unique-constraint violation (a lost race against another writer).
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Reads a boolean stored as a 0/1 `BIGINT` (the `Any` driver cannot map SQLite booleans).
+pub fn get_flag(row: &sqlx::any::AnyRow, column: &str) -> sqlx::Result<bool> {
+    use sqlx::Row;
+    Ok(row.try_get::<i64, _>(column)? != 0)
 }

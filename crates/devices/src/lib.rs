@@ -16,6 +16,6 @@ pub mod service;
 pub mod store;
 
 pub use error::DevicesError;
-pub use http::{routes, DevicesState};
+pub use http::{admin_routes, routes, ClientOverviewDto, CreatedClientDto, DevicesState, TierOverviewDto};
 pub use service::{ChallengeLookup, DevicesService, DevicesSettings};
 pub use store::DevicesStore;

@@ -8,7 +8,7 @@ use backbone_core::paging::{Page, PageRequest};
 use backbone_core::IdentityAddress;
 use backbone_db::sqlx::any::AnyRow;
 use backbone_db::sqlx::{self, Row};
-use backbone_db::{outbox, Database};
+use backbone_db::{get_flag, outbox, Database};
 use chrono::{DateTime, Utc};
 
 use crate::domain::{Device, DeviceLogin, Identity, IdentityStatus, OAuthClient, Tier};
@@ -77,8 +77,8 @@ impl DevicesStore {
         )
         .bind(tier.id.as_str())
         .bind(&tier.name)
-        .bind(tier.can_be_used_as_default_for_client)
-        .bind(tier.can_be_manually_assigned)
+        .bind(i64::from(tier.can_be_used_as_default_for_client))
+        .bind(i64::from(tier.can_be_manually_assigned))
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -265,7 +265,7 @@ impl DevicesStore {
         ids: &[DeviceId],
         page: PageRequest,
     ) -> sqlx::Result<Page<Device>> {
-        // IDs are validated, so they can be inlined as bind parameters built positionally.
+        // One positional parameter per requested ID, after the identity ($1).
         let id_filter = if ids.is_empty() {
             String::new()
         } else {
@@ -295,7 +295,7 @@ impl DevicesStore {
         let count: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE identity_address = $1 AND is_backup_device = $2")
                 .bind(identity.as_str())
-                .bind(true)
+                .bind(1_i64)
                 .fetch_one(self.db.pool())
                 .await?;
         Ok(count > 0)
@@ -376,7 +376,7 @@ impl DevicesStore {
              is_backup_device = $2 WHERE id = $3",
         )
         .bind(to_millis(&now))
-        .bind(false)
+        .bind(0_i64)
         .bind(id.as_str())
         .execute(&mut *tx)
         .await?;
@@ -393,7 +393,7 @@ impl DevicesStore {
             .bind(identity.as_str())
             .fetch_all(self.db.pool())
             .await?;
-        rows.iter().map(|row| Ok((row.try_get("name")?, row.try_get("is_enabled")?))).collect()
+        rows.iter().map(|row| Ok((row.try_get("name")?, get_flag(row, "is_enabled")?))).collect()
     }
 
     /// Upserts the flags unless the identity would then have more than `max` flags; returns
@@ -425,7 +425,7 @@ impl DevicesStore {
             )
             .bind(identity.as_str())
             .bind(name)
-            .bind(*enabled)
+            .bind(i64::from(*enabled))
             .execute(&mut *tx)
             .await?;
         }
@@ -457,7 +457,7 @@ async fn insert_device(
     .bind(to_millis(&device.created_at))
     .bind(device.created_by_device.as_str())
     .bind(&device.communication_language)
-    .bind(device.is_backup_device)
+    .bind(i64::from(device.is_backup_device))
     .execute(connection)
     .await?;
     Ok(())
@@ -467,8 +467,8 @@ fn tier_from_row(row: &AnyRow) -> sqlx::Result<Tier> {
     Ok(Tier {
         id: TierId::from_trusted(row.try_get("id")?),
         name: row.try_get("name")?,
-        can_be_used_as_default_for_client: row.try_get("can_be_used_as_default_for_client")?,
-        can_be_manually_assigned: row.try_get("can_be_manually_assigned")?,
+        can_be_used_as_default_for_client: get_flag(row, "can_be_used_as_default_for_client")?,
+        can_be_manually_assigned: get_flag(row, "can_be_manually_assigned")?,
     })
 }
 
@@ -507,6 +507,6 @@ fn device_from_row(row: &AnyRow) -> sqlx::Result<Device> {
         created_by_device: DeviceId::from_trusted(row.try_get("created_by_device")?),
         last_login_at: row.try_get::<Option<i64>, _>("last_login_at")?.map(from_millis),
         communication_language: row.try_get("communication_language")?,
-        is_backup_device: row.try_get("is_backup_device")?,
+        is_backup_device: get_flag(row, "is_backup_device")?,
     })
 }

@@ -110,3 +110,12 @@ mod tests {
         assert_eq!(canonicalise_path(request, &map).uri().path(), "/api/v2/Devices/Self");
     }
 }
+
+/// Wraps a finished router so that its literal path segments match case-insensitively.
+pub fn case_insensitive(router: axum::Router, segments: HashMap<String, &'static str>) -> axum::Router {
+    use tower::Layer;
+    let segments = Arc::new(segments);
+    let canonical = tower::util::MapRequestLayer::new(move |request: Request| canonicalise_path(request, &segments))
+        .layer(router);
+    axum::Router::new().fallback_service(canonical)
+}

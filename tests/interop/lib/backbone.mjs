@@ -122,7 +122,7 @@ export class BackboneServer {
     }
 
     env(extra = {}) {
-        const env = { ...process.env };
+        const env = { ...process.env, NO_COLOR: "1" };
         delete env.BACKBONE_TESTING__CLOCK_OFFSET_SECONDS;
         Object.assign(env, {
             BACKBONE_DATA_DIR: this.dataDir,
@@ -167,7 +167,7 @@ export class BackboneServer {
         });
         if (result.code !== 0) {
             const why = result.error ? result.error.message : result.signal === "timeout" ? `timed out after ${CLI_TIMEOUT_MS} ms` : `exit code ${result.code}${result.signal ? `, signal ${result.signal}` : ""}`;
-            throw new BackboneError(`'${cmd}' failed (${why}).\n--- stdout ---\n${tail(stdout)}\n--- stderr ---\n${tail(stderr)}`);
+            throw new BackboneError(`'${cmd}' failed (${why}).\n--- stdout ---\n${tail(stripAnsi(stdout))}\n--- stderr ---\n${tail(stripAnsi(stderr))}`);
         }
         return { stdout, stderr };
     }
@@ -262,7 +262,7 @@ export class BackboneServer {
     }
 
     log(text, prefix) {
-        const lines = String(text).split(/\r?\n/).filter((l) => l.length > 0);
+        const lines = stripAnsi(String(text)).split(/\r?\n/).filter((l) => l.length > 0);
         for (const line of lines) {
             const l = prefix ? `[${prefix}] ${line}` : line;
             this.ring.push(l);
@@ -274,6 +274,11 @@ export class BackboneServer {
     logTail(n = 40) {
         return this.ring.slice(-n).join("\n");
     }
+}
+
+function stripAnsi(s) {
+    // eslint-disable-next-line no-control-regex
+    return s.replace(/\x1b\[[0-9;]*m/g, "");
 }
 
 function tail(s, n = 40) {

@@ -1,6 +1,7 @@
 //! Consumer API handlers of the Devices module: thin wrappers that parse, call the service and
 //! shape the upstream DTOs.
 
+mod admin;
 mod devices;
 mod dto;
 mod identities;
@@ -9,6 +10,8 @@ mod token;
 use std::sync::Arc;
 
 use backbone_web::{JwtKeys, Routes};
+
+pub use admin::{admin_routes, ClientOverviewDto, CreatedClientDto, TierOverviewDto};
 
 use crate::DevicesService;
 

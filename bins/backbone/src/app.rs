@@ -1,0 +1,149 @@
+//! Wiring: one [`Application`] holds the database, the clock and every module's service, and
+//! runs whichever roles the command asked for.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use backbone_challenges::{ChallengeStore, ChallengesState};
+use backbone_core::clock::SystemClock;
+use backbone_core::ids::ChallengeId;
+use backbone_core::paging::PagingLimits;
+use backbone_core::SharedClock;
+use backbone_db::Database;
+use backbone_devices::domain::PasswordPolicy;
+use backbone_devices::{ChallengeLookup, DevicesService, DevicesSettings, DevicesState, DevicesStore};
+use backbone_tags::TagsState;
+use backbone_web::JwtKeys;
+use chrono::{DateTime, Duration, Utc};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::config::{Landscape, Settings};
+
+/// Which servers to run in this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    pub consumer_api: bool,
+    pub admin_api: bool,
+}
+
+impl Roles {
+    pub const ALL: Self = Self { consumer_api: true, admin_api: true };
+}
+
+/// Everything the roles share.
+#[derive(Clone)]
+pub struct Application {
+    pub settings: Arc<Settings>,
+    pub db: Database,
+    pub clock: SharedClock,
+    pub jwt: Arc<JwtKeys>,
+    pub devices: DevicesService,
+    pub challenges: ChallengeStore,
+    pub tags: TagsState,
+}
+
+/// Lets the Devices module check challenges through the Challenges module's store.
+struct ChallengesForDevices(ChallengeStore);
+
+#[async_trait]
+impl ChallengeLookup for ChallengesForDevices {
+    async fn expires_at(&self, id: &ChallengeId) -> anyhow::Result<Option<DateTime<Utc>>> {
+        Ok(self.0.find(id).await?.map(|c| c.expires_at))
+    }
+}
+
+/// Servers started by [`Application::start`], with the addresses they actually bound.
+pub struct Running {
+    pub consumer_api: Option<SocketAddr>,
+    pub admin_api: Option<SocketAddr>,
+    tasks: JoinSet<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Waits until any server stops (which only happens on an error).
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        match self.tasks.join_next().await {
+            Some(result) => result.context("server task panicked")?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Application {
+    /// Connects to the database, runs migrations and builds every module.
+    pub async fn build(settings: Settings, clock: Option<SharedClock>) -> anyhow::Result<Self> {
+        let clock = clock.unwrap_or_else(|| {
+            Arc::new(SystemClock::with_offset(Duration::seconds(settings.testing.clock_offset_seconds)))
+        });
+        let db = connect_and_migrate(&settings).await?;
+        let jwt = Arc::new(JwtKeys::from_pem(
+            &settings.jwt_signing_key()?,
+            settings.authentication.jwt_lifetime_seconds,
+            clock.clone(),
+        )?);
+        let paging = PagingLimits {
+            default_page_size: settings.pagination.default_page_size,
+            max_page_size: settings.pagination.max_page_size,
+        };
+        let challenges = ChallengeStore::new(db.clone());
+        let devices = DevicesService {
+            store: DevicesStore::new(db.clone()),
+            challenges: Arc::new(ChallengesForDevices(challenges.clone())),
+            clock: clock.clone(),
+            settings: Arc::new(DevicesSettings {
+                did_domain_name: settings.did_domain_name.clone(),
+                password_policy: if settings.strict_passwords() { PasswordPolicy::Strict } else { PasswordPolicy::Relaxed },
+                lockout_duration: Duration::seconds(settings.lockout_seconds()),
+                max_failed_logins: settings.authentication.max_failed_logins,
+                max_feature_flags_per_identity: settings.devices.max_number_of_feature_flags_per_identity,
+                paging,
+            }),
+        };
+        let tags = TagsState::new(&settings.tags)?;
+        Ok(Self { settings: Arc::new(settings), db, clock, jwt, devices, challenges, tags })
+    }
+
+    pub fn devices_state(&self) -> DevicesState {
+        DevicesState { service: self.devices.clone(), jwt: self.jwt.clone() }
+    }
+
+    pub fn challenges_state(&self) -> ChallengesState {
+        ChallengesState { store: self.challenges.clone(), clock: self.clock.clone() }
+    }
+
+    /// Binds the listeners of the requested roles and serves them in background tasks.
+    pub async fn start(&self, roles: Roles) -> anyhow::Result<Running> {
+        let mut tasks = JoinSet::new();
+        let mut running = Running { consumer_api: None, admin_api: None, tasks: JoinSet::new() };
+        if roles.consumer_api {
+            let listener = bind(self.settings.consumer_api.listen, "consumer_api.listen").await?;
+            running.consumer_api = Some(listener.local_addr()?);
+            let service = crate::consumer_api::service(self);
+            tasks.spawn(async move { axum::serve(listener, service).await.context("consumer API server") });
+        }
+        if roles.admin_api {
+            let listener = bind(self.settings.admin_api.listen, "admin_api.listen").await?;
+            running.admin_api = Some(listener.local_addr()?);
+            let service = crate::admin_api::service(self)?;
+            tasks.spawn(async move { axum::serve(listener, service).await.context("admin API server") });
+        }
+        running.tasks = tasks;
+        if self.settings.landscape == Landscape::Dev && self.settings.testing.clock_offset_seconds != 0 {
+            tracing::warn!(offset = self.settings.testing.clock_offset_seconds, "the server clock is shifted");
+        }
+        Ok(running)
+    }
+}
+
+pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Database> {
+    let db = Database::connect(&settings.database_url(), settings.database.max_connections).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+async fn bind(address: SocketAddr, key: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address).await.with_context(|| format!("{key}: cannot listen on {address}"))
+}

@@ -1,0 +1,300 @@
+//! Configuration: built-in defaults, then an optional TOML file (`--config`), then
+//! `BACKBONE_<SECTION>__<KEY>` environment variables. Validated once at start; a bad value
+//! stops the process with a message that names the key. See `config/backbone.example.toml`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use backbone_tags::TagsConfig;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Landscape {
+    #[default]
+    Dev,
+    Stage,
+    Prod,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// dev (default), stage or prod; picks safe defaults (password policy, lockout, secrets).
+    pub landscape: Landscape,
+    /// Where the embedded database, generated keys and local blobs live.
+    pub data_dir: PathBuf,
+    /// The host name clients use; part of every identity address.
+    pub did_domain_name: String,
+    pub database: DatabaseSettings,
+    pub consumer_api: ConsumerApiSettings,
+    pub admin_api: AdminApiSettings,
+    pub authentication: AuthenticationSettings,
+    pub devices: DevicesConfig,
+    pub pagination: PaginationSettings,
+    pub cors: CorsSettings,
+    pub tags: TagsConfig,
+    pub testing: TestingSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DatabaseSettings {
+    /// `sqlite://<path>` or `postgres://user@host:port/db`; default: SQLite under the data dir.
+    pub url: Option<String>,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsumerApiSettings {
+    pub listen: SocketAddr,
+    pub max_request_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminApiSettings {
+    pub listen: SocketAddr,
+    /// Required in prod; generated and kept under the data dir in dev and stage.
+    pub api_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthenticationSettings {
+    /// 60..=3600
+    pub jwt_lifetime_seconds: i64,
+    /// Ed25519 private key, PKCS#8 PEM. Required in prod; generated under the data dir otherwise.
+    pub jwt_signing_key: Option<String>,
+    /// Lock after this many consecutive failed logins.
+    pub max_failed_logins: i64,
+    /// How long a locked device stays locked; default 60 in dev, 600 otherwise.
+    pub lockout_seconds: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DevicesConfig {
+    pub max_number_of_feature_flags_per_identity: usize,
+    /// `relaxed` (any non-empty password) or `strict` (upstream's production policy).
+    /// Default: relaxed in dev, strict otherwise.
+    pub password_policy: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaginationSettings {
+    pub default_page_size: u32,
+    pub max_page_size: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct CorsSettings {
+    /// `;`-separated origins; empty disables CORS.
+    pub allowed_origins: String,
+    /// `;`-separated response headers to expose.
+    pub exposed_headers: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct TestingSettings {
+    /// Shifts the server clock forward (dev landscape only), e.g. to let issued tokens expire.
+    pub clock_offset_seconds: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogSettings {
+    /// A `tracing` filter, e.g. `info` or `backbone=debug,info`.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            landscape: Landscape::Dev,
+            data_dir: PathBuf::from("./data"),
+            did_domain_name: "localhost".into(),
+            database: DatabaseSettings { url: None, max_connections: 10 },
+            consumer_api: ConsumerApiSettings {
+                listen: ([127, 0, 0, 1], 8090).into(),
+                max_request_body_bytes: 20 * 1024 * 1024,
+            },
+            admin_api: AdminApiSettings { listen: ([127, 0, 0, 1], 8091).into(), api_key: None },
+            authentication: AuthenticationSettings {
+                jwt_lifetime_seconds: 300,
+                jwt_signing_key: None,
+                max_failed_logins: 3,
+                lockout_seconds: None,
+            },
+            devices: DevicesConfig { max_number_of_feature_flags_per_identity: 200, password_policy: None },
+            pagination: PaginationSettings { default_page_size: 50, max_page_size: 200 },
+            cors: CorsSettings::default(),
+            tags: TagsConfig::default(),
+            testing: TestingSettings::default(),
+            log: LogSettings { level: "info".into(), format: "text".into() },
+        }
+    }
+}
+
+impl Settings {
+    /// Loads defaults, then the file (if any), then the environment, and validates the result.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                bail!("configuration file {} does not exist", file.display());
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let settings: Settings = figment
+            .merge(Env::prefixed("BACKBONE_").split("__"))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let auth = &self.authentication;
+        if !(60..=3600).contains(&auth.jwt_lifetime_seconds) {
+            bail!("authentication.jwt_lifetime_seconds must be between 60 and 3600");
+        }
+        if auth.max_failed_logins < 1 {
+            bail!("authentication.max_failed_logins must be at least 1");
+        }
+        if auth.lockout_seconds.is_some_and(|s| s < 1) {
+            bail!("authentication.lockout_seconds must be at least 1");
+        }
+        let domain_is_valid = (3..=45).contains(&self.did_domain_name.len())
+            && backbone_core::IdentityAddress::parse(
+                backbone_core::IdentityAddress::derive(&[0; 32], &self.did_domain_name).as_str(),
+            )
+            .is_some();
+        if !domain_is_valid {
+            bail!("did_domain_name must be a lower-case host name of 3 to 45 characters");
+        }
+        let paging = &self.pagination;
+        if !(1..=1000).contains(&paging.max_page_size) || !(1..=paging.max_page_size).contains(&paging.default_page_size) {
+            bail!("pagination.default_page_size and pagination.max_page_size must be 1..=1000, default <= max");
+        }
+        if self.devices.max_number_of_feature_flags_per_identity < 1 {
+            bail!("devices.max_number_of_feature_flags_per_identity must be at least 1");
+        }
+        if let Some(policy) = &self.devices.password_policy {
+            if policy != "relaxed" && policy != "strict" {
+                bail!("devices.password_policy must be \"relaxed\" or \"strict\"");
+            }
+        }
+        if let Some(url) = &self.database.url {
+            backbone_db::Dialect::from_url(url).context("database.url")?;
+        }
+        if self.database.max_connections < 1 {
+            bail!("database.max_connections must be at least 1");
+        }
+        if self.log.format != "text" && self.log.format != "json" {
+            bail!("log.format must be \"text\" or \"json\"");
+        }
+        self.tags.validate()?;
+        if self.testing.clock_offset_seconds != 0 && self.landscape != Landscape::Dev {
+            bail!("testing.clock_offset_seconds is only allowed in the dev landscape");
+        }
+        if self.landscape == Landscape::Prod {
+            match &self.admin_api.api_key {
+                Some(key) if key.len() >= 16 => {}
+                _ => bail!("admin_api.api_key must be set (at least 16 characters) in the prod landscape"),
+            }
+            if auth.jwt_signing_key.as_deref().is_none_or(str::is_empty) {
+                bail!("authentication.jwt_signing_key must be set in the prod landscape");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("backbone.db").display()))
+    }
+
+    pub fn strict_passwords(&self) -> bool {
+        match self.devices.password_policy.as_deref() {
+            Some(policy) => policy == "strict",
+            None => self.landscape != Landscape::Dev,
+        }
+    }
+
+    pub fn lockout_seconds(&self) -> i64 {
+        self.authentication.lockout_seconds.unwrap_or(if self.landscape == Landscape::Dev { 60 } else { 600 })
+    }
+
+    /// The JWT signing key: configured, or (outside prod) generated once and kept in the data dir.
+    pub fn jwt_signing_key(&self) -> anyhow::Result<String> {
+        if let Some(key) = self.authentication.jwt_signing_key.as_deref().filter(|k| !k.is_empty()) {
+            return Ok(key.to_owned());
+        }
+        self.persisted_secret("jwt-signing-key.pem", backbone_web::JwtKeys::generate_pem)
+    }
+
+    /// The admin API key: configured, or (outside prod) generated once and kept in the data dir.
+    pub fn admin_api_key(&self) -> anyhow::Result<String> {
+        if let Some(key) = self.admin_api.api_key.as_deref().filter(|k| !k.is_empty()) {
+            return Ok(key.to_owned());
+        }
+        self.persisted_secret("admin-api-key", || {
+            backbone_core::ids::random_string(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 32)
+        })
+    }
+
+    fn persisted_secret(&self, name: &str, generate: impl FnOnce() -> String) -> anyhow::Result<String> {
+        if self.landscape == Landscape::Prod {
+            bail!("secrets are never generated in the prod landscape");
+        }
+        let path = self.data_dir.join(name);
+        if let Ok(existing) = std::fs::read_to_string(&path) {
+            return Ok(existing);
+        }
+        std::fs::create_dir_all(&self.data_dir).with_context(|| format!("creating {}", self.data_dir.display()))?;
+        let secret = generate();
+        std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
+        tracing::warn!(path = %path.display(), "generated a new secret; configure one explicitly outside dev");
+        Ok(secret)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Settings::default().validate().unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let mut settings = Settings::default();
+        settings.authentication.jwt_lifetime_seconds = 30;
+        assert!(settings.validate().unwrap_err().to_string().contains("jwt_lifetime_seconds"));
+
+        let mut settings = Settings::default();
+        settings.landscape = Landscape::Prod;
+        assert!(settings.validate().unwrap_err().to_string().contains("admin_api.api_key"));
+        settings.admin_api.api_key = Some("a-long-enough-api-key".into());
+        assert!(settings.validate().unwrap_err().to_string().contains("jwt_signing_key"));
+
+        let mut settings = Settings::default();
+        settings.did_domain_name = "Not A Domain".into();
+        assert!(settings.validate().unwrap_err().to_string().contains("did_domain_name"));
+    }
+
+    #[test]
+    fn landscape_picks_password_policy_and_lockout() {
+        let mut settings = Settings::default();
+        assert!(!settings.strict_passwords());
+        assert_eq!(settings.lockout_seconds(), 60);
+        settings.landscape = Landscape::Stage;
+        assert!(settings.strict_passwords());
+        assert_eq!(settings.lockout_seconds(), 600);
+    }
+}

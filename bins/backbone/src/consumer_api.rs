@@ -1,0 +1,85 @@
+//! The Consumer API: every module's routes plus health, version and docs, behind the layers
+//! that make it behave like upstream (headers, case-insensitive routes, body limit, CORS).
+
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use backbone_db::Database;
+use backbone_web::middleware::{case_insensitive, common_headers};
+use backbone_web::{Envelope, Routes};
+use serde_json::json;
+use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
+
+use crate::app::Application;
+use crate::config::CorsSettings;
+
+/// The API generation we are wire-compatible with; the client accepts majors 6 and 7.
+const MAJOR_VERSION: &str = "7";
+
+pub fn service(app: &Application) -> Router {
+    let routes = Routes::new()
+        .route("/health", get(health))
+        .route("/api/v2/Version", get(version))
+        .with_state(app.db.clone())
+        .merge(backbone_challenges::routes(app.challenges_state()))
+        .merge(backbone_devices::routes(app.devices_state()))
+        .merge(backbone_tags::routes(app.tags.clone()))
+        .merge(crate::docs::routes());
+    let (router, segments) = routes.into_parts();
+    let router = router
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(axum::middleware::from_fn_with_state(app.jwt.clone(), backbone_web::auth::authenticate))
+        .layer(DefaultBodyLimit::max(app.settings.consumer_api.max_request_body_bytes));
+    let router = match cors_layer(&app.settings.cors) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    let router = router.layer(axum::middleware::from_fn(common_headers));
+    // Routing is case-insensitive upstream: literal segments are rewritten before routing.
+    case_insensitive(router, segments)
+}
+
+/// Ready once it answers: listeners are bound only after migrations ran. Checks the database.
+async fn health(State(db): State<Database>) -> impl IntoResponse {
+    match backbone_db::sqlx::query("SELECT 1").execute(db.pool()).await {
+        Ok(_) => (StatusCode::OK, axum::Json(json!({ "status": "Healthy" }))),
+        Err(error) => {
+            tracing::error!(%error, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": "Unhealthy" })))
+        }
+    }
+}
+
+/// M4: the major version as a string, as upstream serialises it.
+async fn version() -> Envelope<serde_json::Value> {
+    Envelope(json!({ "majorVersion": MAJOR_VERSION }))
+}
+
+fn cors_layer(settings: &CorsSettings) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = split(&settings.allowed_origins).filter_map(|o| o.parse().ok()).collect();
+    if origins.is_empty() {
+        return None;
+    }
+    let exposed: Vec<HeaderName> = split(&settings.exposed_headers).filter_map(|h| h.parse().ok()).collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods(AllowMethods::list([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+                Method::OPTIONS,
+            ]))
+            .allow_headers(AllowHeaders::mirror_request())
+            .expose_headers(exposed),
+    )
+}
+
+fn split(list: &str) -> impl Iterator<Item = &str> {
+    list.split(';').map(str::trim).filter(|s| !s.is_empty())
+}

@@ -1,0 +1,16 @@
+//! The `backbone` binary as a library, so integration tests can start the real application.
+//!
+//! - [`config`]: layered, validated settings;
+//! - [`app`]: wires modules, stores and the clock together and runs the roles;
+//! - [`consumer_api`] / [`admin_api`]: the two HTTP surfaces;
+//! - [`cli`]: command-line parsing and the admin commands.
+
+pub mod admin_api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod consumer_api;
+mod docs;
+
+pub use app::{Application, Roles};
+pub use config::Settings;

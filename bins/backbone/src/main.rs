@@ -1,0 +1,143 @@
+//! Entry point: parse the command line, load the configuration, run the command.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use backbone::app::{connect_and_migrate, Application, Roles};
+use backbone::cli::{Cli, ClientCommand, Command, TierCommand};
+use backbone::config::Settings;
+use backbone_devices::{ClientOverviewDto, CreatedClientDto, TierOverviewDto};
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings);
+    match run(cli.command.unwrap_or(Command::Serve), settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(settings, Roles::ALL).await,
+        Command::ConsumerApi => serve(settings, Roles { consumer_api: true, admin_api: false }).await,
+        Command::AdminApi => serve(settings, Roles { consumer_api: false, admin_api: true }).await,
+        Command::Migrate => {
+            connect_and_migrate(&settings).await?;
+            println!("The database is up to date.");
+            Ok(())
+        }
+        Command::Client(command) => client_command(command, settings).await,
+        Command::Tier(command) => tier_command(command, settings).await,
+    }
+}
+
+async fn serve(settings: Settings, roles: Roles) -> anyhow::Result<()> {
+    let app = Application::build(settings, None).await?;
+    let running = app.start(roles).await?;
+    if let Some(address) = running.consumer_api {
+        tracing::info!(%address, "Consumer API listening");
+    }
+    if let Some(address) = running.admin_api {
+        tracing::info!(%address, "Admin API listening");
+    }
+    tokio::select! {
+        result = running.wait() => result,
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down");
+            app.db.close().await;
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async { tokio::signal::ctrl_c().await.ok() };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
+
+async fn client_command(command: ClientCommand, settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings, None).await?;
+    let service = &app.devices;
+    match command {
+        ClientCommand::Create(args) => {
+            let (client, secret) = service
+                .create_client(args.client_id, args.display_name, args.client_secret, &args.default_tier, args.max_identities)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            print_json(&CreatedClientDto::new(client, secret))?;
+            println!("Please note the secret since you cannot obtain it later.");
+        }
+        ClientCommand::List => {
+            let clients = service.list_clients().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let dtos: Vec<ClientOverviewDto> = clients.into_iter().map(ClientOverviewDto::from).collect();
+            print_json(&dtos)?;
+        }
+        ClientCommand::Delete { client_ids } => {
+            let mut failed = false;
+            for id in client_ids {
+                match service.delete_client(&id).await {
+                    Ok(()) => println!("Successfully deleted client '{id}'"),
+                    Err(error) => {
+                        failed = true;
+                        eprintln!("Could not delete client '{id}': {error}");
+                    }
+                }
+            }
+            anyhow::ensure!(!failed, "some clients could not be deleted");
+        }
+    }
+    Ok(())
+}
+
+async fn tier_command(command: TierCommand, settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings, None).await?;
+    match command {
+        TierCommand::List => {
+            let tiers = app.devices.list_tiers().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let dtos: Vec<TierOverviewDto> = tiers.into_iter().map(TierOverviewDto::from).collect();
+            print_json(&dtos)?;
+        }
+        TierCommand::Create { name } => {
+            let tier = app.devices.create_tier(&name).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            print_json(&serde_json::json!({ "id": tier.id.as_str(), "name": tier.name }))?;
+        }
+    }
+    Ok(())
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value).context("formatting output")?);
+    Ok(())
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if settings.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
