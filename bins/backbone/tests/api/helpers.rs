@@ -1,0 +1,353 @@
+//! `TestApp`: the real application on port 0 with a fresh database per test (a temporary
+//! SQLite file or a new PostgreSQL database), a manual clock, and typed request helpers.
+
+use std::sync::Arc;
+
+use backbone::config::Settings;
+use backbone::{Application, Roles};
+use backbone_core::clock::ManualClock;
+use backbone_core::encoding::encode_bytes;
+use backbone_web::JwtKeys;
+use base64::Engine;
+use ed25519_dalek::{Signer, SigningKey};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+pub const CLIENT_ID: &str = "test";
+pub const CLIENT_SECRET: &str = "test-secret";
+pub const PASSWORD: &str = "someDevicePassword";
+pub const ADMIN_API_KEY: &str = "admin-api-key-for-tests";
+const POSTGRES_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs one test body against both databases.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    super::$name($crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await).await
+                }
+            }
+        )*
+    };
+}
+
+pub struct TestApp {
+    pub app: Application,
+    pub base: String,
+    pub admin_base: String,
+    pub http: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    _data_dir: TempDir,
+    postgres_database: Option<String>,
+}
+
+/// A test identity with its first device, logged in.
+#[derive(Debug, Clone)]
+pub struct TestIdentity {
+    pub address: String,
+    pub device_id: String,
+    pub username: String,
+    pub password: String,
+    pub key: SigningKey,
+    pub token: String,
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Response {
+    pub fn result(&self) -> &Value {
+        &self.body["result"]
+    }
+
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+
+    /// Asserts the status and, for errors, the upstream code.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        assert_eq!(self.error_code(), code, "body: {}", self.text);
+        assert_error_envelope(&self.body);
+    }
+
+    #[track_caller]
+    pub fn expect_status(&self, status: u16) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        self
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts the app after letting the test adjust the settings.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
+        let data_dir = TempDir::new();
+        let mut settings = Settings::default();
+        settings.data_dir = data_dir.0.clone();
+        settings.consumer_api.listen = "127.0.0.1:0".parse().unwrap();
+        settings.admin_api.listen = "127.0.0.1:0".parse().unwrap();
+        settings.admin_api.api_key = Some(ADMIN_API_KEY.into());
+        settings.authentication.jwt_signing_key = Some(JwtKeys::generate_pem());
+        settings.log.level = "warn".into();
+        let postgres_database = match backend {
+            Backend::Sqlite => {
+                settings.database.url = Some(format!("sqlite://{}", data_dir.0.join("test.db").display()));
+                None
+            }
+            Backend::Postgres => {
+                let name = format!("backbone_test_{}", uuid::Uuid::new_v4().simple());
+                settings.database.url = Some(format!("{POSTGRES_SERVER}/{name}"));
+                settings.database.max_connections = 5;
+                Some(name)
+            }
+        };
+        configure(&mut settings);
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let app = Application::build(settings, Some(clock.clone())).await.expect("the app builds");
+        let running = app.start(Roles::ALL).await.expect("the app starts");
+        let base = format!("http://{}", running.consumer_api.unwrap());
+        let admin_base = format!("http://{}", running.admin_api.unwrap());
+        tokio::spawn(running.wait());
+        app.devices
+            .create_client(Some(CLIENT_ID.into()), None, Some(CLIENT_SECRET.into()), "Basic", None)
+            .await
+            .expect("the test client is created");
+        Self { app, base, admin_base, http: reqwest::Client::new(), clock, _data_dir: data_dir, postgres_database }
+    }
+
+    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        into_response(request.send().await.expect("the request is sent")).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.request(Method::PUT, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::DELETE, path, token, None).await
+    }
+
+    pub async fn raw(&self, request: reqwest::RequestBuilder) -> Response {
+        into_response(request.send().await.expect("the request is sent")).await
+    }
+
+    /// `POST /connect/token` with the given form fields.
+    pub async fn token_request(&self, form: &[(&str, &str)]) -> Response {
+        self.raw(self.http.post(format!("{}/connect/token", self.base)).form(form)).await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.token_request(&[
+            ("grant_type", "password"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+            ("username", username),
+            ("password", password),
+        ])
+        .await
+    }
+
+    pub async fn token(&self, username: &str, password: &str) -> String {
+        let response = self.login(username, password).await;
+        assert_eq!(response.status, StatusCode::OK, "login failed: {}", response.text);
+        response.body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A new challenge as the raw `result` object.
+    pub async fn challenge(&self, token: Option<&str>) -> Value {
+        self.post("/api/v2/Challenges", token, json!({})).await.expect_status(201).result().clone()
+    }
+
+    /// The body `POST /api/v2/Identities` expects, for a fresh key.
+    pub async fn identity_request(&self, key: &SigningKey) -> Value {
+        let challenge = self.challenge(None).await;
+        json!({
+            "clientId": CLIENT_ID,
+            "clientSecret": CLIENT_SECRET,
+            "identityPublicKey": public_key(key),
+            "devicePassword": PASSWORD,
+            "identityVersion": 1,
+            "signedChallenge": sign_challenge(key, &challenge, "Identity"),
+        })
+    }
+
+    pub async fn create_identity(&self) -> TestIdentity {
+        let key = SigningKey::generate(&mut rand_core());
+        let response = self.post("/api/v2/Identities", None, self.identity_request(&key).await).await;
+        let result = response.expect_status(201).result().clone();
+        let username = result["device"]["username"].as_str().unwrap().to_owned();
+        let token = self.token(&username, PASSWORD).await;
+        TestIdentity {
+            address: result["address"].as_str().unwrap().to_owned(),
+            device_id: result["device"]["id"].as_str().unwrap().to_owned(),
+            username,
+            password: PASSWORD.to_owned(),
+            key,
+            token,
+        }
+    }
+
+    /// Registers another device for `identity`; returns the `result` object.
+    pub async fn register_device(&self, identity: &TestIdentity, backup: bool) -> Response {
+        // Lists are ordered by creation time; let time pass so the order is well-defined.
+        self.clock.advance(chrono::Duration::milliseconds(10));
+        let challenge = self.challenge(Some(&identity.token)).await;
+        let body = json!({
+            "devicePassword": PASSWORD,
+            "signedChallenge": sign_challenge(&identity.key, &challenge, "Device"),
+            "isBackupDevice": backup,
+        });
+        self.post("/api/v2/Devices", Some(&identity.token), body).await
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        backbone_db::sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(self.app.db.pool())
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_database.take() else { return };
+        // Drop the per-test database from a helper thread: Drop cannot await.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                use backbone_db::sqlx::{Connection, Executor};
+                if let Ok(mut connection) =
+                    backbone_db::sqlx::PgConnection::connect(&format!("{POSTGRES_SERVER}/postgres")).await
+                {
+                    let _ = connection.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+async fn into_response(response: reqwest::Response) -> Response {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Response { status, headers, body, text }
+}
+
+pub fn rand_core() -> rand::rngs::OsRng {
+    rand::rngs::OsRng
+}
+
+/// The client's wire form of a public key: base64url of `{"pub": …, "alg": 3}`.
+pub fn public_key(key: &SigningKey) -> String {
+    let json = json!({ "pub": encode_bytes(key.verifying_key().as_bytes()), "alg": 3 });
+    encode_bytes(json.to_string().as_bytes())
+}
+
+/// Builds and signs the challenge text the way the client does.
+pub fn sign_challenge(key: &SigningKey, challenge: &Value, kind: &str) -> Value {
+    let text = json!({ "id": challenge["id"], "expiresAt": challenge["expiresAt"], "type": kind }).to_string();
+    json!({ "challenge": text, "signature": signature(key, &text) })
+}
+
+pub fn signature(key: &SigningKey, text: &str) -> String {
+    let sig = key.sign(text.as_bytes()).to_bytes();
+    let json = json!({ "sig": encode_bytes(&sig), "alg": 2, "@type": "CryptoSignature" });
+    encode_bytes(json.to_string().as_bytes())
+}
+
+pub fn standard_base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The object has exactly these keys (pins the JSON shape).
+#[track_caller]
+pub fn assert_keys(value: &Value, expected: &[&str]) {
+    let mut actual: Vec<&str> = value.as_object().expect("an object").keys().map(String::as_str).collect();
+    actual.sort_unstable();
+    let mut expected = expected.to_vec();
+    expected.sort_unstable();
+    assert_eq!(actual, expected, "in {value}");
+}
+
+#[track_caller]
+pub fn assert_error_envelope(body: &Value) {
+    assert_keys(body, &["error"]);
+    let error = &body["error"];
+    assert_keys(error, &["id", "code", "message", "docs", "time", "data"]);
+    let id = error["id"].as_str().unwrap();
+    assert!(id.len() == 20 && id.starts_with("ERR"), "{id}");
+    assert!(id[3..].bytes().all(|b| b"ABCDEFGHJKLMNPQRSTUVWXYZ123456789".contains(&b)), "{id}");
+    assert_eq!(error["docs"], "");
+    assert!(!error["message"].as_str().unwrap().is_empty());
+}
+
+/// `yyyy-MM-ddTHH:mm:ss.fffZ`
+#[track_caller]
+pub fn assert_date(value: &Value) {
+    let text = value.as_str().unwrap_or_else(|| panic!("not a string: {value}"));
+    assert_eq!(text.len(), 24, "{text}");
+    assert!(text.ends_with('Z') && text.as_bytes()[19] == b'.', "{text}");
+    chrono::DateTime::parse_from_rfc3339(text).unwrap();
+}
+
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("backbone-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl TestApp {
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use backbone_core::Clock;
+        self.clock.now()
+    }
+}

@@ -1,0 +1,10 @@
+//! API tests: each starts the real application on port 0 with a fresh database and talks to
+//! it over HTTP. Every test runs on SQLite and on PostgreSQL (`on_both_databases!`).
+
+mod helpers;
+
+mod challenges;
+mod devices;
+mod identities;
+mod token;
+mod wire;
