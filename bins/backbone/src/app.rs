@@ -30,7 +30,10 @@ pub struct Roles {
 }
 
 impl Roles {
-    pub const ALL: Self = Self { consumer_api: true, admin_api: true };
+    pub const ALL: Self = Self {
+        consumer_api: true,
+        admin_api: true,
+    };
 }
 
 /// Everything the roles share.
@@ -76,7 +79,9 @@ impl Application {
     /// Connects to the database, runs migrations and builds every module.
     pub async fn build(settings: Settings, clock: Option<SharedClock>) -> anyhow::Result<Self> {
         let clock = clock.unwrap_or_else(|| {
-            Arc::new(SystemClock::with_offset(Duration::seconds(settings.testing.clock_offset_seconds)))
+            Arc::new(SystemClock::with_offset(Duration::seconds(
+                settings.testing.clock_offset_seconds,
+            )))
         });
         let db = connect_and_migrate(&settings).await?;
         let jwt = Arc::new(JwtKeys::from_pem(
@@ -95,7 +100,11 @@ impl Application {
             clock: clock.clone(),
             settings: Arc::new(DevicesSettings {
                 did_domain_name: settings.did_domain_name.clone(),
-                password_policy: if settings.strict_passwords() { PasswordPolicy::Strict } else { PasswordPolicy::Relaxed },
+                password_policy: if settings.strict_passwords() {
+                    PasswordPolicy::Strict
+                } else {
+                    PasswordPolicy::Relaxed
+                },
                 lockout_duration: Duration::seconds(settings.lockout_seconds()),
                 max_failed_logins: settings.authentication.max_failed_logins,
                 max_feature_flags_per_identity: settings.devices.max_number_of_feature_flags_per_identity,
@@ -103,26 +112,48 @@ impl Application {
             }),
         };
         let tags = TagsState::new(&settings.tags)?;
-        Ok(Self { settings: Arc::new(settings), db, clock, jwt, devices, challenges, tags })
+        Ok(Self {
+            settings: Arc::new(settings),
+            db,
+            clock,
+            jwt,
+            devices,
+            challenges,
+            tags,
+        })
     }
 
     pub fn devices_state(&self) -> DevicesState {
-        DevicesState { service: self.devices.clone(), jwt: self.jwt.clone() }
+        DevicesState {
+            service: self.devices.clone(),
+            jwt: self.jwt.clone(),
+        }
     }
 
     pub fn challenges_state(&self) -> ChallengesState {
-        ChallengesState { store: self.challenges.clone(), clock: self.clock.clone() }
+        ChallengesState {
+            store: self.challenges.clone(),
+            clock: self.clock.clone(),
+        }
     }
 
     /// Binds the listeners of the requested roles and serves them in background tasks.
     pub async fn start(&self, roles: Roles) -> anyhow::Result<Running> {
         let mut tasks = JoinSet::new();
-        let mut running = Running { consumer_api: None, admin_api: None, tasks: JoinSet::new() };
+        let mut running = Running {
+            consumer_api: None,
+            admin_api: None,
+            tasks: JoinSet::new(),
+        };
         if roles.consumer_api {
             let listener = bind(self.settings.consumer_api.listen, "consumer_api.listen").await?;
             running.consumer_api = Some(listener.local_addr()?);
             let service = crate::consumer_api::service(self);
-            tasks.spawn(async move { axum::serve(listener, service).await.context("consumer API server") });
+            tasks.spawn(async move {
+                axum::serve(listener, service)
+                    .await
+                    .context("consumer API server")
+            });
         }
         if roles.admin_api {
             let listener = bind(self.settings.admin_api.listen, "admin_api.listen").await?;
@@ -132,7 +163,10 @@ impl Application {
         }
         running.tasks = tasks;
         if self.settings.landscape == Landscape::Dev && self.settings.testing.clock_offset_seconds != 0 {
-            tracing::warn!(offset = self.settings.testing.clock_offset_seconds, "the server clock is shifted");
+            tracing::warn!(
+                offset = self.settings.testing.clock_offset_seconds,
+                "the server clock is shifted"
+            );
         }
         Ok(running)
     }
@@ -145,5 +179,7 @@ pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Database
 }
 
 async fn bind(address: SocketAddr, key: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(address).await.with_context(|| format!("{key}: cannot listen on {address}"))
+    TcpListener::bind(address)
+        .await
+        .with_context(|| format!("{key}: cannot listen on {address}"))
 }

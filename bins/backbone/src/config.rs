@@ -114,24 +114,39 @@ impl Default for Settings {
             landscape: Landscape::Dev,
             data_dir: PathBuf::from("./data"),
             did_domain_name: "localhost".into(),
-            database: DatabaseSettings { url: None, max_connections: 10 },
+            database: DatabaseSettings {
+                url: None,
+                max_connections: 10,
+            },
             consumer_api: ConsumerApiSettings {
                 listen: ([127, 0, 0, 1], 8090).into(),
                 max_request_body_bytes: 20 * 1024 * 1024,
             },
-            admin_api: AdminApiSettings { listen: ([127, 0, 0, 1], 8091).into(), api_key: None },
+            admin_api: AdminApiSettings {
+                listen: ([127, 0, 0, 1], 8091).into(),
+                api_key: None,
+            },
             authentication: AuthenticationSettings {
                 jwt_lifetime_seconds: 300,
                 jwt_signing_key: None,
                 max_failed_logins: 3,
                 lockout_seconds: None,
             },
-            devices: DevicesConfig { max_number_of_feature_flags_per_identity: 200, password_policy: None },
-            pagination: PaginationSettings { default_page_size: 50, max_page_size: 200 },
+            devices: DevicesConfig {
+                max_number_of_feature_flags_per_identity: 200,
+                password_policy: None,
+            },
+            pagination: PaginationSettings {
+                default_page_size: 50,
+                max_page_size: 200,
+            },
             cors: CorsSettings::default(),
             tags: TagsConfig::default(),
             testing: TestingSettings::default(),
-            log: LogSettings { level: "info".into(), format: "text".into() },
+            log: LogSettings {
+                level: "info".into(),
+                format: "text".into(),
+            },
         }
     }
 }
@@ -174,8 +189,12 @@ impl Settings {
             bail!("did_domain_name must be a lower-case host name of 3 to 45 characters");
         }
         let paging = &self.pagination;
-        if !(1..=1000).contains(&paging.max_page_size) || !(1..=paging.max_page_size).contains(&paging.default_page_size) {
-            bail!("pagination.default_page_size and pagination.max_page_size must be 1..=1000, default <= max");
+        if !(1..=1000).contains(&paging.max_page_size)
+            || !(1..=paging.max_page_size).contains(&paging.default_page_size)
+        {
+            bail!(
+                "pagination.default_page_size and pagination.max_page_size must be 1..=1000, default <= max"
+            );
         }
         if self.devices.max_number_of_feature_flags_per_identity < 1 {
             bail!("devices.max_number_of_feature_flags_per_identity must be at least 1");
@@ -225,12 +244,19 @@ impl Settings {
     }
 
     pub fn lockout_seconds(&self) -> i64 {
-        self.authentication.lockout_seconds.unwrap_or(if self.landscape == Landscape::Dev { 60 } else { 600 })
+        self.authentication
+            .lockout_seconds
+            .unwrap_or(if self.landscape == Landscape::Dev { 60 } else { 600 })
     }
 
     /// The JWT signing key: configured, or (outside prod) generated once and kept in the data dir.
     pub fn jwt_signing_key(&self) -> anyhow::Result<String> {
-        if let Some(key) = self.authentication.jwt_signing_key.as_deref().filter(|k| !k.is_empty()) {
+        if let Some(key) = self
+            .authentication
+            .jwt_signing_key
+            .as_deref()
+            .filter(|k| !k.is_empty())
+        {
             return Ok(key.to_owned());
         }
         self.persisted_secret("jwt-signing-key.pem", backbone_web::JwtKeys::generate_pem)
@@ -242,7 +268,10 @@ impl Settings {
             return Ok(key.to_owned());
         }
         self.persisted_secret("admin-api-key", || {
-            backbone_core::ids::random_string(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 32)
+            backbone_core::ids::random_string(
+                b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+                32,
+            )
         })
     }
 
@@ -254,7 +283,8 @@ impl Settings {
         if let Ok(existing) = std::fs::read_to_string(&path) {
             return Ok(existing);
         }
-        std::fs::create_dir_all(&self.data_dir).with_context(|| format!("creating {}", self.data_dir.display()))?;
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating {}", self.data_dir.display()))?;
         let secret = generate();
         std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
         tracing::warn!(path = %path.display(), "generated a new secret; configure one explicitly outside dev");
@@ -275,17 +305,37 @@ mod tests {
     fn errors_name_the_key() {
         let mut settings = Settings::default();
         settings.authentication.jwt_lifetime_seconds = 30;
-        assert!(settings.validate().unwrap_err().to_string().contains("jwt_lifetime_seconds"));
+        assert!(settings
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("jwt_lifetime_seconds"));
 
-        let mut settings = Settings::default();
-        settings.landscape = Landscape::Prod;
-        assert!(settings.validate().unwrap_err().to_string().contains("admin_api.api_key"));
+        let mut settings = Settings {
+            landscape: Landscape::Prod,
+            ..Settings::default()
+        };
+        assert!(settings
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("admin_api.api_key"));
         settings.admin_api.api_key = Some("a-long-enough-api-key".into());
-        assert!(settings.validate().unwrap_err().to_string().contains("jwt_signing_key"));
+        assert!(settings
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("jwt_signing_key"));
 
-        let mut settings = Settings::default();
-        settings.did_domain_name = "Not A Domain".into();
-        assert!(settings.validate().unwrap_err().to_string().contains("did_domain_name"));
+        let settings = Settings {
+            did_domain_name: "Not A Domain".into(),
+            ..Settings::default()
+        };
+        assert!(settings
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("did_domain_name"));
     }
 
     #[test]

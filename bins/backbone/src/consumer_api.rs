@@ -1,7 +1,6 @@
 //! The Consumer API: every module's routes plus health, version and docs, behind the layers
 //! that make it behave like upstream (headers, case-insensitive routes, body limit, CORS).
 
-
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::IntoResponse;
@@ -31,8 +30,13 @@ pub fn service(app: &Application) -> Router {
     let (router, segments) = routes.into_parts();
     let router = router
         .fallback(|| async { StatusCode::NOT_FOUND })
-        .layer(axum::middleware::from_fn_with_state(app.jwt.clone(), backbone_web::auth::authenticate))
-        .layer(DefaultBodyLimit::max(app.settings.consumer_api.max_request_body_bytes));
+        .layer(axum::middleware::from_fn_with_state(
+            app.jwt.clone(),
+            backbone_web::auth::authenticate,
+        ))
+        .layer(DefaultBodyLimit::max(
+            app.settings.consumer_api.max_request_body_bytes,
+        ));
     let router = match cors_layer(&app.settings.cors) {
         Some(cors) => router.layer(cors),
         None => router,
@@ -48,7 +52,10 @@ async fn health(State(db): State<Database>) -> impl IntoResponse {
         Ok(_) => (StatusCode::OK, axum::Json(json!({ "status": "Healthy" }))),
         Err(error) => {
             tracing::error!(%error, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": "Unhealthy" })))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({ "status": "Unhealthy" })),
+            )
         }
     }
 }
@@ -59,11 +66,15 @@ async fn version() -> Envelope<serde_json::Value> {
 }
 
 fn cors_layer(settings: &CorsSettings) -> Option<CorsLayer> {
-    let origins: Vec<HeaderValue> = split(&settings.allowed_origins).filter_map(|o| o.parse().ok()).collect();
+    let origins: Vec<HeaderValue> = split(&settings.allowed_origins)
+        .filter_map(|o| o.parse().ok())
+        .collect();
     if origins.is_empty() {
         return None;
     }
-    let exposed: Vec<HeaderName> = split(&settings.exposed_headers).filter_map(|h| h.parse().ok()).collect();
+    let exposed: Vec<HeaderName> = split(&settings.exposed_headers)
+        .filter_map(|h| h.parse().ok())
+        .collect();
     Some(
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))

@@ -11,22 +11,118 @@ use utoipa_swagger_ui::SwaggerUi;
 
 /// (method, path, summary, authenticated, success status)
 const OPERATIONS: &[(HttpMethod, &str, &str, bool, &str)] = &[
-    (HttpMethod::Post, "/connect/token", "Password grant: exchange device credentials for an access token", false, "200"),
-    (HttpMethod::Post, "/api/v2/Challenges", "Create a challenge (anonymous or authenticated)", false, "201"),
-    (HttpMethod::Get, "/api/v2/Challenges/{id}", "Get a challenge", true, "200"),
-    (HttpMethod::Post, "/api/v2/Identities", "Create an identity with its first device", false, "201"),
-    (HttpMethod::Get, "/api/v2/Identities/Self", "Get the caller's identity", true, "200"),
-    (HttpMethod::Get, "/api/v2/Identities/IsDeleted", "Whether the identity of a username is deleted", false, "200"),
-    (HttpMethod::Patch, "/api/v2/Identities/Self/FeatureFlags", "Create or change feature flags", true, "204"),
-    (HttpMethod::Get, "/api/v2/Identities/{identityAddress}/FeatureFlags", "Get an identity's feature flags", true, "200"),
-    (HttpMethod::Post, "/api/v2/Devices", "Register another device", true, "201"),
-    (HttpMethod::Get, "/api/v2/Devices", "List the identity's devices (paged)", true, "200"),
-    (HttpMethod::Get, "/api/v2/Devices/Self", "Get the calling device", true, "200"),
-    (HttpMethod::Put, "/api/v2/Devices/Self", "Change the communication language", true, "204"),
-    (HttpMethod::Put, "/api/v2/Devices/Self/Password", "Change the device password", true, "204"),
-    (HttpMethod::Delete, "/api/v2/Devices/{id}", "Delete a device that never logged in", true, "204"),
-    (HttpMethod::Get, "/api/v2/Tags", "The tag catalogue (ETag / 304)", false, "200"),
-    (HttpMethod::Get, "/api/v2/Version", "The API major version", false, "200"),
+    (
+        HttpMethod::Post,
+        "/connect/token",
+        "Password grant: exchange device credentials for an access token",
+        false,
+        "200",
+    ),
+    (
+        HttpMethod::Post,
+        "/api/v2/Challenges",
+        "Create a challenge (anonymous or authenticated)",
+        false,
+        "201",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v2/Challenges/{id}",
+        "Get a challenge",
+        true,
+        "200",
+    ),
+    (
+        HttpMethod::Post,
+        "/api/v2/Identities",
+        "Create an identity with its first device",
+        false,
+        "201",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v2/Identities/Self",
+        "Get the caller's identity",
+        true,
+        "200",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v2/Identities/IsDeleted",
+        "Whether the identity of a username is deleted",
+        false,
+        "200",
+    ),
+    (
+        HttpMethod::Patch,
+        "/api/v2/Identities/Self/FeatureFlags",
+        "Create or change feature flags",
+        true,
+        "204",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v2/Identities/{identityAddress}/FeatureFlags",
+        "Get an identity's feature flags",
+        true,
+        "200",
+    ),
+    (
+        HttpMethod::Post,
+        "/api/v2/Devices",
+        "Register another device",
+        true,
+        "201",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v2/Devices",
+        "List the identity's devices (paged)",
+        true,
+        "200",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v2/Devices/Self",
+        "Get the calling device",
+        true,
+        "200",
+    ),
+    (
+        HttpMethod::Put,
+        "/api/v2/Devices/Self",
+        "Change the communication language",
+        true,
+        "204",
+    ),
+    (
+        HttpMethod::Put,
+        "/api/v2/Devices/Self/Password",
+        "Change the device password",
+        true,
+        "204",
+    ),
+    (
+        HttpMethod::Delete,
+        "/api/v2/Devices/{id}",
+        "Delete a device that never logged in",
+        true,
+        "204",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v2/Tags",
+        "The tag catalogue (ETag / 304)",
+        false,
+        "200",
+    ),
+    (
+        HttpMethod::Get,
+        "/api/v2/Version",
+        "The API major version",
+        false,
+        "200",
+    ),
     (HttpMethod::Get, "/health", "Readiness", false, "200"),
 ];
 
@@ -36,24 +132,44 @@ pub fn openapi() -> OpenApi {
         let mut operation = OperationBuilder::new()
             .summary(Some(*summary))
             .response(*status, ResponseBuilder::new().description("Success"))
-            .response("400", ResponseBuilder::new().description("Invalid input or a broken rule (error envelope)"));
+            .response(
+                "400",
+                ResponseBuilder::new().description("Invalid input or a broken rule (error envelope)"),
+            );
         if *authenticated {
             operation = operation
                 .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
-                .response("401", ResponseBuilder::new().description("Missing, invalid or expired token"));
+                .response(
+                    "401",
+                    ResponseBuilder::new().description("Missing, invalid or expired token"),
+                );
         }
         paths = paths.path(*path, PathItem::new(method.clone(), operation.build()));
     }
-    let bearer = SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build());
+    let bearer = SecurityScheme::Http(
+        HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .build(),
+    );
     OpenApiBuilder::new()
-        .info(InfoBuilder::new().title("enmeshed Backbone Consumer API").version("v2").build())
+        .info(
+            InfoBuilder::new()
+                .title("enmeshed Backbone Consumer API")
+                .version("v2")
+                .build(),
+        )
         .paths(paths.build())
-        .components(Some(ComponentsBuilder::new().security_scheme("bearer", bearer).build()))
+        .components(Some(
+            ComponentsBuilder::new().security_scheme("bearer", bearer).build(),
+        ))
         .build()
 }
 
 pub fn routes() -> Routes {
-    let router: Router = SwaggerUi::new("/docs").url("/docs/v2/openapi.json", openapi()).into();
+    let router: Router = SwaggerUi::new("/docs")
+        .url("/docs/v2/openapi.json", openapi())
+        .into();
     // The Swagger UI router brings its own paths; record the document path for case folding.
     Routes::new().map_router(|r| r.merge(router))
 }

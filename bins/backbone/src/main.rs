@@ -32,8 +32,26 @@ async fn main() -> ExitCode {
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(settings, Roles::ALL).await,
-        Command::ConsumerApi => serve(settings, Roles { consumer_api: true, admin_api: false }).await,
-        Command::AdminApi => serve(settings, Roles { consumer_api: false, admin_api: true }).await,
+        Command::ConsumerApi => {
+            serve(
+                settings,
+                Roles {
+                    consumer_api: true,
+                    admin_api: false,
+                },
+            )
+            .await
+        }
+        Command::AdminApi => {
+            serve(
+                settings,
+                Roles {
+                    consumer_api: false,
+                    admin_api: true,
+                },
+            )
+            .await
+        }
         Command::Migrate => {
             connect_and_migrate(&settings).await?;
             println!("The database is up to date.");
@@ -82,7 +100,13 @@ async fn client_command(command: ClientCommand, settings: Settings) -> anyhow::R
     match command {
         ClientCommand::Create(args) => {
             let (client, secret) = service
-                .create_client(args.client_id, args.display_name, args.client_secret, &args.default_tier, args.max_identities)
+                .create_client(
+                    args.client_id,
+                    args.display_name,
+                    args.client_secret,
+                    &args.default_tier,
+                    args.max_identities,
+                )
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             print_json(&CreatedClientDto::new(client, secret))?;
@@ -114,12 +138,20 @@ async fn tier_command(command: TierCommand, settings: Settings) -> anyhow::Resul
     let app = Application::build(settings, None).await?;
     match command {
         TierCommand::List => {
-            let tiers = app.devices.list_tiers().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let tiers = app
+                .devices
+                .list_tiers()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             let dtos: Vec<TierOverviewDto> = tiers.into_iter().map(TierOverviewDto::from).collect();
             print_json(&dtos)?;
         }
         TierCommand::Create { name } => {
-            let tier = app.devices.create_tier(&name).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let tier = app
+                .devices
+                .create_tier(&name)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             print_json(&serde_json::json!({ "id": tier.id.as_str(), "name": tier.name }))?;
         }
     }
@@ -127,14 +159,19 @@ async fn tier_command(command: TierCommand, settings: Settings) -> anyhow::Resul
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value).context("formatting output")?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).context("formatting output")?
+    );
     Ok(())
 }
 
 fn init_logging(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if settings.log.format == "json" {
         builder.json().init();
     } else {

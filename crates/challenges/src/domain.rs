@@ -18,7 +18,12 @@ pub struct Challenge {
 impl Challenge {
     pub fn new(creator: Option<(IdentityAddress, DeviceId)>, now: DateTime<Utc>) -> Self {
         let (created_by, created_by_device) = creator.unzip();
-        Self { id: ChallengeId::generate(), expires_at: now + LIFETIME, created_by, created_by_device }
+        Self {
+            id: ChallengeId::generate(),
+            expires_at: now + LIFETIME,
+            created_by,
+            created_by_device,
+        }
     }
 
     pub fn is_readable_at(&self, now: DateTime<Utc>) -> bool {

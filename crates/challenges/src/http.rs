@@ -52,7 +52,10 @@ async fn post_challenge(
 ) -> ApiResult<Created<ChallengeDto>> {
     let challenge = Challenge::new(caller.map(|c| (c.address, c.device_id)), state.clock.now());
     state.store.insert(&challenge).await.map_err(ApiError::internal)?;
-    Ok(Created::at(format!("/api/v2/Challenges/{}", challenge.id), challenge.into()))
+    Ok(Created::at(
+        format!("/api/v2/Challenges/{}", challenge.id),
+        challenge.into(),
+    ))
 }
 
 /// C2: any authenticated identity may read any challenge, up to an hour after it expired.

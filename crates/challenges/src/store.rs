@@ -18,27 +18,39 @@ impl ChallengeStore {
     }
 
     pub async fn insert(&self, challenge: &Challenge) -> sqlx::Result<()> {
-        sqlx::query("INSERT INTO challenges (id, expires_at, created_by, created_by_device) VALUES ($1, $2, $3, $4)")
-            .bind(challenge.id.as_str())
-            .bind(to_millis(&challenge.expires_at))
-            .bind(challenge.created_by.as_ref().map(|a| a.as_str().to_owned()))
-            .bind(challenge.created_by_device.as_ref().map(|d| d.as_str().to_owned()))
-            .execute(self.db.pool())
-            .await?;
+        sqlx::query(
+            "INSERT INTO challenges (id, expires_at, created_by, created_by_device) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(challenge.id.as_str())
+        .bind(to_millis(&challenge.expires_at))
+        .bind(challenge.created_by.as_ref().map(|a| a.as_str().to_owned()))
+        .bind(
+            challenge
+                .created_by_device
+                .as_ref()
+                .map(|d| d.as_str().to_owned()),
+        )
+        .execute(self.db.pool())
+        .await?;
         Ok(())
     }
 
     pub async fn find(&self, id: &ChallengeId) -> sqlx::Result<Option<Challenge>> {
-        let row = sqlx::query("SELECT id, expires_at, created_by, created_by_device FROM challenges WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_optional(self.db.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT id, expires_at, created_by, created_by_device FROM challenges WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(self.db.pool())
+                .await?;
         row.map(|row| {
             Ok(Challenge {
                 id: ChallengeId::from_trusted(row.try_get("id")?),
                 expires_at: from_millis(row.try_get("expires_at")?),
-                created_by: row.try_get::<Option<String>, _>("created_by")?.map(IdentityAddress::from_trusted),
-                created_by_device: row.try_get::<Option<String>, _>("created_by_device")?.map(DeviceId::from_trusted),
+                created_by: row
+                    .try_get::<Option<String>, _>("created_by")?
+                    .map(IdentityAddress::from_trusted),
+                created_by_device: row
+                    .try_get::<Option<String>, _>("created_by_device")?
+                    .map(DeviceId::from_trusted),
             })
         })
         .transpose()

@@ -20,7 +20,10 @@ impl IdentityAddress {
 
     /// The address that replaces a deleted identity's address where its data must survive.
     pub fn anonymous(did_domain_name: &str) -> Self {
-        let utf16le: Vec<u8> = "deleted identity".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let utf16le: Vec<u8> = "deleted identity"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
         Self::derive(&utf16le, did_domain_name)
     }
 
@@ -33,7 +36,9 @@ impl IdentityAddress {
         let (domain, specific) = rest.rsplit_once(":dids:")?;
         if !is_valid_domain(domain)
             || specific.len() != 22
-            || !specific.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            || !specific
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
             return None;
         }
@@ -57,9 +62,11 @@ fn is_valid_domain(domain: &str) -> bool {
     let Some(top) = labels.pop() else { return false };
     top.len() >= 2
         && top.bytes().all(|b| b.is_ascii_lowercase())
-        && labels
-            .iter()
-            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
 }
 
 impl std::fmt::Display for IdentityAddress {
@@ -86,12 +93,17 @@ mod tests {
         let hash = Sha256::digest(Sha512::digest([0u8; 32]));
         let main = format!("did:e:example.org:dids:{}", hex::encode(&hash[..10]));
         let checksum = hex::encode(&Sha256::digest(main.as_bytes())[..1]);
-        assert_eq!(IdentityAddress::derive(&[0u8; 32], "example.org").as_str(), format!("{main}{checksum}"));
+        assert_eq!(
+            IdentityAddress::derive(&[0u8; 32], "example.org").as_str(),
+            format!("{main}{checksum}")
+        );
     }
 
     #[test]
     fn wrong_checksum_domain_or_length_is_rejected() {
-        let valid = IdentityAddress::derive(&[1u8; 32], "localhost").as_str().to_owned();
+        let valid = IdentityAddress::derive(&[1u8; 32], "localhost")
+            .as_str()
+            .to_owned();
         let mut broken = valid.clone();
         let last = broken.pop().unwrap();
         broken.push(if last == '0' { '1' } else { '0' });

@@ -52,7 +52,10 @@ pub mod date_format {
         use chrono::{DateTime, Utc};
         use serde::Serializer;
 
-        pub fn serialize<S: Serializer>(date: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(
+            date: &Option<DateTime<Utc>>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
             match date {
                 Some(date) => serializer.serialize_str(&super::super::format_date(date)),
                 None => serializer.serialize_none(),
@@ -79,6 +82,9 @@ mod tests {
     fn dates_have_millisecond_precision() {
         let date = from_millis(1_700_000_000_123);
         assert_eq!(format_date(&date), "2023-11-14T22:13:20.123Z");
-        assert_eq!(format_date(&from_millis(1_700_000_000_000)), "2023-11-14T22:13:20.000Z");
+        assert_eq!(
+            format_date(&from_millis(1_700_000_000_000)),
+            "2023-11-14T22:13:20.000Z"
+        );
     }
 }

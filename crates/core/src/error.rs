@@ -41,7 +41,10 @@ fn serialize_precise<S: serde::Serializer>(date: &DateTime<Utc>, s: S) -> Result
 pub enum ApiError {
     /// A rule about the request or the domain failed: 400 with a specific code.
     #[error("{code}: {message}")]
-    BadRequest { code: Cow<'static, str>, message: String },
+    BadRequest {
+        code: Cow<'static, str>,
+        message: String,
+    },
     /// 404 `error.platform.recordNotFound` for the named entity.
     #[error("{entity} not found")]
     NotFound { entity: &'static str },
@@ -61,7 +64,10 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn validation(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self::BadRequest { code: code.into(), message: message.into() }
+        Self::BadRequest {
+            code: code.into(),
+            message: message.into(),
+        }
     }
 
     pub fn invalid_property_value(message: impl Into<String>) -> Self {
@@ -120,7 +126,9 @@ impl ApiError {
                 "{entity} not found. Make sure the ID exists and the record is not expired. If a password is \
                  required to fetch the record, make sure you passed the correct one."
             ),
-            Self::Forbidden => "You are not allowed to perform this action due to insufficient privileges.".into(),
+            Self::Forbidden => {
+                "You are not allowed to perform this action due to insufficient privileges.".into()
+            }
             Self::QuotaExhausted(_) => "You have exhausted the quota for this operation.".into(),
             Self::Unauthorized => "You have to authenticate in order to execute this action.".into(),
             Self::Internal(_) => "An unexpected error occurred.".into(),
@@ -164,7 +172,9 @@ impl IntoResponse for ApiError {
         match &self {
             Self::Unauthorized => {
                 let mut response = StatusCode::UNAUTHORIZED.into_response();
-                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 return response;
             }
             Self::Internal(error) => tracing::error!(error = ?error, "unexpected error"),

@@ -13,7 +13,9 @@ const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 pub fn random_string(alphabet: &[u8], count: usize) -> String {
     let mut rng = rand::thread_rng();
     let pick = Uniform::from(0..alphabet.len());
-    (0..count).map(|_| alphabet[pick.sample(&mut rng)] as char).collect()
+    (0..count)
+        .map(|_| alphabet[pick.sample(&mut rng)] as char)
+        .collect()
 }
 
 /// Whether `value` is a syntactically valid ID with the given prefix.
@@ -26,7 +28,10 @@ pub fn is_valid_id(prefix: &str, value: &str) -> bool {
 
 /// A new random ID with the given prefix.
 pub fn generate_id(prefix: &str) -> String {
-    format!("{prefix}{}", random_string(ALPHANUMERIC, ID_LENGTH - prefix.len()))
+    format!(
+        "{prefix}{}",
+        random_string(ALPHANUMERIC, ID_LENGTH - prefix.len())
+    )
 }
 
 /// Declares a newtype ID with its prefix, generator, parser and serde support.
@@ -114,10 +119,16 @@ mod tests {
 
     #[test]
     fn parse_applies_the_upstream_rule() {
-        assert!(DeviceId::parse("DVCshort").is_some(), "shorter than 20 is accepted upstream");
+        assert!(
+            DeviceId::parse("DVCshort").is_some(),
+            "shorter than 20 is accepted upstream"
+        );
         assert!(DeviceId::parse("DVC").is_none());
         assert!(DeviceId::parse("USRaaaaaaaaaaaaaaaaa").is_none());
-        assert!(DeviceId::parse("DVCaaaaaaaaaaaaaaaaaa").is_none(), "21 characters");
+        assert!(
+            DeviceId::parse("DVCaaaaaaaaaaaaaaaaaa").is_none(),
+            "21 characters"
+        );
         assert!(DeviceId::parse("DVCaaaaaaaa-aaaaaaaa").is_none());
     }
 }

@@ -10,7 +10,10 @@ pub struct PagingLimits {
 
 impl Default for PagingLimits {
     fn default() -> Self {
-        Self { default_page_size: 50, max_page_size: 200 }
+        Self {
+            default_page_size: 50,
+            max_page_size: 200,
+        }
     }
 }
 
@@ -27,7 +30,9 @@ impl PageRequest {
             None => 1,
             Some(n) if n >= 1 && n <= i64::from(u32::MAX) => n as u32,
             Some(_) => {
-                return Err(ApiError::invalid_property_value("'pageNumber' must be greater than or equal to 1."))
+                return Err(ApiError::invalid_property_value(
+                    "'pageNumber' must be greater than or equal to 1.",
+                ))
             }
         };
         let size = match size {
@@ -35,12 +40,17 @@ impl PageRequest {
             Some(s) if s > i64::from(limits.max_page_size) => {
                 return Err(ApiError::validation(
                     "error.platform.validation.pagination.invalidPageSize",
-                    format!("The given page size is too high. The maximum page size is {}.", limits.max_page_size),
+                    format!(
+                        "The given page size is too high. The maximum page size is {}.",
+                        limits.max_page_size
+                    ),
                 ))
             }
             Some(s) if s >= 1 => s as u32,
             Some(_) => {
-                return Err(ApiError::invalid_property_value("'pageSize' must be greater than or equal to 1."))
+                return Err(ApiError::invalid_property_value(
+                    "'pageSize' must be greater than or equal to 1.",
+                ))
             }
         };
         Ok(Self { number, size })
@@ -69,7 +79,11 @@ impl<T> Page<T> {
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), request: self.request, total_records: self.total_records }
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            request: self.request,
+            total_records: self.total_records,
+        }
     }
 }
 
@@ -80,16 +94,29 @@ mod tests {
     #[test]
     fn defaults_and_limits() {
         let limits = PagingLimits::default();
-        assert_eq!(PageRequest::new(None, None, limits).unwrap(), PageRequest { number: 1, size: 50 });
-        assert_eq!(PageRequest::new(Some(3), Some(200), limits).unwrap().offset(), 400);
+        assert_eq!(
+            PageRequest::new(None, None, limits).unwrap(),
+            PageRequest { number: 1, size: 50 }
+        );
+        assert_eq!(
+            PageRequest::new(Some(3), Some(200), limits).unwrap().offset(),
+            400
+        );
         let error = PageRequest::new(None, Some(201), limits).unwrap_err();
-        assert_eq!(error.code(), "error.platform.validation.pagination.invalidPageSize");
+        assert_eq!(
+            error.code(),
+            "error.platform.validation.pagination.invalidPageSize"
+        );
         assert!(PageRequest::new(Some(0), None, limits).is_err());
     }
 
     #[test]
     fn total_pages_rounds_up() {
-        let page = Page { items: vec![1], request: PageRequest { number: 1, size: 50 }, total_records: 101 };
+        let page = Page {
+            items: vec![1],
+            request: PageRequest { number: 1, size: 50 },
+            total_records: 101,
+        };
         assert_eq!(page.total_pages(), 3);
     }
 }

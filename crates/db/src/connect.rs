@@ -51,8 +51,13 @@ impl Database {
         match dialect {
             Dialect::Sqlite => ensure_sqlite_directory(url)?,
             Dialect::Postgres => {
-                if !sqlx::Postgres::database_exists(url).await.context("checking the database")? {
-                    sqlx::Postgres::create_database(url).await.context("creating the database")?;
+                if !sqlx::Postgres::database_exists(url)
+                    .await
+                    .context("checking the database")?
+                {
+                    sqlx::Postgres::create_database(url)
+                        .await
+                        .context("creating the database")?;
                 }
             }
         }
@@ -88,7 +93,10 @@ impl Database {
             Dialect::Postgres => &POSTGRES_MIGRATIONS,
             Dialect::Sqlite => &SQLITE_MIGRATIONS,
         };
-        migrator.run(&self.pool).await.context("running database migrations")
+        migrator
+            .run(&self.pool)
+            .await
+            .context("running database migrations")
     }
 
     pub fn pool(&self) -> &AnyPool {

@@ -39,8 +39,11 @@ pub fn verify_challenge_signature(raw_public_key: &[u8; 32], challenge: &str, si
     else {
         return false;
     };
-    let Ok(key) = VerifyingKey::from_bytes(raw_public_key) else { return false };
-    key.verify(challenge.as_bytes(), &Signature::from_bytes(&signature)).is_ok()
+    let Ok(key) = VerifyingKey::from_bytes(raw_public_key) else {
+        return false;
+    };
+    key.verify(challenge.as_bytes(), &Signature::from_bytes(&signature))
+        .is_ok()
 }
 
 /// The fields of the signed challenge text the server reads.
@@ -56,9 +59,15 @@ pub fn parse_challenge_text(challenge: &str) -> Option<ChallengeText> {
     let value: serde_json::Value = serde_json::from_str(challenge).ok()?;
     let object = value.as_object()?;
     let field = |name: &str| {
-        object.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.as_str().map(str::to_owned))
+        object
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.as_str().map(str::to_owned))
     };
-    Some(ChallengeText { id: field("id")?, expires_at: field("expiresAt")? })
+    Some(ChallengeText {
+        id: field("id")?,
+        expires_at: field("expiresAt")?,
+    })
 }
 
 /// Hashes a password or secret with Argon2id. CPU-heavy: call from a blocking task.
@@ -73,8 +82,11 @@ pub fn hash_secret(secret: &str) -> anyhow::Result<String> {
 /// Checks a password or secret against a stored hash (Argon2 or OpenIddict PBKDF2).
 pub fn verify_secret(secret: &str, stored: &str) -> bool {
     if stored.starts_with('$') {
-        return PasswordHash::new(stored)
-            .is_ok_and(|hash| Argon2::default().verify_password(secret.as_bytes(), &hash).is_ok());
+        return PasswordHash::new(stored).is_ok_and(|hash| {
+            Argon2::default()
+                .verify_password(secret.as_bytes(), &hash)
+                .is_ok()
+        });
     }
     verify_openiddict_hash(secret, stored)
 }
@@ -82,15 +94,23 @@ pub fn verify_secret(secret: &str, stored: &str) -> bool {
 /// OpenIddict's format: base64 of `0x01 | prf (u32 BE) | iterations (u32 BE) | salt length
 /// (u32 BE) | salt | subkey`, with prf 1 = HMAC-SHA256, 2 = HMAC-SHA512.
 fn verify_openiddict_hash(secret: &str, stored: &str) -> bool {
-    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(stored) else { return false };
-    let read_u32 = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(stored) else {
+        return false;
+    };
+    let read_u32 = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
     let (Some(&1), Some(prf), Some(iterations), Some(salt_length)) =
         (bytes.first(), read_u32(1), read_u32(5), read_u32(9))
     else {
         return false;
     };
     let salt_end = 13 + salt_length as usize;
-    let (Some(salt), Some(expected)) = (bytes.get(13..salt_end), bytes.get(salt_end..)) else { return false };
+    let (Some(salt), Some(expected)) = (bytes.get(13..salt_end), bytes.get(salt_end..)) else {
+        return false;
+    };
     if expected.is_empty() || iterations == 0 {
         return false;
     }
@@ -115,18 +135,26 @@ mod tests {
     use ed25519_dalek::{Signer, SigningKey};
 
     fn wrap_signature(signature: &[u8]) -> String {
-        let json = format!(r#"{{"sig":"{}","alg":2,"@type":"CryptoSignature"}}"#, encode_bytes(signature));
+        let json = format!(
+            r#"{{"sig":"{}","alg":2,"@type":"CryptoSignature"}}"#,
+            encode_bytes(signature)
+        );
         encode_bytes(json.as_bytes())
     }
 
     #[test]
     fn signatures_over_the_exact_text_verify() {
         let key = SigningKey::from_bytes(&[9; 32]);
-        let text = r#"{"id":"CHLaaaaaaaaaaaaaaaaa","expiresAt":"2030-01-01T00:00:00.000Z","type":"Identity"}"#;
+        let text =
+            r#"{"id":"CHLaaaaaaaaaaaaaaaaa","expiresAt":"2030-01-01T00:00:00.000Z","type":"Identity"}"#;
         let signature = wrap_signature(&key.sign(text.as_bytes()).to_bytes());
         let public = key.verifying_key().to_bytes();
         assert!(verify_challenge_signature(&public, text, &signature));
-        assert!(!verify_challenge_signature(&public, &text.replace("Identity", "Device"), &signature));
+        assert!(!verify_challenge_signature(
+            &public,
+            &text.replace("Identity", "Device"),
+            &signature
+        ));
         assert!(!verify_challenge_signature(&public, text, "bm90IGpzb24"));
     }
 

@@ -155,9 +155,18 @@ mod tests {
     #[test]
     fn strict_policy_names_the_first_missing_class() {
         assert!(PasswordPolicy::Strict.check("Aa1!aaaaaaaa").is_ok());
-        assert!(PasswordPolicy::Strict.check("Aa1!").unwrap_err().contains("10 characters"));
-        assert!(PasswordPolicy::Strict.check("Aa1aaaaaaaaa").unwrap_err().contains("non alphanumeric"));
-        assert!(PasswordPolicy::Strict.check("aa1!aaaaaaaa").unwrap_err().contains("uppercase"));
+        assert!(PasswordPolicy::Strict
+            .check("Aa1!")
+            .unwrap_err()
+            .contains("10 characters"));
+        assert!(PasswordPolicy::Strict
+            .check("Aa1aaaaaaaaa")
+            .unwrap_err()
+            .contains("non alphanumeric"));
+        assert!(PasswordPolicy::Strict
+            .check("aa1!aaaaaaaa")
+            .unwrap_err()
+            .contains("uppercase"));
         assert!(PasswordPolicy::Relaxed.check("a").is_ok());
         assert!(PasswordPolicy::Relaxed.check("").is_err());
     }

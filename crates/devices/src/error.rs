@@ -42,12 +42,18 @@ impl DevicesError {
             Self::InvalidSignature => "error.platform.validation.device.invalidSignature",
             Self::ChallengeHasExpired => "error.platform.validation.device.challengeHasExpired",
             Self::AddressAlreadyExists => "error.platform.validation.device.addressAlreadyExists",
-            Self::ClientReachedIdentitiesLimit => "error.platform.validation.device.clientReachedIdentitiesLimit",
+            Self::ClientReachedIdentitiesLimit => {
+                "error.platform.validation.device.clientReachedIdentitiesLimit"
+            }
             Self::RegistrationFailed(_) => "error.platform.validation.device.registrationFailed",
             Self::ChangePasswordFailed(_) => "error.platform.validation.device.changePasswordFailed",
-            Self::OnlyOneBackupDeviceCanExist => "error.platform.validation.device.onlyOneBackupDeviceCanExist",
+            Self::OnlyOneBackupDeviceCanExist => {
+                "error.platform.validation.device.onlyOneBackupDeviceCanExist"
+            }
             Self::DeviceCannotBeDeleted(_) => "error.platform.validation.device.deviceCannotBeDeleted",
-            Self::InvalidCommunicationLanguage => "error.platform.validation.invalidDeviceCommunicationLanguage",
+            Self::InvalidCommunicationLanguage => {
+                "error.platform.validation.invalidDeviceCommunicationLanguage"
+            }
             // The client maps exactly this code (with status 400) to "platform client invalid".
             Self::InvalidClientCredentials => "error.platform.unauthorized",
             Self::MaxNumberOfFeatureFlagsExceeded(_) => {

@@ -31,7 +31,10 @@ struct FeatureFlagsOfIdentityChanged<'a> {
 }
 
 pub fn feature_flags_changed(identity_address: &str) -> DomainEvent {
-    DomainEvent::new("FeatureFlagsOfIdentityChanged", &FeatureFlagsOfIdentityChanged { identity_address })
+    DomainEvent::new(
+        "FeatureFlagsOfIdentityChanged",
+        &FeatureFlagsOfIdentityChanged { identity_address },
+    )
 }
 
 #[derive(Serialize)]

@@ -90,25 +90,40 @@ impl DevicesService {
 
     /// I1: creates an identity with its first device.
     pub async fn create_identity(&self, request: CreateIdentity) -> ApiResult<(Identity, Device)> {
-        let client = self.authenticate_client(&request.client_id, &request.client_secret).await?;
+        let client = self
+            .authenticate_client(&request.client_id, &request.client_secret)
+            .await?;
         let client = client.ok_or(DevicesError::InvalidClientCredentials)?;
         require_non_empty(&request.identity_public_key, "identityPublicKey")?;
         require_non_empty(request.device_password.as_bytes(), "devicePassword")?;
         validate_signed_challenge_fields(&request.signed_challenge)?;
         let language = validate_language(request.communication_language)?;
         if !(0..=255).contains(&request.identity_version) {
-            return Err(ApiError::invalid_property_value("'identityVersion' must be between 0 and 255."));
+            return Err(ApiError::invalid_property_value(
+                "'identityVersion' must be between 0 and 255.",
+            ));
         }
 
-        let raw_key = crypto::raw_public_key(&request.identity_public_key)
-            .ok_or_else(|| ApiError::invalid_property_value("'identityPublicKey' is not a valid public key."))?;
-        self.verify_signed_challenge(&raw_key, &request.signed_challenge).await?;
+        let raw_key = crypto::raw_public_key(&request.identity_public_key).ok_or_else(|| {
+            ApiError::invalid_property_value("'identityPublicKey' is not a valid public key.")
+        })?;
+        self.verify_signed_challenge(&raw_key, &request.signed_challenge)
+            .await?;
 
         let address = IdentityAddress::derive(&raw_key, &self.settings.did_domain_name);
-        if self.store.find_identity(&address).await.map_err(ApiError::internal)?.is_some() {
+        if self
+            .store
+            .find_identity(&address)
+            .await
+            .map_err(ApiError::internal)?
+            .is_some()
+        {
             return Err(DevicesError::AddressAlreadyExists.into());
         }
-        self.settings.password_policy.check(&request.device_password).map_err(DevicesError::RegistrationFailed)?;
+        self.settings
+            .password_policy
+            .check(&request.device_password)
+            .map_err(DevicesError::RegistrationFailed)?;
 
         let now = self.clock.now();
         let identity = Identity {
@@ -134,21 +149,36 @@ impl DevicesService {
         };
         let password_hash = hash(request.device_password).await?;
         let event = events::identity_created(address.as_str(), client.default_tier.as_str());
-        match self.store.create_identity(&identity, &device, &password_hash, &event).await.map_err(ApiError::internal)? {
+        match self
+            .store
+            .create_identity(&identity, &device, &password_hash, &event)
+            .await
+            .map_err(ApiError::internal)?
+        {
             CreateIdentityOutcome::Created => Ok((identity, device)),
             CreateIdentityOutcome::AddressAlreadyExists => Err(DevicesError::AddressAlreadyExists.into()),
-            CreateIdentityOutcome::ClientReachedIdentitiesLimit => Err(DevicesError::ClientReachedIdentitiesLimit.into()),
+            CreateIdentityOutcome::ClientReachedIdentitiesLimit => {
+                Err(DevicesError::ClientReachedIdentitiesLimit.into())
+            }
             CreateIdentityOutcome::ClientVanished => Err(ApiError::not_found("Client")),
         }
     }
 
     pub async fn identity(&self, address: &IdentityAddress) -> ApiResult<Identity> {
-        self.store.find_identity(address).await.map_err(ApiError::internal)?.ok_or(ApiError::not_found("Identity"))
+        self.store
+            .find_identity(address)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or(ApiError::not_found("Identity"))
     }
 
     /// I3: whether the identity a username belonged to is deleted, and since when.
     pub async fn is_deleted(&self, username: &Username) -> ApiResult<(bool, Option<DateTime<Utc>>)> {
-        let device = self.store.find_device_by_username(username.as_str()).await.map_err(ApiError::internal)?;
+        let device = self
+            .store
+            .find_device_by_username(username.as_str())
+            .await
+            .map_err(ApiError::internal)?;
         let Some(device) = device else {
             // The deletion audit log (identity deletion milestone) answers for removed identities.
             return Ok((false, None));
@@ -156,7 +186,10 @@ impl DevicesService {
         let identity = self.identity(&device.identity_address).await?;
         let now = self.clock.now();
         let deleted = identity.grace_period_is_over(now);
-        Ok((deleted, identity.deletion_grace_period_ends_at.filter(|_| deleted)))
+        Ok((
+            deleted,
+            identity.deletion_grace_period_ends_at.filter(|_| deleted),
+        ))
     }
 
     // Devices ---------------------------------------------------------------------------------
@@ -172,14 +205,22 @@ impl DevicesService {
         validate_signed_challenge_fields(&request.signed_challenge)?;
         let language = validate_language(request.communication_language)?;
         if request.is_backup_device
-            && self.store.has_backup_device(identity_address).await.map_err(ApiError::internal)?
+            && self
+                .store
+                .has_backup_device(identity_address)
+                .await
+                .map_err(ApiError::internal)?
         {
             return Err(DevicesError::OnlyOneBackupDeviceCanExist.into());
         }
         let identity = self.identity(identity_address).await?;
         let raw_key = crypto::raw_public_key(&identity.public_key).ok_or(DevicesError::InvalidSignature)?;
-        self.verify_signed_challenge(&raw_key, &request.signed_challenge).await?;
-        self.settings.password_policy.check(&request.device_password).map_err(DevicesError::RegistrationFailed)?;
+        self.verify_signed_challenge(&raw_key, &request.signed_challenge)
+            .await?;
+        self.settings
+            .password_policy
+            .check(&request.device_password)
+            .map_err(DevicesError::RegistrationFailed)?;
 
         let device = Device {
             id: DeviceId::generate(),
@@ -192,12 +233,19 @@ impl DevicesService {
             is_backup_device: request.is_backup_device,
         };
         let password_hash = hash(request.device_password).await?;
-        self.store.add_device(&device, &password_hash).await.map_err(ApiError::internal)?;
+        self.store
+            .add_device(&device, &password_hash)
+            .await
+            .map_err(ApiError::internal)?;
         Ok(device)
     }
 
     pub async fn device(&self, id: &DeviceId) -> ApiResult<Device> {
-        self.store.find_device(id).await.map_err(ApiError::internal)?.ok_or(ApiError::not_found("Device"))
+        self.store
+            .find_device(id)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or(ApiError::not_found("Device"))
     }
 
     pub async fn list_devices(
@@ -206,28 +254,53 @@ impl DevicesService {
         ids: &[DeviceId],
         page: PageRequest,
     ) -> ApiResult<Page<Device>> {
-        self.store.list_devices(identity, ids, page).await.map_err(ApiError::internal)
+        self.store
+            .list_devices(identity, ids, page)
+            .await
+            .map_err(ApiError::internal)
     }
 
     /// D4
-    pub async fn update_communication_language(&self, device: &DeviceId, language: Option<String>) -> ApiResult<()> {
+    pub async fn update_communication_language(
+        &self,
+        device: &DeviceId,
+        language: Option<String>,
+    ) -> ApiResult<()> {
         let language = language.ok_or(DevicesError::InvalidCommunicationLanguage)?;
         let language = validate_language(Some(language))?;
-        self.store.update_communication_language(device, &language).await.map_err(ApiError::internal)
+        self.store
+            .update_communication_language(device, &language)
+            .await
+            .map_err(ApiError::internal)
     }
 
     /// D5: the old password must match; existing tokens stay valid.
-    pub async fn change_password(&self, device: &DeviceId, old_password: String, new_password: String) -> ApiResult<()> {
+    pub async fn change_password(
+        &self,
+        device: &DeviceId,
+        old_password: String,
+        new_password: String,
+    ) -> ApiResult<()> {
         require_non_empty(old_password.as_bytes(), "oldPassword")?;
         require_non_empty(new_password.as_bytes(), "newPassword")?;
-        let stored = self.store.password_hash(device).await.map_err(ApiError::internal)?;
+        let stored = self
+            .store
+            .password_hash(device)
+            .await
+            .map_err(ApiError::internal)?;
         let stored = stored.ok_or(ApiError::not_found("Device"))?;
         if !verify(old_password, stored).await? {
             return Err(DevicesError::ChangePasswordFailed("Incorrect password.".into()).into());
         }
-        self.settings.password_policy.check(&new_password).map_err(DevicesError::ChangePasswordFailed)?;
+        self.settings
+            .password_policy
+            .check(&new_password)
+            .map_err(DevicesError::ChangePasswordFailed)?;
         let new_hash = hash(new_password).await?;
-        self.store.update_password_hash(device, &new_hash).await.map_err(ApiError::internal)
+        self.store
+            .update_password_hash(device, &new_hash)
+            .await
+            .map_err(ApiError::internal)
     }
 
     /// D6: only devices that never logged in, and only of the caller's own identity.
@@ -239,7 +312,12 @@ impl DevicesService {
         if &device.identity_address != caller {
             return Err(DevicesError::DeviceCannotBeDeleted("it belongs to another identity").into());
         }
-        if !self.store.delete_unonboarded_device(id).await.map_err(ApiError::internal)? {
+        if !self
+            .store
+            .delete_unonboarded_device(id)
+            .await
+            .map_err(ApiError::internal)?
+        {
             return Err(DevicesError::DeviceCannotBeDeleted("it is already onboarded").into());
         }
         Ok(())
@@ -249,7 +327,12 @@ impl DevicesService {
 
     /// The client, if it exists and the secret matches.
     pub async fn authenticate_client(&self, client_id: &str, secret: &str) -> ApiResult<Option<OAuthClient>> {
-        let Some(client) = self.store.find_client(client_id).await.map_err(ApiError::internal)? else {
+        let Some(client) = self
+            .store
+            .find_client(client_id)
+            .await
+            .map_err(ApiError::internal)?
+        else {
             return Ok(None);
         };
         let valid = verify(secret.to_owned(), client.secret_hash.clone()).await?;
@@ -264,10 +347,19 @@ impl DevicesService {
         username: &str,
         password: &str,
     ) -> ApiResult<Result<LoggedIn, LoginFailure>> {
-        if self.authenticate_client(client_id, client_secret).await?.is_none() {
+        if self
+            .authenticate_client(client_id, client_secret)
+            .await?
+            .is_none()
+        {
             return Ok(Err(LoginFailure::InvalidClient));
         }
-        let Some(login) = self.store.find_login(username).await.map_err(ApiError::internal)? else {
+        let Some(login) = self
+            .store
+            .find_login(username)
+            .await
+            .map_err(ApiError::internal)?
+        else {
             return Ok(Err(LoginFailure::InvalidGrant));
         };
         let now = self.clock.now();
@@ -288,7 +380,11 @@ impl DevicesService {
                 )
                 .await
                 .map_err(ApiError::internal)?;
-            return Ok(Err(if locked { LoginFailure::LockedOut } else { LoginFailure::InvalidGrant }));
+            return Ok(Err(if locked {
+                LoginFailure::LockedOut
+            } else {
+                LoginFailure::InvalidGrant
+            }));
         }
         let backup_used = login
             .device
@@ -298,14 +394,24 @@ impl DevicesService {
             .record_successful_login(&login.device.id, now, backup_used.as_ref())
             .await
             .map_err(ApiError::internal)?;
-        Ok(Ok(LoggedIn { device: login.device, client_id: client_id.to_owned() }))
+        Ok(Ok(LoggedIn {
+            device: login.device,
+            client_id: client_id.to_owned(),
+        }))
     }
 
     // Feature flags ---------------------------------------------------------------------------
 
     /// I4: upserts flags, refusing to exceed the per-identity maximum.
-    pub async fn change_feature_flags(&self, identity: &IdentityAddress, flags: Vec<(String, bool)>) -> ApiResult<()> {
-        if let Some((name, _)) = flags.iter().find(|(name, _)| name.is_empty() || name.chars().count() > MAX_FEATURE_FLAG_NAME_LENGTH) {
+    pub async fn change_feature_flags(
+        &self,
+        identity: &IdentityAddress,
+        flags: Vec<(String, bool)>,
+    ) -> ApiResult<()> {
+        if let Some((name, _)) = flags
+            .iter()
+            .find(|(name, _)| name.is_empty() || name.chars().count() > MAX_FEATURE_FLAG_NAME_LENGTH)
+        {
             return Err(ApiError::invalid_property_value(format!(
                 "Invalid feature flag name. A name must be between 1 and {MAX_FEATURE_FLAG_NAME_LENGTH} characters long ('{}…').",
                 name.chars().take(20).collect::<String>()
@@ -329,7 +435,11 @@ impl DevicesService {
 
     /// I5: own flags always; other identities' flags need a relationship or an allocated
     /// template, which arrive with the relationships milestone, so until then: not found.
-    pub async fn feature_flags_of(&self, caller: &IdentityAddress, target: &IdentityAddress) -> ApiResult<Vec<(String, bool)>> {
+    pub async fn feature_flags_of(
+        &self,
+        caller: &IdentityAddress,
+        target: &IdentityAddress,
+    ) -> ApiResult<Vec<(String, bool)>> {
         if caller != target {
             return Err(ApiError::not_found("Identity"));
         }
@@ -347,26 +457,44 @@ impl DevicesService {
         default_tier: &str,
         max_identities: Option<i64>,
     ) -> ApiResult<(OAuthClient, String)> {
-        let tier = self.store.find_tier_by_name_or_id(default_tier).await.map_err(ApiError::internal)?;
+        let tier = self
+            .store
+            .find_tier_by_name_or_id(default_tier)
+            .await
+            .map_err(ApiError::internal)?;
         let tier = tier
             .filter(|t| t.can_be_used_as_default_for_client)
             .ok_or_else(|| DevicesError::UnknownDefaultTier(default_tier.to_owned()))?;
         if max_identities.is_some_and(|m| m < 0) {
-            return Err(ApiError::invalid_property_value("'maxIdentities' must not be negative."));
+            return Err(ApiError::invalid_property_value(
+                "'maxIdentities' must not be negative.",
+            ));
         }
-        let client_id = client_id.filter(|c| !c.trim().is_empty()).unwrap_or_else(|| backbone_core::ids::generate_id("CLT"));
-        let secret = client_secret
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| backbone_core::ids::random_string(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 30));
+        let client_id = client_id
+            .filter(|c| !c.trim().is_empty())
+            .unwrap_or_else(|| backbone_core::ids::generate_id("CLT"));
+        let secret = client_secret.filter(|s| !s.is_empty()).unwrap_or_else(|| {
+            backbone_core::ids::random_string(
+                b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+                30,
+            )
+        });
         let client = OAuthClient {
-            display_name: display_name.filter(|d| !d.trim().is_empty()).unwrap_or_else(|| client_id.clone()),
+            display_name: display_name
+                .filter(|d| !d.trim().is_empty())
+                .unwrap_or_else(|| client_id.clone()),
             client_id,
             secret_hash: hash(secret.clone()).await?,
             default_tier: tier.id,
             created_at: self.clock.now(),
             max_identities,
         };
-        if !self.store.insert_client(&client).await.map_err(ApiError::internal)? {
+        if !self
+            .store
+            .insert_client(&client)
+            .await
+            .map_err(ApiError::internal)?
+        {
             return Err(DevicesError::ClientAlreadyExists.into());
         }
         Ok((client, secret))
@@ -377,7 +505,12 @@ impl DevicesService {
     }
 
     pub async fn delete_client(&self, client_id: &str) -> ApiResult<()> {
-        if self.store.delete_client(client_id).await.map_err(ApiError::internal)? {
+        if self
+            .store
+            .delete_client(client_id)
+            .await
+            .map_err(ApiError::internal)?
+        {
             Ok(())
         } else {
             Err(ApiError::not_found("Client"))
@@ -397,7 +530,12 @@ impl DevicesService {
             can_be_manually_assigned: true,
         };
         let event = events::tier_created(tier.id.as_str(), &tier.name);
-        if !self.store.insert_tier(&tier, &event, self.clock.now()).await.map_err(ApiError::internal)? {
+        if !self
+            .store
+            .insert_tier(&tier, &event, self.clock.now())
+            .await
+            .map_err(ApiError::internal)?
+        {
             return Err(DevicesError::TierAlreadyExists.into());
         }
         Ok(tier)
@@ -411,10 +549,16 @@ impl DevicesService {
             return Err(DevicesError::InvalidSignature.into());
         }
         let text = crypto::parse_challenge_text(&signed.challenge).ok_or_else(|| {
-            ApiError::invalid_property_value("'signedChallenge.challenge' must be a JSON object with 'id' and 'expiresAt'.")
+            ApiError::invalid_property_value(
+                "'signedChallenge.challenge' must be a JSON object with 'id' and 'expiresAt'.",
+            )
         })?;
         let id = ChallengeId::parse(&text.id).ok_or(ApiError::not_found("Challenge"))?;
-        let expires_at = self.challenges.expires_at(&id).await.map_err(ApiError::internal)?;
+        let expires_at = self
+            .challenges
+            .expires_at(&id)
+            .await
+            .map_err(ApiError::internal)?;
         let expires_at = expires_at.ok_or(ApiError::not_found("Challenge"))?;
         if expires_at < self.clock.now() {
             return Err(DevicesError::ChallengeHasExpired.into());
@@ -425,7 +569,9 @@ impl DevicesService {
 
 fn require_non_empty(value: &[u8], property: &str) -> ApiResult<()> {
     if value.is_empty() {
-        return Err(ApiError::invalid_property_value(format!("'{property}' must not be empty.")));
+        return Err(ApiError::invalid_property_value(format!(
+            "'{property}' must not be empty."
+        )));
     }
     Ok(())
 }
@@ -452,5 +598,7 @@ async fn hash(secret: String) -> ApiResult<String> {
 }
 
 async fn verify(secret: String, stored: String) -> ApiResult<bool> {
-    tokio::task::spawn_blocking(move || crypto::verify_secret(&secret, &stored)).await.map_err(ApiError::internal)
+    tokio::task::spawn_blocking(move || crypto::verify_secret(&secret, &stored))
+        .await
+        .map_err(ApiError::internal)
 }

@@ -53,7 +53,9 @@ impl DevicesStore {
         )
         .fetch_all(self.db.pool())
         .await?;
-        rows.iter().map(|row| Ok((tier_from_row(row)?, row.try_get("number_of_identities")?))).collect()
+        rows.iter()
+            .map(|row| Ok((tier_from_row(row)?, row.try_get("number_of_identities")?)))
+            .collect()
     }
 
     /// Looks a tier up by name first, then by ID (as upstream's client creation does).
@@ -69,7 +71,12 @@ impl DevicesStore {
     }
 
     /// Inserts a tier; `false` when the name is taken.
-    pub async fn insert_tier(&self, tier: &Tier, event: &DomainEvent, now: DateTime<Utc>) -> sqlx::Result<bool> {
+    pub async fn insert_tier(
+        &self,
+        tier: &Tier,
+        event: &DomainEvent,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<bool> {
         let mut tx = self.db.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO tiers (id, name, can_be_used_as_default_for_client, can_be_manually_assigned) \
@@ -185,7 +192,9 @@ impl DevicesStore {
         .bind(client_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(client_row) = client_row else { return Ok(CreateIdentityOutcome::ClientVanished) };
+        let Some(client_row) = client_row else {
+            return Ok(CreateIdentityOutcome::ClientVanished);
+        };
         if let Some(max) = client_row.try_get::<Option<i64>, _>("max_identities")? {
             let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM identities WHERE client_id = $1")
                 .bind(client_id)
@@ -209,7 +218,9 @@ impl DevicesStore {
         .execute(&mut *tx)
         .await;
         match inserted {
-            Err(e) if backbone_db::is_unique_violation(&e) => return Ok(CreateIdentityOutcome::AddressAlreadyExists),
+            Err(e) if backbone_db::is_unique_violation(&e) => {
+                return Ok(CreateIdentityOutcome::AddressAlreadyExists)
+            }
             other => other?,
         };
         insert_device(&mut tx, device, password_hash).await?;
@@ -246,7 +257,9 @@ impl DevicesStore {
                 device: device_from_row(&row)?,
                 password_hash: row.try_get("password_hash")?,
                 failed_login_attempts: row.try_get("failed_login_attempts")?,
-                locked_out_until: row.try_get::<Option<i64>, _>("locked_out_until")?.map(from_millis),
+                locked_out_until: row
+                    .try_get::<Option<i64>, _>("locked_out_until")?
+                    .map(from_millis),
             })
         })
         .transpose()
@@ -285,19 +298,31 @@ impl DevicesStore {
             list = list.bind(id.as_str());
             count = count.bind(id.as_str());
         }
-        let rows = list.bind(page.limit()).bind(page.offset()).fetch_all(self.db.pool()).await?;
+        let rows = list
+            .bind(page.limit())
+            .bind(page.offset())
+            .fetch_all(self.db.pool())
+            .await?;
         let total = count.fetch_one(self.db.pool()).await?;
-        let items = rows.iter().map(device_from_row).collect::<sqlx::Result<Vec<_>>>()?;
-        Ok(Page { items, request: page, total_records: u64::try_from(total).unwrap_or_default() })
+        let items = rows
+            .iter()
+            .map(device_from_row)
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        Ok(Page {
+            items,
+            request: page,
+            total_records: u64::try_from(total).unwrap_or_default(),
+        })
     }
 
     pub async fn has_backup_device(&self, identity: &IdentityAddress) -> sqlx::Result<bool> {
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE identity_address = $1 AND is_backup_device = $2")
-                .bind(identity.as_str())
-                .bind(1_i64)
-                .fetch_one(self.db.pool())
-                .await?;
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM devices WHERE identity_address = $1 AND is_backup_device = $2",
+        )
+        .bind(identity.as_str())
+        .bind(1_i64)
+        .fetch_one(self.db.pool())
+        .await?;
         Ok(count > 0)
     }
 
@@ -389,11 +414,15 @@ impl DevicesStore {
     // Feature flags ---------------------------------------------------------------------------
 
     pub async fn feature_flags(&self, identity: &IdentityAddress) -> sqlx::Result<Vec<(String, bool)>> {
-        let rows = sqlx::query("SELECT name, is_enabled FROM feature_flags WHERE identity_address = $1 ORDER BY name")
-            .bind(identity.as_str())
-            .fetch_all(self.db.pool())
-            .await?;
-        rows.iter().map(|row| Ok((row.try_get("name")?, get_flag(row, "is_enabled")?))).collect()
+        let rows = sqlx::query(
+            "SELECT name, is_enabled FROM feature_flags WHERE identity_address = $1 ORDER BY name",
+        )
+        .bind(identity.as_str())
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("name")?, get_flag(row, "is_enabled")?)))
+            .collect()
     }
 
     /// Upserts the flags unless the identity would then have more than `max` flags; returns

@@ -53,9 +53,15 @@ impl Default for TagsConfig {
 
 impl TagsConfig {
     pub fn validate(&self) -> anyhow::Result<()> {
-        ensure!(self.supported_languages.iter().any(|l| l == "en"), "tags.supported_languages must contain \"en\"");
+        ensure!(
+            self.supported_languages.iter().any(|l| l == "en"),
+            "tags.supported_languages must contain \"en\""
+        );
         for language in &self.supported_languages {
-            ensure!(is_supported_language(language), "tags.supported_languages: unknown language {language:?}");
+            ensure!(
+                is_supported_language(language),
+                "tags.supported_languages: unknown language {language:?}"
+            );
         }
         Ok(())
     }
@@ -86,17 +92,25 @@ impl TagsState {
             }
         }))?;
         let digest = base64::engine::general_purpose::STANDARD.encode(Md5::digest(&body));
-        Ok(Self { body: Arc::new(body), etag: HeaderValue::from_str(&format!("\"{digest}\""))? })
+        Ok(Self {
+            body: Arc::new(body),
+            etag: HeaderValue::from_str(&format!("\"{digest}\""))?,
+        })
     }
 }
 
 fn camel_case(key: &str) -> String {
     let mut chars = key.chars();
-    chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 pub fn routes(state: TagsState) -> Routes {
-    Routes::new().route("/api/v2/Tags", get(get_tags)).with_state(state)
+    Routes::new()
+        .route("/api/v2/Tags", get(get_tags))
+        .with_state(state)
 }
 
 /// M2: anonymous; 304 when the client's `If-None-Match` matches (weak comparison).
@@ -112,7 +126,10 @@ async fn get_tags(State(state): State<TagsState>, headers: HeaderMap) -> Respons
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, state.etag.clone())]).into_response();
     }
     (
-        [(header::ETAG, state.etag.clone()), (header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [
+            (header::ETAG, state.etag.clone()),
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        ],
         state.body.as_ref().clone(),
     )
         .into_response()
@@ -129,7 +146,13 @@ mod tests {
             .tags_for_attribute_value_types
             .get_mut("PhoneNumber")
             .unwrap()
-            .insert("Emergency".into(), Tag { display_names: [("en".into(), "x".into())].into(), children: BTreeMap::new() });
+            .insert(
+                "Emergency".into(),
+                Tag {
+                    display_names: [("en".into(), "x".into())].into(),
+                    children: BTreeMap::new(),
+                },
+            );
         let state = TagsState::new(&config).unwrap();
         let body: serde_json::Value = serde_json::from_slice(&state.body).unwrap();
         let phone = &body["result"]["tagsForAttributeValueTypes"]["PhoneNumber"];
@@ -139,7 +162,10 @@ mod tests {
 
     #[test]
     fn english_is_required() {
-        let config = TagsConfig { supported_languages: vec!["de".into()], ..TagsConfig::default() };
+        let config = TagsConfig {
+            supported_languages: vec!["de".into()],
+            ..TagsConfig::default()
+        };
         assert!(TagsState::new(&config).is_err());
     }
 }

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 use backbone_core::ids::{DeviceId, Username};
@@ -52,7 +52,9 @@ pub struct JwtKeys {
 
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtKeys").field("lifetime_seconds", &self.lifetime_seconds).finish_non_exhaustive()
+        f.debug_struct("JwtKeys")
+            .field("lifetime_seconds", &self.lifetime_seconds)
+            .finish_non_exhaustive()
     }
 }
 
@@ -67,13 +69,21 @@ impl JwtKeys {
         validation.set_issuer(&[ISSUER]);
         validation.validate_exp = false; // checked against our clock below
         validation.required_spec_claims.clear();
-        Ok(Self { encoding, decoding, validation, lifetime_seconds, clock })
+        Ok(Self {
+            encoding,
+            decoding,
+            validation,
+            lifetime_seconds,
+            clock,
+        })
     }
 
     /// A new random signing key in PKCS#8 PEM form.
     pub fn generate_pem() -> String {
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
-        key.to_pkcs8_pem(Default::default()).expect("an Ed25519 key encodes as PKCS#8").to_string()
+        key.to_pkcs8_pem(Default::default())
+            .expect("an Ed25519 key encodes as PKCS#8")
+            .to_string()
     }
 
     pub fn lifetime_seconds(&self) -> i64 {
@@ -92,12 +102,18 @@ impl JwtKeys {
             iat: now,
             exp: now + self.lifetime_seconds,
         };
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &self.encoding)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::EdDSA),
+            &claims,
+            &self.encoding,
+        )?)
     }
 
     /// The caller a token stands for, or `None` if it is forged, malformed or expired.
     pub fn verify(&self, token: &str) -> Option<Caller> {
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()?
+            .claims;
         if claims.exp <= self.clock.now().timestamp() {
             return None;
         }
@@ -127,7 +143,9 @@ pub async fn authenticate(State(keys): State<Arc<JwtKeys>>, mut request: Request
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
     if let Some(token) = token {
-        let result = keys.verify(token).map_or(Authentication::Invalid, Authentication::Valid);
+        let result = keys
+            .verify(token)
+            .map_or(Authentication::Invalid, Authentication::Valid);
         request.extensions_mut().insert(result);
     }
     next.run(request).await

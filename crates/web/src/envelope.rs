@@ -22,7 +22,10 @@ pub struct Created<T> {
 
 impl<T> Created<T> {
     pub fn new(value: T) -> Self {
-        Self { location: String::new(), value }
+        Self {
+            location: String::new(),
+            value,
+        }
     }
 
     pub fn at(location: String, value: T) -> Self {
@@ -32,7 +35,11 @@ impl<T> Created<T> {
 
 impl<T: Serialize> IntoResponse for Created<T> {
     fn into_response(self) -> Response {
-        (StatusCode::CREATED, [(header::LOCATION, self.location)], axum::Json(Body { result: self.value }))
+        (
+            StatusCode::CREATED,
+            [(header::LOCATION, self.location)],
+            axum::Json(Body { result: self.value }),
+        )
             .into_response()
     }
 }
@@ -53,13 +60,17 @@ impl<T: Serialize> IntoResponse for PagedEnvelope<T> {
     fn into_response(self) -> Response {
         let page = self.0;
         let total_pages = page.total_pages();
-        let pagination = (total_pages > 1).then(|| Pagination {
+        let pagination = (total_pages > 1).then_some(Pagination {
             page_number: page.request.number,
             page_size: page.request.size,
             total_pages,
             total_records: page.total_records,
         });
-        axum::Json(PagedBody { result: page.items, pagination }).into_response()
+        axum::Json(PagedBody {
+            result: page.items,
+            pagination,
+        })
+        .into_response()
     }
 }
 

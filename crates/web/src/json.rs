@@ -105,6 +105,9 @@ mod tests {
         assert!(error.to_string().contains("'nested.someValue'"), "{error}");
         assert!(parse_json::<Sample>(b"{").is_err());
         assert!(parse_json::<Sample>(b"").is_err());
-        assert!(parse_json::<Sample>(b"{}").unwrap_err().to_string().contains("clientId"));
+        assert!(parse_json::<Sample>(b"{}")
+            .unwrap_err()
+            .to_string()
+            .contains("clientId"));
     }
 }

@@ -21,7 +21,13 @@ pub async fn common_headers(request: Request, next: Next) -> Response {
         .headers()
         .get(&CORRELATION_ID)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().replace(['\r', '\n'], "").chars().take(100).collect::<String>())
+        .map(|v| {
+            v.trim()
+                .replace(['\r', '\n'], "")
+                .chars()
+                .take(100)
+                .collect::<String>()
+        })
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let trace_id = uuid::Uuid::new_v4().simple().to_string();
@@ -40,15 +46,27 @@ pub async fn common_headers(request: Request, next: Next) -> Response {
     };
     set("x-request-time", request_time);
     set("x-response-time", format_date(&Utc::now()));
-    set("x-response-duration-ms", started.elapsed().as_millis().to_string());
+    set(
+        "x-response-duration-ms",
+        started.elapsed().as_millis().to_string(),
+    );
     set("x-trace-id", trace_id);
     set("x-correlation-id", correlation_id);
-    set("strict-transport-security", "max-age=5184000; includeSubDomains".into());
+    set(
+        "strict-transport-security",
+        "max-age=5184000; includeSubDomains".into(),
+    );
     set("x-frame-options", "Deny".into());
     set("x-content-type-options", "nosniff".into());
     set("referrer-policy", "no-referrer".into());
-    if headers.get(header::CONTENT_TYPE).is_some_and(|v| v == "application/json") {
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    if headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v == "application/json")
+    {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
     }
     let status = response.status();
     if status.is_server_error() {
@@ -98,16 +116,32 @@ mod tests {
 
     #[test]
     fn literal_segments_are_rewritten_and_ids_kept() {
-        let map: HashMap<String, &'static str> =
-            [("api", "api"), ("v2", "v2"), ("devices", "Devices"), ("self", "Self")]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect();
+        let map: HashMap<String, &'static str> = [
+            ("api", "api"),
+            ("v2", "v2"),
+            ("devices", "Devices"),
+            ("self", "Self"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
         let map = Arc::new(map);
-        let request = Request::builder().uri("/API/v2/devices/DVCabc?PageSize=2").body(Default::default()).unwrap();
-        assert_eq!(canonicalise_path(request, &map).uri().to_string(), "/api/v2/Devices/DVCabc?PageSize=2");
-        let request = Request::builder().uri("/api/v2/Devices/self").body(Default::default()).unwrap();
-        assert_eq!(canonicalise_path(request, &map).uri().path(), "/api/v2/Devices/Self");
+        let request = Request::builder()
+            .uri("/API/v2/devices/DVCabc?PageSize=2")
+            .body(Default::default())
+            .unwrap();
+        assert_eq!(
+            canonicalise_path(request, &map).uri().to_string(),
+            "/api/v2/Devices/DVCabc?PageSize=2"
+        );
+        let request = Request::builder()
+            .uri("/api/v2/Devices/self")
+            .body(Default::default())
+            .unwrap();
+        assert_eq!(
+            canonicalise_path(request, &map).uri().path(),
+            "/api/v2/Devices/Self"
+        );
     }
 }
 
@@ -115,7 +149,8 @@ mod tests {
 pub fn case_insensitive(router: axum::Router, segments: HashMap<String, &'static str>) -> axum::Router {
     use tower::Layer;
     let segments = Arc::new(segments);
-    let canonical = tower::util::MapRequestLayer::new(move |request: Request| canonicalise_path(request, &segments))
-        .layer(router);
+    let canonical =
+        tower::util::MapRequestLayer::new(move |request: Request| canonicalise_path(request, &segments))
+            .layer(router);
     axum::Router::new().fallback_service(canonical)
 }

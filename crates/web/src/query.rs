@@ -24,22 +24,28 @@ impl QueryParams {
     /// The first value of `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// All values of `name`, e.g. repeated `ids`.
     pub fn all(&self, name: &str) -> Vec<&str> {
         let name = name.to_ascii_lowercase();
-        self.pairs.iter().filter(|(k, _)| *k == name).map(|(_, v)| v.as_str()).collect()
+        self.pairs
+            .iter()
+            .filter(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     pub fn integer(&self, name: &str) -> ApiResult<Option<i64>> {
         self.get(name)
             .map(|value| {
-                value
-                    .trim()
-                    .parse::<i64>()
-                    .map_err(|_| ApiError::cannot_parse(format!("'{name}': The value '{value}' is not valid.")))
+                value.trim().parse::<i64>().map_err(|_| {
+                    ApiError::cannot_parse(format!("'{name}': The value '{value}' is not valid."))
+                })
             })
             .transpose()
     }

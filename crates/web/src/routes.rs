@@ -17,7 +17,10 @@ pub struct Routes<S = ()> {
 
 impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
     fn default() -> Self {
-        Self { router: Router::new(), segments: BTreeSet::new() }
+        Self {
+            router: Router::new(),
+            segments: BTreeSet::new(),
+        }
     }
 }
 
@@ -27,7 +30,8 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
     }
 
     pub fn route(mut self, path: &'static str, method_router: MethodRouter<S>) -> Self {
-        self.segments.extend(path.split('/').filter(|s| !s.is_empty() && !s.starts_with('{')));
+        self.segments
+            .extend(path.split('/').filter(|s| !s.is_empty() && !s.starts_with('{')));
         self.router = self.router.route(path, method_router);
         self
     }
@@ -39,17 +43,27 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
     }
 
     pub fn with_state<S2: Clone + Send + Sync + 'static>(self, state: S) -> Routes<S2> {
-        Routes { router: self.router.with_state(state), segments: self.segments }
+        Routes {
+            router: self.router.with_state(state),
+            segments: self.segments,
+        }
     }
 
     /// Applies a change to the inner router (layers, fallbacks) keeping the recorded segments.
     pub fn map_router<S2>(self, f: impl FnOnce(Router<S>) -> Router<S2>) -> Routes<S2> {
-        Routes { router: f(self.router), segments: self.segments }
+        Routes {
+            router: f(self.router),
+            segments: self.segments,
+        }
     }
 
     /// The router plus a map from lower-cased literal segment to its registered spelling.
     pub fn into_parts(self) -> (Router<S>, HashMap<String, &'static str>) {
-        let map = self.segments.into_iter().map(|s| (s.to_ascii_lowercase(), s)).collect();
+        let map = self
+            .segments
+            .into_iter()
+            .map(|s| (s.to_ascii_lowercase(), s))
+            .collect();
         (self.router, map)
     }
 }

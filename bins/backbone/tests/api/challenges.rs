@@ -23,10 +23,16 @@ async fn anonymous_challenge_has_no_creator(app: TestApp) {
     assert!(challenge["createdBy"].is_null() && challenge["createdByDevice"].is_null());
     assert_date(&challenge["expiresAt"]);
     let location = response.headers["location"].to_str().unwrap();
-    assert_eq!(location, format!("/api/v2/Challenges/{}", challenge["id"].as_str().unwrap()));
+    assert_eq!(
+        location,
+        format!("/api/v2/Challenges/{}", challenge["id"].as_str().unwrap())
+    );
     let expires_at = chrono::DateTime::parse_from_rfc3339(challenge["expiresAt"].as_str().unwrap()).unwrap();
     let lifetime = expires_at.signed_duration_since(app.clock_now());
-    assert!((Duration::seconds(599)..=Duration::seconds(600)).contains(&lifetime), "{lifetime}");
+    assert!(
+        (Duration::seconds(599)..=Duration::seconds(600)).contains(&lifetime),
+        "{lifetime}"
+    );
 }
 
 async fn authenticated_challenge_names_its_creator(app: TestApp) {
@@ -55,7 +61,9 @@ async fn challenge_can_be_read_by_any_identity_until_an_hour_after_expiry(app: T
     // Expired over an hour ago: gone.
     app.clock.advance(Duration::minutes(11));
     let reader_token = app.token(&reader.username, &reader.password).await;
-    app.get(&path, Some(&reader_token)).await.expect_error(404, "error.platform.recordNotFound");
+    app.get(&path, Some(&reader_token))
+        .await
+        .expect_error(404, "error.platform.recordNotFound");
 }
 
 async fn reading_challenges_validates_ids_and_needs_a_token(app: TestApp) {
@@ -66,9 +74,12 @@ async fn reading_challenges_validates_ids_and_needs_a_token(app: TestApp) {
     app.get("/api/v2/Challenges/DVCthisisnonexisting", Some(&reader.token))
         .await
         .expect_error(400, "error.platform.validation.invalidPropertyValue");
-    app.get("/api/v2/Challenges/CHLthisiswaytoolongforanid", Some(&reader.token))
-        .await
-        .expect_error(400, "error.platform.validation.invalidPropertyValue");
+    app.get(
+        "/api/v2/Challenges/CHLthisiswaytoolongforanid",
+        Some(&reader.token),
+    )
+    .await
+    .expect_error(400, "error.platform.validation.invalidPropertyValue");
     let anonymous = app.get("/api/v2/Challenges/CHLthisisnonexisting", None).await;
     assert_eq!(anonymous.status, 401);
     assert!(anonymous.text.is_empty());

@@ -104,8 +104,10 @@ impl TestApp {
     /// Starts the app after letting the test adjust the settings.
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
         let data_dir = TempDir::new();
-        let mut settings = Settings::default();
-        settings.data_dir = data_dir.0.clone();
+        let mut settings = Settings {
+            data_dir: data_dir.0.clone(),
+            ..Settings::default()
+        };
         settings.consumer_api.listen = "127.0.0.1:0".parse().unwrap();
         settings.admin_api.listen = "127.0.0.1:0".parse().unwrap();
         settings.admin_api.api_key = Some(ADMIN_API_KEY.into());
@@ -125,19 +127,41 @@ impl TestApp {
         };
         configure(&mut settings);
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-        let app = Application::build(settings, Some(clock.clone())).await.expect("the app builds");
+        let app = Application::build(settings, Some(clock.clone()))
+            .await
+            .expect("the app builds");
         let running = app.start(Roles::ALL).await.expect("the app starts");
         let base = format!("http://{}", running.consumer_api.unwrap());
         let admin_base = format!("http://{}", running.admin_api.unwrap());
         tokio::spawn(running.wait());
         app.devices
-            .create_client(Some(CLIENT_ID.into()), None, Some(CLIENT_SECRET.into()), "Basic", None)
+            .create_client(
+                Some(CLIENT_ID.into()),
+                None,
+                Some(CLIENT_SECRET.into()),
+                "Basic",
+                None,
+            )
             .await
             .expect("the test client is created");
-        Self { app, base, admin_base, http: reqwest::Client::new(), clock, _data_dir: data_dir, postgres_database }
+        Self {
+            app,
+            base,
+            admin_base,
+            http: reqwest::Client::new(),
+            clock,
+            _data_dir: data_dir,
+            postgres_database,
+        }
     }
 
-    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -170,7 +194,8 @@ impl TestApp {
 
     /// `POST /connect/token` with the given form fields.
     pub async fn token_request(&self, form: &[(&str, &str)]) -> Response {
-        self.raw(self.http.post(format!("{}/connect/token", self.base)).form(form)).await
+        self.raw(self.http.post(format!("{}/connect/token", self.base)).form(form))
+            .await
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Response {
@@ -192,7 +217,11 @@ impl TestApp {
 
     /// A new challenge as the raw `result` object.
     pub async fn challenge(&self, token: Option<&str>) -> Value {
-        self.post("/api/v2/Challenges", token, json!({})).await.expect_status(201).result().clone()
+        self.post("/api/v2/Challenges", token, json!({}))
+            .await
+            .expect_status(201)
+            .result()
+            .clone()
     }
 
     /// The body `POST /api/v2/Identities` expects, for a fresh key.
@@ -210,7 +239,9 @@ impl TestApp {
 
     pub async fn create_identity(&self) -> TestIdentity {
         let key = SigningKey::generate(&mut rand_core());
-        let response = self.post("/api/v2/Identities", None, self.identity_request(&key).await).await;
+        let response = self
+            .post("/api/v2/Identities", None, self.identity_request(&key).await)
+            .await;
         let result = response.expect_status(201).result().clone();
         let username = result["device"]["username"].as_str().unwrap().to_owned();
         let token = self.token(&username, PASSWORD).await;
@@ -247,16 +278,23 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let Some(name) = self.postgres_database.take() else { return };
+        let Some(name) = self.postgres_database.take() else {
+            return;
+        };
         // Drop the per-test database from a helper thread: Drop cannot await.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async move {
                 use backbone_db::sqlx::{Connection, Executor};
                 if let Ok(mut connection) =
                     backbone_db::sqlx::PgConnection::connect(&format!("{POSTGRES_SERVER}/postgres")).await
                 {
-                    let _ = connection.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                    let _ = connection
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await;
                 }
             });
         })
@@ -269,7 +307,12 @@ async fn into_response(response: reqwest::Response) -> Response {
     let headers = response.headers().clone();
     let text = response.text().await.unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Response { status, headers, body, text }
+    Response {
+        status,
+        headers,
+        body,
+        text,
+    }
 }
 
 pub fn rand_core() -> rand::rngs::OsRng {
@@ -284,7 +327,8 @@ pub fn public_key(key: &SigningKey) -> String {
 
 /// Builds and signs the challenge text the way the client does.
 pub fn sign_challenge(key: &SigningKey, challenge: &Value, kind: &str) -> Value {
-    let text = json!({ "id": challenge["id"], "expiresAt": challenge["expiresAt"], "type": kind }).to_string();
+    let text =
+        json!({ "id": challenge["id"], "expiresAt": challenge["expiresAt"], "type": kind }).to_string();
     json!({ "challenge": text, "signature": signature(key, &text) })
 }
 
@@ -301,7 +345,12 @@ pub fn standard_base64(bytes: &[u8]) -> String {
 /// The object has exactly these keys (pins the JSON shape).
 #[track_caller]
 pub fn assert_keys(value: &Value, expected: &[&str]) {
-    let mut actual: Vec<&str> = value.as_object().expect("an object").keys().map(String::as_str).collect();
+    let mut actual: Vec<&str> = value
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
     actual.sort_unstable();
     let mut expected = expected.to_vec();
     expected.sort_unstable();
@@ -315,7 +364,12 @@ pub fn assert_error_envelope(body: &Value) {
     assert_keys(error, &["id", "code", "message", "docs", "time", "data"]);
     let id = error["id"].as_str().unwrap();
     assert!(id.len() == 20 && id.starts_with("ERR"), "{id}");
-    assert!(id[3..].bytes().all(|b| b"ABCDEFGHJKLMNPQRSTUVWXYZ123456789".contains(&b)), "{id}");
+    assert!(
+        id[3..]
+            .bytes()
+            .all(|b| b"ABCDEFGHJKLMNPQRSTUVWXYZ123456789".contains(&b)),
+        "{id}"
+    );
     assert_eq!(error["docs"], "");
     assert!(!error["message"].as_str().unwrap().is_empty());
 }

@@ -34,7 +34,9 @@ fn new_key() -> SigningKey {
 
 async fn creating_an_identity_derives_the_address_from_the_key(app: TestApp) {
     let key = new_key();
-    let response = app.post("/api/v2/Identities", None, app.identity_request(&key).await).await;
+    let response = app
+        .post("/api/v2/Identities", None, app.identity_request(&key).await)
+        .await;
     response.expect_status(201);
     let result = response.result();
     assert_keys(result, &["address", "createdAt", "device"]);
@@ -54,7 +56,10 @@ async fn creating_an_identity_derives_the_address_from_the_key(app: TestApp) {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].0, "IdentityCreated");
     let payload: Value = serde_json::from_str(&events[0].1).unwrap();
-    assert_eq!(payload, json!({ "Address": expected.as_str(), "Tier": "TIRBasic000000000000" }));
+    assert_eq!(
+        payload,
+        json!({ "Address": expected.as_str(), "Tier": "TIRBasic000000000000" })
+    );
 }
 
 async fn identity_creation_accepts_standard_base64_and_pascal_case(app: TestApp) {
@@ -71,38 +76,69 @@ async fn identity_creation_accepts_standard_base64_and_pascal_case(app: TestApp)
         "SignedChallenge": { "Challenge": signed["challenge"], "Signature": signed["signature"] },
         "DeviceCommunicationLanguage": "de",
     });
-    app.post("/api/v2/Identities", None, body).await.expect_status(201);
+    app.post("/api/v2/Identities", None, body)
+        .await
+        .expect_status(201);
 }
 
 async fn wrong_client_credentials_are_refused_with_the_code_the_client_expects(app: TestApp) {
     let mut body = app.identity_request(&new_key()).await;
     body["clientSecret"] = json!("wrong");
-    app.post("/api/v2/Identities", None, body.clone()).await.expect_error(400, "error.platform.unauthorized");
+    app.post("/api/v2/Identities", None, body.clone())
+        .await
+        .expect_error(400, "error.platform.unauthorized");
     body["clientId"] = json!("unknown");
-    app.post("/api/v2/Identities", None, body).await.expect_error(400, "error.platform.unauthorized");
+    app.post("/api/v2/Identities", None, body)
+        .await
+        .expect_error(400, "error.platform.unauthorized");
     assert_eq!(app.count("identities").await, 0);
 }
 
 async fn unparseable_requests_are_refused_and_write_nothing(app: TestApp) {
     let valid = app.identity_request(&new_key()).await;
-    for field in ["clientId", "clientSecret", "identityPublicKey", "devicePassword", "identityVersion", "signedChallenge"] {
+    for field in [
+        "clientId",
+        "clientSecret",
+        "identityPublicKey",
+        "devicePassword",
+        "identityVersion",
+        "signedChallenge",
+    ] {
         let mut body = valid.clone();
         body.as_object_mut().unwrap().remove(field);
         let response = app.post("/api/v2/Identities", None, body).await;
         response.expect_error(400, "error.platform.inputCannotBeParsed");
-        assert!(response.body["error"]["message"].as_str().unwrap().contains(field), "{}", response.text);
+        assert!(
+            response.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(field),
+            "{}",
+            response.text
+        );
     }
     let mut wrong_type = valid.clone();
     wrong_type["identityVersion"] = json!({ "a": 1 });
-    app.post("/api/v2/Identities", None, wrong_type).await.expect_error(400, "error.platform.inputCannotBeParsed");
+    app.post("/api/v2/Identities", None, wrong_type)
+        .await
+        .expect_error(400, "error.platform.inputCannotBeParsed");
     let mut bad_base64 = valid.clone();
     bad_base64["identityPublicKey"] = json!("***");
-    app.post("/api/v2/Identities", None, bad_base64).await.expect_error(400, "error.platform.inputCannotBeParsed");
+    app.post("/api/v2/Identities", None, bad_base64)
+        .await
+        .expect_error(400, "error.platform.inputCannotBeParsed");
     let malformed = app
-        .raw(app.http.post(format!("{}/api/v2/Identities", app.base)).header("content-type", "application/json").body("{\"clientId\":"))
+        .raw(
+            app.http
+                .post(format!("{}/api/v2/Identities", app.base))
+                .header("content-type", "application/json")
+                .body("{\"clientId\":"),
+        )
         .await;
     malformed.expect_error(400, "error.platform.inputCannotBeParsed");
-    let empty = app.raw(app.http.post(format!("{}/api/v2/Identities", app.base))).await;
+    let empty = app
+        .raw(app.http.post(format!("{}/api/v2/Identities", app.base)))
+        .await;
     empty.expect_error(400, "error.platform.inputCannotBeParsed");
     assert_eq!(app.count("identities").await, 0);
     assert_eq!(app.count("outbox_events").await, 0);
@@ -111,18 +147,44 @@ async fn unparseable_requests_are_refused_and_write_nothing(app: TestApp) {
 async fn invalid_values_are_refused(app: TestApp) {
     let valid = app.identity_request(&new_key()).await;
     let cases: [(&str, Value, &str); 6] = [
-        ("devicePassword", json!(""), "error.platform.validation.invalidPropertyValue"),
-        ("identityPublicKey", json!(""), "error.platform.validation.invalidPropertyValue"),
-        ("identityVersion", json!(256), "error.platform.validation.invalidPropertyValue"),
-        ("deviceCommunicationLanguage", json!("xx"), "error.platform.validation.invalidDeviceCommunicationLanguage"),
+        (
+            "devicePassword",
+            json!(""),
+            "error.platform.validation.invalidPropertyValue",
+        ),
+        (
+            "identityPublicKey",
+            json!(""),
+            "error.platform.validation.invalidPropertyValue",
+        ),
+        (
+            "identityVersion",
+            json!(256),
+            "error.platform.validation.invalidPropertyValue",
+        ),
+        (
+            "deviceCommunicationLanguage",
+            json!("xx"),
+            "error.platform.validation.invalidDeviceCommunicationLanguage",
+        ),
         // A public key that is not the client's JSON wrapper.
-        ("identityPublicKey", json!(standard_base64(b"not json")), "error.platform.validation.invalidPropertyValue"),
-        ("signedChallenge", json!({ "challenge": "", "signature": "" }), "error.platform.validation.invalidPropertyValue"),
+        (
+            "identityPublicKey",
+            json!(standard_base64(b"not json")),
+            "error.platform.validation.invalidPropertyValue",
+        ),
+        (
+            "signedChallenge",
+            json!({ "challenge": "", "signature": "" }),
+            "error.platform.validation.invalidPropertyValue",
+        ),
     ];
     for (field, value, code) in cases {
         let mut body = valid.clone();
         body[field] = value;
-        app.post("/api/v2/Identities", None, body).await.expect_error(400, code);
+        app.post("/api/v2/Identities", None, body)
+            .await
+            .expect_error(400, code);
     }
     assert_eq!(app.count("identities").await, 0);
 }
@@ -154,9 +216,13 @@ async fn bad_signatures_are_refused(app: TestApp) {
 async fn unknown_and_expired_challenges_are_refused(app: TestApp) {
     let key = new_key();
     let mut body = app.identity_request(&key).await;
-    let text = json!({ "id": "CHLthisisnonexisting", "expiresAt": "2099-01-01T00:00:00.000Z", "type": "Identity" }).to_string();
+    let text =
+        json!({ "id": "CHLthisisnonexisting", "expiresAt": "2099-01-01T00:00:00.000Z", "type": "Identity" })
+            .to_string();
     body["signedChallenge"] = json!({ "challenge": text, "signature": signature(&key, &text) });
-    app.post("/api/v2/Identities", None, body).await.expect_error(404, "error.platform.recordNotFound");
+    app.post("/api/v2/Identities", None, body)
+        .await
+        .expect_error(404, "error.platform.recordNotFound");
 
     let body = app.identity_request(&key).await;
     app.clock.advance(Duration::minutes(11));
@@ -168,7 +234,9 @@ async fn unknown_and_expired_challenges_are_refused(app: TestApp) {
 
 async fn the_same_key_cannot_create_two_identities(app: TestApp) {
     let key = new_key();
-    app.post("/api/v2/Identities", None, app.identity_request(&key).await).await.expect_status(201);
+    app.post("/api/v2/Identities", None, app.identity_request(&key).await)
+        .await
+        .expect_status(201);
     app.post("/api/v2/Identities", None, app.identity_request(&key).await)
         .await
         .expect_error(400, "error.platform.validation.device.addressAlreadyExists");
@@ -178,7 +246,13 @@ async fn the_same_key_cannot_create_two_identities(app: TestApp) {
 async fn a_client_cannot_exceed_its_identity_limit(app: TestApp) {
     app.app
         .devices
-        .create_client(Some("limited".into()), None, Some("secret".into()), "Basic", Some(1))
+        .create_client(
+            Some("limited".into()),
+            None,
+            Some("secret".into()),
+            "Basic",
+            Some(1),
+        )
         .await
         .unwrap();
     let request = |body: Value| {
@@ -188,11 +262,14 @@ async fn a_client_cannot_exceed_its_identity_limit(app: TestApp) {
         body
     };
     let first = request(app.identity_request(&new_key()).await);
-    app.post("/api/v2/Identities", None, first).await.expect_status(201);
-    let second = request(app.identity_request(&new_key()).await);
-    app.post("/api/v2/Identities", None, second)
+    app.post("/api/v2/Identities", None, first)
         .await
-        .expect_error(400, "error.platform.validation.device.clientReachedIdentitiesLimit");
+        .expect_status(201);
+    let second = request(app.identity_request(&new_key()).await);
+    app.post("/api/v2/Identities", None, second).await.expect_error(
+        400,
+        "error.platform.validation.device.clientReachedIdentitiesLimit",
+    );
     assert_eq!(app.count("identities").await, 1);
 }
 
@@ -203,7 +280,14 @@ async fn reading_the_own_identity(app: TestApp) {
     let result = response.result();
     assert_keys(
         result,
-        &["address", "createdAt", "identityVersion", "tierId", "status", "deletionGracePeriodEndsAt"],
+        &[
+            "address",
+            "createdAt",
+            "identityVersion",
+            "tierId",
+            "status",
+            "deletionGracePeriodEndsAt",
+        ],
     );
     assert_eq!(result["address"], identity.address.as_str());
     assert_eq!(result["identityVersion"], 1);
@@ -215,12 +299,27 @@ async fn reading_the_own_identity(app: TestApp) {
 
 async fn is_deleted_for_existing_unknown_and_invalid_usernames(app: TestApp) {
     let identity = app.create_identity().await;
-    let response = app.get(&format!("/api/v2/Identities/IsDeleted?username={}", identity.username), None).await;
+    let response = app
+        .get(
+            &format!("/api/v2/Identities/IsDeleted?username={}", identity.username),
+            None,
+        )
+        .await;
     response.expect_status(200);
-    assert_eq!(response.result(), &json!({ "isDeleted": false, "deletionDate": null }));
-    let unknown = app.get("/api/v2/Identities/IsDeleted?username=USRthisisnonexisting", None).await;
-    assert_eq!(unknown.result(), &json!({ "isDeleted": false, "deletionDate": null }));
-    app.get("/api/v2/Identities/IsDeleted", None).await.expect_error(400, "error.platform.inputCannotBeParsed");
+    assert_eq!(
+        response.result(),
+        &json!({ "isDeleted": false, "deletionDate": null })
+    );
+    let unknown = app
+        .get("/api/v2/Identities/IsDeleted?username=USRthisisnonexisting", None)
+        .await;
+    assert_eq!(
+        unknown.result(),
+        &json!({ "isDeleted": false, "deletionDate": null })
+    );
+    app.get("/api/v2/Identities/IsDeleted", None)
+        .await
+        .expect_error(400, "error.platform.inputCannotBeParsed");
     app.get("/api/v2/Identities/IsDeleted?username=DVCwrongprefix", None)
         .await
         .expect_error(400, "error.platform.validation.invalidPropertyValue");
@@ -231,14 +330,20 @@ async fn feature_flags_are_stored_and_camel_cased(app: TestApp) {
     let path = "/api/v2/Identities/Self/FeatureFlags";
     let flags_path = format!("/api/v2/Identities/{}/FeatureFlags", identity.address);
     let patch = |body: Value| app.request(reqwest::Method::PATCH, path, Some(&identity.token), Some(body));
-    patch(json!({ "feature1": true, "MyFlag": false })).await.expect_status(204);
+    patch(json!({ "feature1": true, "MyFlag": false }))
+        .await
+        .expect_status(204);
     let response = app.get(&flags_path, Some(&identity.token)).await;
     assert_eq!(response.result(), &json!({ "feature1": true, "myFlag": false }));
     patch(json!({ "feature1": false })).await.expect_status(204);
     let response = app.get(&flags_path, Some(&identity.token)).await;
     assert_eq!(response.result(), &json!({ "feature1": false, "myFlag": false }));
-    patch(json!({ "feature1": "yes" })).await.expect_error(400, "error.platform.inputCannotBeParsed");
-    patch(json!({ "x".repeat(201): true })).await.expect_error(400, "error.platform.validation.invalidPropertyValue");
+    patch(json!({ "feature1": "yes" }))
+        .await
+        .expect_error(400, "error.platform.inputCannotBeParsed");
+    patch(json!({ "x".repeat(201): true }))
+        .await
+        .expect_error(400, "error.platform.validation.invalidPropertyValue");
     let events: i64 = backbone_db::sqlx::query_scalar(
         "SELECT COUNT(*) FROM outbox_events WHERE event_type = 'FeatureFlagsOfIdentityChanged'",
     )
@@ -252,30 +357,69 @@ async fn feature_flag_limits_are_enforced_without_partial_writes(app: TestApp) {
     let identity = app.create_identity().await;
     let path = "/api/v2/Identities/Self/FeatureFlags";
     let flags = |from: usize, count: usize| -> Value {
-        (from..from + count).map(|i| (format!("flag{i}"), Value::Bool(true))).collect::<serde_json::Map<_, _>>().into()
+        (from..from + count)
+            .map(|i| (format!("flag{i}"), Value::Bool(true)))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
     };
-    app.request(reqwest::Method::PATCH, path, Some(&identity.token), Some(flags(0, 201)))
-        .await
-        .expect_error(400, "error.platform.validation.featureFlag.maxNumberOfFeatureFlagsExceeded");
+    app.request(
+        reqwest::Method::PATCH,
+        path,
+        Some(&identity.token),
+        Some(flags(0, 201)),
+    )
+    .await
+    .expect_error(
+        400,
+        "error.platform.validation.featureFlag.maxNumberOfFeatureFlagsExceeded",
+    );
     assert_eq!(app.count("feature_flags").await, 0);
-    app.request(reqwest::Method::PATCH, path, Some(&identity.token), Some(flags(0, 200))).await.expect_status(204);
-    app.request(reqwest::Method::PATCH, path, Some(&identity.token), Some(flags(200, 1)))
-        .await
-        .expect_error(400, "error.platform.validation.featureFlag.maxNumberOfFeatureFlagsExceeded");
+    app.request(
+        reqwest::Method::PATCH,
+        path,
+        Some(&identity.token),
+        Some(flags(0, 200)),
+    )
+    .await
+    .expect_status(204);
+    app.request(
+        reqwest::Method::PATCH,
+        path,
+        Some(&identity.token),
+        Some(flags(200, 1)),
+    )
+    .await
+    .expect_error(
+        400,
+        "error.platform.validation.featureFlag.maxNumberOfFeatureFlagsExceeded",
+    );
     // Changing existing flags is still fine.
-    app.request(reqwest::Method::PATCH, path, Some(&identity.token), Some(flags(0, 1))).await.expect_status(204);
+    app.request(
+        reqwest::Method::PATCH,
+        path,
+        Some(&identity.token),
+        Some(flags(0, 1)),
+    )
+    .await
+    .expect_status(204);
     assert_eq!(app.count("feature_flags").await, 200);
 }
 
 async fn feature_flags_of_unrelated_identities_are_not_visible(app: TestApp) {
     let a = app.create_identity().await;
     let b = app.create_identity().await;
-    app.get(&format!("/api/v2/Identities/{}/FeatureFlags", b.address), Some(&a.token))
-        .await
-        .expect_error(404, "error.platform.recordNotFound");
-    app.get("/api/v2/Identities/did:e:localhost:dids:0000/FeatureFlags", Some(&a.token))
-        .await
-        .expect_error(400, "error.platform.validation.invalidPropertyValue");
+    app.get(
+        &format!("/api/v2/Identities/{}/FeatureFlags", b.address),
+        Some(&a.token),
+    )
+    .await
+    .expect_error(404, "error.platform.recordNotFound");
+    app.get(
+        "/api/v2/Identities/did:e:localhost:dids:0000/FeatureFlags",
+        Some(&a.token),
+    )
+    .await
+    .expect_error(400, "error.platform.validation.invalidPropertyValue");
 }
 
 #[tokio::test]
@@ -290,7 +434,9 @@ async fn strict_password_policy_refuses_weak_passwords() {
         assert_eq!(app.count("identities").await, 0);
         let mut body = app.identity_request(&new_key()).await;
         body["devicePassword"] = json!("Str0ng!Passw0rd");
-        app.post("/api/v2/Identities", None, body).await.expect_status(201);
+        app.post("/api/v2/Identities", None, body)
+            .await
+            .expect_status(201);
     }
 }
 
@@ -302,5 +448,8 @@ async fn addresses_use_the_configured_did_domain() {
     let response = app.post("/api/v2/Identities", None, body).await;
     let address = response.result()["address"].as_str().unwrap();
     assert!(address.starts_with("did:e:example.org:dids:"), "{address}");
-    assert_eq!(address, IdentityAddress::derive(key.verifying_key().as_bytes(), "example.org").as_str());
+    assert_eq!(
+        address,
+        IdentityAddress::derive(key.verifying_key().as_bytes(), "example.org").as_str()
+    );
 }

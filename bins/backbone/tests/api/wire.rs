@@ -6,7 +6,10 @@ use serde_json::json;
 use crate::helpers::{assert_keys, Backend, TestApp, ADMIN_API_KEY};
 use crate::on_both_databases;
 
-on_both_databases!(routes_and_query_names_are_case_insensitive, unknown_routes_are_plain_404s);
+on_both_databases!(
+    routes_and_query_names_are_case_insensitive,
+    unknown_routes_are_plain_404s
+);
 
 async fn routes_and_query_names_are_case_insensitive(app: TestApp) {
     let identity = app.create_identity().await;
@@ -30,7 +33,11 @@ async fn responses_carry_upstream_headers_and_echo_the_correlation_id() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let long_id = format!(" {}\r\n", "c".repeat(150));
     let response = app
-        .raw(app.http.get(format!("{}/api/v2/Version", app.base)).header("x-correlation-id", long_id.trim_end()))
+        .raw(
+            app.http
+                .get(format!("{}/api/v2/Version", app.base))
+                .header("x-correlation-id", long_id.trim_end()),
+        )
         .await;
     response.expect_status(200);
     assert_eq!(response.body, json!({ "result": { "majorVersion": "7" } }));
@@ -40,7 +47,10 @@ async fn responses_carry_upstream_headers_and_echo_the_correlation_id() {
     assert_eq!(header("x-response-time").len(), 24);
     header("x-response-duration-ms").parse::<u64>().unwrap();
     assert_eq!(header("x-trace-id").len(), 32);
-    assert_eq!(header("strict-transport-security"), "max-age=5184000; includeSubDomains");
+    assert_eq!(
+        header("strict-transport-security"),
+        "max-age=5184000; includeSubDomains"
+    );
     assert_eq!(header("x-frame-options"), "Deny");
     assert_eq!(header("content-type"), "application/json; charset=utf-8");
     assert!(response.headers.get("server").is_none());
@@ -52,8 +62,13 @@ async fn responses_carry_upstream_headers_and_echo_the_correlation_id() {
 async fn bodies_over_the_limit_are_refused_with_the_upstream_code() {
     let app = TestApp::spawn_with(Backend::Sqlite, |s| s.consumer_api.max_request_body_bytes = 4096).await;
     let body = json!({ "clientId": "x".repeat(5000) });
-    app.post("/api/v2/Identities", None, body).await.expect_error(400, "error.platform.requestBodyTooLarge");
-    assert_eq!(backbone::Settings::default().consumer_api.max_request_body_bytes, 20 * 1024 * 1024);
+    app.post("/api/v2/Identities", None, body)
+        .await
+        .expect_error(400, "error.platform.requestBodyTooLarge");
+    assert_eq!(
+        backbone::Settings::default().consumer_api.max_request_body_bytes,
+        20 * 1024 * 1024
+    );
 }
 
 #[tokio::test]
@@ -63,17 +78,41 @@ async fn tags_are_cached_by_etag() {
     response.expect_status(200);
     let result = response.result();
     assert_keys(result, &["supportedLanguages", "tagsForAttributeValueTypes"]);
-    assert!(result["supportedLanguages"].as_array().unwrap().contains(&json!("en")));
-    assert!(!result["tagsForAttributeValueTypes"].as_object().unwrap().is_empty());
+    assert!(result["supportedLanguages"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("en")));
+    assert!(!result["tagsForAttributeValueTypes"]
+        .as_object()
+        .unwrap()
+        .is_empty());
     let etag = response.headers["etag"].to_str().unwrap().to_owned();
     assert!(etag.starts_with('"') && etag.ends_with('"'));
 
-    let cached = app.raw(app.http.get(format!("{}/api/v2/Tags", app.base)).header("if-none-match", &etag)).await;
+    let cached = app
+        .raw(
+            app.http
+                .get(format!("{}/api/v2/Tags", app.base))
+                .header("if-none-match", &etag),
+        )
+        .await;
     assert_eq!(cached.status, 304);
     assert!(cached.text.is_empty());
-    let weak = app.raw(app.http.get(format!("{}/api/v2/Tags", app.base)).header("if-none-match", format!("W/{etag}"))).await;
+    let weak = app
+        .raw(
+            app.http
+                .get(format!("{}/api/v2/Tags", app.base))
+                .header("if-none-match", format!("W/{etag}")),
+        )
+        .await;
     assert_eq!(weak.status, 304);
-    let stale = app.raw(app.http.get(format!("{}/api/v2/Tags", app.base)).header("if-none-match", "\"other\"")).await;
+    let stale = app
+        .raw(
+            app.http
+                .get(format!("{}/api/v2/Tags", app.base))
+                .header("if-none-match", "\"other\""),
+        )
+        .await;
     assert_eq!(stale.status, 200);
 }
 
@@ -84,7 +123,12 @@ async fn health_and_docs_are_served() {
     let docs = app.get("/docs/v2/openapi.json", None).await;
     docs.expect_status(200);
     assert!(docs.body["paths"]["/api/v2/Identities"]["post"].is_object());
-    let ui = app.http.get(format!("{}/docs/index.html", app.base)).send().await.unwrap();
+    let ui = app
+        .http
+        .get(format!("{}/docs/index.html", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ui.status(), 200);
     assert!(ui.text().await.unwrap().contains("swagger"));
 }
@@ -99,13 +143,25 @@ async fn cors_allows_configured_origins_only() {
     let preflight = app
         .raw(
             app.http
-                .request(reqwest::Method::OPTIONS, format!("{}/api/v2/Challenges", app.base))
+                .request(
+                    reqwest::Method::OPTIONS,
+                    format!("{}/api/v2/Challenges", app.base),
+                )
                 .header("origin", "https://app.example")
                 .header("access-control-request-method", "POST"),
         )
         .await;
-    assert_eq!(preflight.headers["access-control-allow-origin"], "https://app.example");
-    let response = app.raw(app.http.get(format!("{}/api/v2/Version", app.base)).header("origin", "https://evil.example")).await;
+    assert_eq!(
+        preflight.headers["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let response = app
+        .raw(
+            app.http
+                .get(format!("{}/api/v2/Version", app.base))
+                .header("origin", "https://evil.example"),
+        )
+        .await;
     assert!(response.headers.get("access-control-allow-origin").is_none());
 }
 
@@ -115,10 +171,24 @@ async fn admin_api_requires_the_api_key() {
     let url = format!("{}/api/v1/Clients", app.admin_base);
     let anonymous = app.http.get(&url).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
-    let wrong = app.http.get(&url).header("x-api-key", "wrong").send().await.unwrap();
+    let wrong = app
+        .http
+        .get(&url)
+        .header("x-api-key", "wrong")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 401);
-    let clients: serde_json::Value =
-        app.http.get(&url).header("x-api-key", ADMIN_API_KEY).send().await.unwrap().json().await.unwrap();
+    let clients: serde_json::Value = app
+        .http
+        .get(&url)
+        .header("x-api-key", ADMIN_API_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(clients["result"][0]["clientId"], "test");
     assert_eq!(clients["result"][0]["defaultTier"]["name"], "Basic");
     let tiers = app

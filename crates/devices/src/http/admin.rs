@@ -42,13 +42,18 @@ pub struct ClientOverviewDto {
 
 async fn get_clients(State(state): State<DevicesState>) -> ApiResult<Envelope<Vec<ClientOverviewDto>>> {
     let clients = state.service.list_clients().await?;
-    Ok(Envelope(clients.into_iter().map(ClientOverviewDto::from).collect()))
+    Ok(Envelope(
+        clients.into_iter().map(ClientOverviewDto::from).collect(),
+    ))
 }
 
 impl From<ClientOverview> for ClientOverviewDto {
     fn from(c: ClientOverview) -> Self {
         Self {
-            default_tier: TierRef { id: c.client.default_tier.into_string(), name: c.default_tier_name },
+            default_tier: TierRef {
+                id: c.client.default_tier.into_string(),
+                name: c.default_tier_name,
+            },
             client_id: c.client.client_id,
             display_name: c.client.display_name,
             created_at: c.client.created_at,
@@ -148,7 +153,13 @@ struct CreateTierRequest {
     name: String,
 }
 
-async fn post_tier(State(state): State<DevicesState>, CiJson(request): CiJson<CreateTierRequest>) -> ApiResult<Created<TierRef>> {
+async fn post_tier(
+    State(state): State<DevicesState>,
+    CiJson(request): CiJson<CreateTierRequest>,
+) -> ApiResult<Created<TierRef>> {
     let tier = state.service.create_tier(&request.name).await?;
-    Ok(Created::new(TierRef { id: tier.id.into_string(), name: tier.name }))
+    Ok(Created::new(TierRef {
+        id: tier.id.into_string(),
+        name: tier.name,
+    }))
 }

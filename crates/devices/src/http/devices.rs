@@ -71,7 +71,11 @@ async fn post_device(
 }
 
 /// D2: the caller's identity's devices, optionally filtered by repeated `ids`.
-async fn get_devices(State(state): State<DevicesState>, caller: Caller, query: QueryParams) -> ApiResult<PagedEnvelope<DeviceDto>> {
+async fn get_devices(
+    State(state): State<DevicesState>,
+    caller: Caller,
+    query: QueryParams,
+) -> ApiResult<PagedEnvelope<DeviceDto>> {
     let page = query.page(state.service.settings.paging)?;
     let ids = query
         .all("ids")
@@ -99,7 +103,10 @@ async fn put_self(
     caller: Caller,
     CiJson(request): CiJson<UpdateDeviceRequest>,
 ) -> ApiResult<NoContent> {
-    state.service.update_communication_language(&caller.device_id, request.communication_language).await?;
+    state
+        .service
+        .update_communication_language(&caller.device_id, request.communication_language)
+        .await?;
     Ok(NoContent)
 }
 
@@ -116,12 +123,19 @@ async fn put_password(
     caller: Caller,
     CiJson(request): CiJson<ChangePasswordRequest>,
 ) -> ApiResult<NoContent> {
-    state.service.change_password(&caller.device_id, request.old_password, request.new_password).await?;
+    state
+        .service
+        .change_password(&caller.device_id, request.old_password, request.new_password)
+        .await?;
     Ok(NoContent)
 }
 
 /// D6
-async fn delete_device(State(state): State<DevicesState>, caller: Caller, Path(id): Path<String>) -> ApiResult<NoContent> {
+async fn delete_device(
+    State(state): State<DevicesState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<NoContent> {
     let id = DeviceId::parse(&id).ok_or_else(|| ApiError::invalid_id("id"))?;
     state.service.delete_device(&caller.address, &id).await?;
     Ok(NoContent)

@@ -15,7 +15,10 @@ pub struct SignedChallengeDto {
 
 impl From<SignedChallengeDto> for SignedChallenge {
     fn from(dto: SignedChallengeDto) -> Self {
-        Self { challenge: dto.challenge, signature: dto.signature }
+        Self {
+            challenge: dto.challenge,
+            signature: dto.signature,
+        }
     }
 }
 
@@ -77,6 +80,10 @@ pub fn lenient_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, 
     }
     match Lenient::deserialize(deserializer)? {
         Lenient::Bool(b) => Ok(b),
-        Lenient::Text(text) => text.trim().to_ascii_lowercase().parse().map_err(serde::de::Error::custom),
+        Lenient::Text(text) => text
+            .trim()
+            .to_ascii_lowercase()
+            .parse()
+            .map_err(serde::de::Error::custom),
     }
 }

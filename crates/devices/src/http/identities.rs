@@ -20,7 +20,10 @@ pub fn routes() -> Routes<DevicesState> {
         .route("/api/v2/Identities/Self", get(get_self))
         .route("/api/v2/Identities/IsDeleted", get(get_is_deleted))
         .route("/api/v2/Identities/Self/FeatureFlags", patch(patch_feature_flags))
-        .route("/api/v2/Identities/{address}/FeatureFlags", get(get_feature_flags))
+        .route(
+            "/api/v2/Identities/{address}/FeatureFlags",
+            get(get_feature_flags),
+        )
 }
 
 #[derive(Deserialize)]
@@ -119,15 +122,27 @@ struct IsDeletedDto {
 }
 
 /// I3: anonymous.
-async fn get_is_deleted(State(state): State<DevicesState>, query: QueryParams) -> ApiResult<Envelope<IsDeletedDto>> {
-    let username = query.get("username").ok_or_else(|| ApiError::cannot_parse("'username': The username field is required."))?;
+async fn get_is_deleted(
+    State(state): State<DevicesState>,
+    query: QueryParams,
+) -> ApiResult<Envelope<IsDeletedDto>> {
+    let username = query
+        .get("username")
+        .ok_or_else(|| ApiError::cannot_parse("'username': The username field is required."))?;
     let username = Username::parse(username.trim()).ok_or_else(|| ApiError::invalid_id("username"))?;
     let (is_deleted, deletion_date) = state.service.is_deleted(&username).await?;
-    Ok(Envelope(IsDeletedDto { is_deleted, deletion_date }))
+    Ok(Envelope(IsDeletedDto {
+        is_deleted,
+        deletion_date,
+    }))
 }
 
 /// I4: the body is a plain map of flag name to boolean; names are kept as sent.
-async fn patch_feature_flags(State(state): State<DevicesState>, caller: Caller, request: Request) -> ApiResult<NoContent> {
+async fn patch_feature_flags(
+    State(state): State<DevicesState>,
+    caller: Caller,
+    request: Request,
+) -> ApiResult<NoContent> {
     let body = read_body(request, &()).await?;
     let flags: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&body)
         .map_err(|e| ApiError::cannot_parse(format!("The request body must be a JSON object: {e}")))?;
@@ -135,7 +150,9 @@ async fn patch_feature_flags(State(state): State<DevicesState>, caller: Caller, 
         .into_iter()
         .map(|(name, value)| match value {
             serde_json::Value::Bool(enabled) => Ok((name, enabled)),
-            _ => Err(ApiError::cannot_parse(format!("'{name}': The value must be a boolean."))),
+            _ => Err(ApiError::cannot_parse(format!(
+                "'{name}': The value must be a boolean."
+            ))),
         })
         .collect::<ApiResult<Vec<_>>>()?;
     state.service.change_feature_flags(&caller.address, flags).await?;
@@ -150,10 +167,18 @@ async fn get_feature_flags(
 ) -> ApiResult<Envelope<serde_json::Map<String, serde_json::Value>>> {
     let address = IdentityAddress::parse(&address).ok_or_else(|| ApiError::invalid_id("identityAddress"))?;
     let flags = state.service.feature_flags_of(&caller.address, &address).await?;
-    Ok(Envelope(flags.into_iter().map(|(name, enabled)| (camel_case(&name), enabled.into())).collect()))
+    Ok(Envelope(
+        flags
+            .into_iter()
+            .map(|(name, enabled)| (camel_case(&name), enabled.into()))
+            .collect(),
+    ))
 }
 
 fn camel_case(key: &str) -> String {
     let mut chars = key.chars();
-    chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
 }

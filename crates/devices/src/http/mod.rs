@@ -22,5 +22,8 @@ pub struct DevicesState {
 }
 
 pub fn routes(state: DevicesState) -> Routes {
-    identities::routes().merge(devices::routes()).merge(token::routes()).with_state(state)
+    identities::routes()
+        .merge(devices::routes())
+        .merge(token::routes())
+        .with_state(state)
 }

@@ -20,7 +20,12 @@ pub fn routes() -> Routes<DevicesState> {
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     let body = json!({ "error": error, "error_description": description });
-    (status, [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")], axum::Json(body)).into_response()
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
+        axum::Json(body),
+    )
+        .into_response()
 }
 
 async fn post_token(State(state): State<DevicesState>, request: Request) -> ApiResult<Response> {
@@ -30,7 +35,13 @@ async fn post_token(State(state): State<DevicesState>, request: Request) -> ApiR
 
     match form.get("grant_type") {
         Some("password") => {}
-        None => return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "The mandatory 'grant_type' parameter is missing.")),
+        None => {
+            return Ok(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "The mandatory 'grant_type' parameter is missing.",
+            ))
+        }
         Some(_) => {
             return Ok(oauth_error(
                 StatusCode::BAD_REQUEST,
@@ -39,10 +50,18 @@ async fn post_token(State(state): State<DevicesState>, request: Request) -> ApiR
             ))
         }
     }
-    let (client_id, client_secret, username, password) =
-        (field("client_id"), field("client_secret"), field("username"), field("password"));
+    let (client_id, client_secret, username, password) = (
+        field("client_id"),
+        field("client_secret"),
+        field("username"),
+        field("password"),
+    );
     if client_id.is_empty() {
-        return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "The mandatory 'client_id' parameter is missing."));
+        return Ok(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The mandatory 'client_id' parameter is missing.",
+        ));
     }
     if username.trim().is_empty() || password.is_empty() {
         return Ok(oauth_error(
@@ -52,7 +71,11 @@ async fn post_token(State(state): State<DevicesState>, request: Request) -> ApiR
         ));
     }
 
-    let logged_in = match state.service.login(&client_id, &client_secret, &username, &password).await? {
+    let logged_in = match state
+        .service
+        .login(&client_id, &client_secret, &username, &password)
+        .await?
+    {
         Ok(logged_in) => logged_in,
         Err(LoginFailure::InvalidClient) => {
             return Ok(oauth_error(
@@ -62,7 +85,11 @@ async fn post_token(State(state): State<DevicesState>, request: Request) -> ApiR
             ))
         }
         Err(LoginFailure::InvalidGrant) => {
-            return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "The username/password couple is invalid."))
+            return Ok(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "The username/password couple is invalid.",
+            ))
         }
         Err(LoginFailure::LockedOut) => {
             return Ok(oauth_error(
@@ -85,5 +112,9 @@ async fn post_token(State(state): State<DevicesState>, request: Request) -> ApiR
         "token_type": "Bearer",
         "expires_in": state.jwt.lifetime_seconds(),
     });
-    Ok(([(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")], axum::Json(body)).into_response())
+    Ok((
+        [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
+        axum::Json(body),
+    )
+        .into_response())
 }
