@@ -110,6 +110,16 @@ pub fn canonicalise_path(mut request: Request, segments: &Arc<HashMap<String, &'
     request
 }
 
+/// Wraps a finished router so that its literal path segments match case-insensitively.
+pub fn case_insensitive(router: axum::Router, segments: HashMap<String, &'static str>) -> axum::Router {
+    use tower::Layer;
+    let segments = Arc::new(segments);
+    let canonical =
+        tower::util::MapRequestLayer::new(move |request: Request| canonicalise_path(request, &segments))
+            .layer(router);
+    axum::Router::new().fallback_service(canonical)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,14 +153,4 @@ mod tests {
             "/api/v2/Devices/Self"
         );
     }
-}
-
-/// Wraps a finished router so that its literal path segments match case-insensitively.
-pub fn case_insensitive(router: axum::Router, segments: HashMap<String, &'static str>) -> axum::Router {
-    use tower::Layer;
-    let segments = Arc::new(segments);
-    let canonical =
-        tower::util::MapRequestLayer::new(move |request: Request| canonicalise_path(request, &segments))
-            .layer(router);
-    axum::Router::new().fallback_service(canonical)
 }
