@@ -32,11 +32,7 @@ pub async fn common_headers(request: Request, next: Next) -> Response {
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let trace_id = uuid::Uuid::new_v4().simple().to_string();
     let span = tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), %trace_id, %correlation_id);
-    let mut response = {
-        let _entered = span.enter();
-        drop(_entered);
-        tracing::Instrument::instrument(next.run(request), span.clone()).await
-    };
+    let mut response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
 
     let headers = response.headers_mut();
     let mut set = |name: &'static str, value: String| {
