@@ -10,10 +10,11 @@ use backbone_challenges::{ChallengeStore, ChallengesState};
 use backbone_core::clock::SystemClock;
 use backbone_core::ids::ChallengeId;
 use backbone_core::paging::PagingLimits;
-use backbone_core::SharedClock;
+use backbone_core::{IdentityAddress, SharedClock};
 use backbone_db::Database;
 use backbone_devices::domain::PasswordPolicy;
 use backbone_devices::{ChallengeLookup, DevicesService, DevicesSettings, DevicesState, DevicesStore};
+use backbone_synchronization::{IdentityStatusLookup, SynchronizationService, SynchronizationState, SynchronizationStore};
 use backbone_tags::TagsState;
 use backbone_web::JwtKeys;
 use chrono::{DateTime, Duration, Utc};
@@ -45,6 +46,7 @@ pub struct Application {
     pub jwt: Arc<JwtKeys>,
     pub devices: DevicesService,
     pub challenges: ChallengeStore,
+    pub synchronization: SynchronizationService,
     pub tags: TagsState,
 }
 
@@ -55,6 +57,17 @@ struct ChallengesForDevices(ChallengeStore);
 impl ChallengeLookup for ChallengesForDevices {
     async fn expires_at(&self, id: &ChallengeId) -> anyhow::Result<Option<DateTime<Utc>>> {
         Ok(self.0.find(id).await?.map(|c| c.expires_at))
+    }
+}
+
+/// Lets the Synchronization module ask the Devices module whether an identity may sync.
+struct IdentityStatusFromDevices(DevicesStore);
+
+#[async_trait]
+impl IdentityStatusLookup for IdentityStatusFromDevices {
+    async fn is_active(&self, address: &IdentityAddress) -> anyhow::Result<bool> {
+        let identity = self.0.find_identity(address).await?;
+        Ok(identity.is_some_and(|i| i.status == backbone_devices::domain::IdentityStatus::Active))
     }
 }
 
@@ -111,16 +124,14 @@ impl Application {
                 paging,
             }),
         };
+        let synchronization = SynchronizationService {
+            store: SynchronizationStore::new(db.clone()),
+            clock: clock.clone(),
+            identities: Arc::new(IdentityStatusFromDevices(DevicesStore::new(db.clone()))),
+            paging,
+        };
         let tags = TagsState::new(&settings.tags)?;
-        Ok(Self {
-            settings: Arc::new(settings),
-            db,
-            clock,
-            jwt,
-            devices,
-            challenges,
-            tags,
-        })
+        Ok(Self { settings: Arc::new(settings), db, clock, jwt, devices, challenges, synchronization, tags })
     }
 
     pub fn devices_state(&self) -> DevicesState {
@@ -135,6 +146,10 @@ impl Application {
             store: self.challenges.clone(),
             clock: self.clock.clone(),
         }
+    }
+
+    pub fn synchronization_state(&self) -> SynchronizationState {
+        SynchronizationState { service: self.synchronization.clone() }
     }
 
     /// Binds the listeners of the requested roles and serves them in background tasks.

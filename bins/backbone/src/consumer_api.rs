@@ -25,6 +25,7 @@ pub fn service(app: &Application) -> Router {
         .with_state(app.db.clone())
         .merge(backbone_challenges::routes(app.challenges_state()))
         .merge(backbone_devices::routes(app.devices_state()))
+        .merge(backbone_synchronization::routes(app.synchronization_state()))
         .merge(backbone_tags::routes(app.tags.clone()))
         .merge(crate::docs::routes());
     let (router, segments) = routes.into_parts();

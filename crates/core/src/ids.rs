@@ -98,6 +98,32 @@ typed_id!(
     "TIR"
 );
 
+typed_id!(
+    /// A sync run: one pass of a device fetching its identity's external events.
+    SyncRunId,
+    "SYR"
+);
+typed_id!(
+    /// An external event: something that happened to an identity while it was away.
+    ExternalEventId,
+    "SYI"
+);
+typed_id!(
+    /// A recorded failure to process an external event.
+    SyncErrorId,
+    "SYE"
+);
+typed_id!(
+    /// The encrypted, device-shared state of an identity.
+    DatawalletId,
+    "DWL"
+);
+typed_id!(
+    /// One change to a datawallet.
+    DatawalletModificationId,
+    "DWM"
+);
+
 impl TierId {
     /// The fixed tier identities are moved to while their deletion is pending.
     pub fn queued_for_deletion() -> Self {

@@ -1,0 +1,414 @@
+//! The tables this module owns: `sync_runs`, `external_events`, `sync_errors`, `datawallets`,
+//! `datawallet_modifications`. Functions that take a connection run inside the caller's
+//! transaction, so a use case commits all of its changes or none.
+
+use backbone_core::encoding::{from_millis, to_millis};
+use backbone_core::ids::{DatawalletId, DatawalletModificationId, DeviceId, ExternalEventId, SyncErrorId, SyncRunId};
+use backbone_core::paging::{Page, PageRequest};
+use backbone_core::IdentityAddress;
+use backbone_db::sqlx::any::AnyRow;
+use backbone_db::sqlx::{self, AnyConnection, Row};
+use backbone_db::Database;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{ExternalEvent, Modification, NewModification, SyncRun, SyncRunType, MAX_SYNC_ERRORS};
+
+const RUN_COLUMNS: &str =
+    "id, owner, run_index, run_type, created_at, created_by_device, expires_at, finalized_at, event_count";
+const EVENT_COLUMNS: &str = "id, owner, event_index, event_type, payload, created_at, sync_error_count";
+const MODIFICATION_COLUMNS: &str = "id, modification_index, datawallet_version, object_identifier, \
+    payload_category, collection, modification_type, encrypted_payload, created_at, created_by_device";
+
+#[derive(Debug, Clone)]
+pub struct SynchronizationStore {
+    db: Database,
+}
+
+/// A datawallet's identity and version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Datawallet {
+    pub id: DatawalletId,
+    pub version: i64,
+}
+
+impl SynchronizationStore {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    // Sync runs -------------------------------------------------------------------------------
+
+    pub async fn latest_run(&self, conn: &mut AnyConnection, owner: &IdentityAddress) -> sqlx::Result<Option<SyncRun>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM sync_runs WHERE owner = $1 ORDER BY run_index DESC LIMIT 1{}",
+            self.db.dialect().for_update()
+        );
+        let row = sqlx::query(&sql).bind(owner.as_str()).fetch_optional(conn).await?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    /// The run if it belongs to `owner`, locked for the rest of the transaction.
+    pub async fn find_run(
+        &self,
+        conn: &mut AnyConnection,
+        id: &SyncRunId,
+        owner: &IdentityAddress,
+    ) -> sqlx::Result<Option<SyncRun>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM sync_runs WHERE id = $1 AND owner = $2{}",
+            self.db.dialect().for_update()
+        );
+        let row = sqlx::query(&sql).bind(id.as_str()).bind(owner.as_str()).fetch_optional(conn).await?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    /// Inserts a run; `false` if another run took the same index meanwhile.
+    pub async fn insert_run(&self, conn: &mut AnyConnection, run: &SyncRun) -> sqlx::Result<bool> {
+        let result = sqlx::query(&format!(
+            "INSERT INTO sync_runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)"
+        ))
+        .bind(run.id.as_str())
+        .bind(run.owner.as_str())
+        .bind(run.index)
+        .bind(run.run_type.as_str())
+        .bind(to_millis(&run.created_at))
+        .bind(run.created_by_device.as_str())
+        .bind(to_millis(&run.expires_at))
+        .bind(run.event_count)
+        .execute(conn)
+        .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if backbone_db::is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Assigns every deliverable event of `owner` to the run; returns how many.
+    pub async fn assign_events(&self, conn: &mut AnyConnection, owner: &IdentityAddress, run: &SyncRunId) -> sqlx::Result<i64> {
+        let assigned = sqlx::query(
+            "UPDATE external_events SET sync_run_id = $1 WHERE owner = $2 AND sync_run_id IS NULL \
+             AND is_delivery_blocked = 0 AND sync_error_count < $3",
+        )
+        .bind(run.as_str())
+        .bind(owner.as_str())
+        .bind(MAX_SYNC_ERRORS)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected() as i64;
+        sqlx::query("UPDATE sync_runs SET event_count = $1 WHERE id = $2")
+            .bind(assigned)
+            .bind(run.as_str())
+            .execute(conn)
+            .await?;
+        Ok(assigned)
+    }
+
+    pub async fn deliverable_event_exists(
+        &self,
+        conn: &mut AnyConnection,
+        owner: &IdentityAddress,
+        max_errors: i64,
+    ) -> sqlx::Result<bool> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM external_events WHERE owner = $1 AND sync_run_id IS NULL \
+             AND is_delivery_blocked = 0 AND sync_error_count < $2",
+        )
+        .bind(owner.as_str())
+        .bind(max_errors)
+        .fetch_one(conn)
+        .await?;
+        Ok(count > 0)
+    }
+
+    pub async fn has_unfinalized_run(&self, conn: &mut AnyConnection, owner: &IdentityAddress) -> sqlx::Result<bool> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sync_runs WHERE owner = $1 AND finalized_at IS NULL")
+            .bind(owner.as_str())
+            .fetch_one(conn)
+            .await?;
+        Ok(count > 0)
+    }
+
+    pub async fn assigned_event_ids(&self, conn: &mut AnyConnection, run: &SyncRunId) -> sqlx::Result<Vec<String>> {
+        sqlx::query_scalar("SELECT id FROM external_events WHERE sync_run_id = $1 ORDER BY event_index")
+            .bind(run.as_str())
+            .fetch_all(conn)
+            .await
+    }
+
+    /// Records a failed delivery: the event is released for a later run and counts one error.
+    pub async fn record_sync_error(
+        &self,
+        conn: &mut AnyConnection,
+        run: &SyncRunId,
+        event_id: &str,
+        code: &str,
+    ) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO sync_errors (id, sync_run_id, external_event_id, error_code) VALUES ($1, $2, $3, $4)")
+            .bind(SyncErrorId::generate().as_str())
+            .bind(run.as_str())
+            .bind(event_id)
+            .bind(code)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "UPDATE external_events SET sync_run_id = NULL, sync_error_count = sync_error_count + 1 WHERE id = $1",
+        )
+        .bind(event_id)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn finalize_run(&self, conn: &mut AnyConnection, run: &SyncRunId, now: DateTime<Utc>) -> sqlx::Result<()> {
+        sqlx::query("UPDATE sync_runs SET finalized_at = $1 WHERE id = $2")
+            .bind(to_millis(&now))
+            .bind(run.as_str())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_run_expiry(&self, conn: &mut AnyConnection, run: &SyncRunId, expires_at: DateTime<Utc>) -> sqlx::Result<()> {
+        sqlx::query("UPDATE sync_runs SET expires_at = $1 WHERE id = $2")
+            .bind(to_millis(&expires_at))
+            .bind(run.as_str())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn events_of_run(&self, run: &SyncRunId, page: PageRequest) -> sqlx::Result<Page<ExternalEvent>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM external_events WHERE sync_run_id = $1 ORDER BY event_index LIMIT $2 OFFSET $3"
+        ))
+        .bind(run.as_str())
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(self.db.pool())
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM external_events WHERE sync_run_id = $1")
+            .bind(run.as_str())
+            .fetch_one(self.db.pool())
+            .await?;
+        let items = rows.iter().map(event_from_row).collect::<sqlx::Result<_>>()?;
+        Ok(Page { items, request: page, total_records: total as u64 })
+    }
+
+    // External events -------------------------------------------------------------------------
+
+    /// Adds an event for `owner` with the next index. Concurrent writers for the same owner may
+    /// pick the same index; the unique constraint catches that and we try again.
+    pub async fn add_external_event(
+        &self,
+        owner: &IdentityAddress,
+        event_type: &str,
+        payload: &serde_json::Value,
+        context: Option<&str>,
+        delivery_blocked: bool,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<ExternalEvent> {
+        loop {
+            let mut tx = self.db.begin_write().await?;
+            let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(event_index), -1) + 1 FROM external_events WHERE owner = $1")
+                .bind(owner.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+            let event = ExternalEvent {
+                id: ExternalEventId::generate(),
+                owner: owner.clone(),
+                index: next,
+                event_type: event_type.to_owned(),
+                payload: payload.clone(),
+                created_at: now,
+                sync_error_count: 0,
+            };
+            let inserted = sqlx::query(
+                "INSERT INTO external_events (id, owner, event_index, event_type, payload, created_at, \
+                 sync_error_count, is_delivery_blocked, context) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)",
+            )
+            .bind(event.id.as_str())
+            .bind(owner.as_str())
+            .bind(next)
+            .bind(event_type)
+            .bind(payload.to_string())
+            .bind(to_millis(&now))
+            .bind(i64::from(delivery_blocked))
+            .bind(context)
+            .execute(&mut *tx)
+            .await;
+            match inserted {
+                Ok(_) => {
+                    tx.commit().await?;
+                    return Ok(event);
+                }
+                Err(e) if backbone_db::is_unique_violation(&e) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    // Datawallet ------------------------------------------------------------------------------
+
+    pub async fn datawallet(&self, conn: &mut AnyConnection, owner: &IdentityAddress) -> sqlx::Result<Option<Datawallet>> {
+        let row = sqlx::query(&format!(
+            "SELECT id, version FROM datawallets WHERE owner = $1{}",
+            self.db.dialect().for_update()
+        ))
+        .bind(owner.as_str())
+        .fetch_optional(conn)
+        .await?;
+        row.map(|row| Ok(Datawallet { id: DatawalletId::from_trusted(row.try_get("id")?), version: row.try_get("version")? }))
+            .transpose()
+    }
+
+    pub async fn create_datawallet(&self, conn: &mut AnyConnection, owner: &IdentityAddress, version: i64) -> sqlx::Result<Datawallet> {
+        let datawallet = Datawallet { id: DatawalletId::generate(), version };
+        sqlx::query("INSERT INTO datawallets (id, owner, version) VALUES ($1, $2, $3)")
+            .bind(datawallet.id.as_str())
+            .bind(owner.as_str())
+            .bind(version)
+            .execute(conn)
+            .await?;
+        Ok(datawallet)
+    }
+
+    pub async fn set_datawallet_version(&self, conn: &mut AnyConnection, id: &DatawalletId, version: i64) -> sqlx::Result<()> {
+        sqlx::query("UPDATE datawallets SET version = $1 WHERE id = $2")
+            .bind(version)
+            .bind(id.as_str())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn newest_modification_index(&self, conn: &mut AnyConnection, datawallet: &DatawalletId) -> sqlx::Result<Option<i64>> {
+        sqlx::query_scalar("SELECT MAX(modification_index) FROM datawallet_modifications WHERE datawallet_id = $1")
+            .bind(datawallet.as_str())
+            .fetch_one(conn)
+            .await
+    }
+
+    /// Appends modifications after the newest index; `None` if another writer took an index.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn append_modifications(
+        &self,
+        conn: &mut AnyConnection,
+        datawallet: &DatawalletId,
+        owner: &IdentityAddress,
+        device: &DeviceId,
+        modifications: &[NewModification],
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<Option<Vec<(DatawalletModificationId, i64)>>> {
+        let newest = self.newest_modification_index(&mut *conn, datawallet).await?;
+        let mut created = Vec::with_capacity(modifications.len());
+        for (offset, modification) in modifications.iter().enumerate() {
+            let id = DatawalletModificationId::generate();
+            let index = newest.map_or(0, |n| n + 1) + offset as i64;
+            let result = sqlx::query(&format!(
+                "INSERT INTO datawallet_modifications (datawallet_id, created_by, {MODIFICATION_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            ))
+            .bind(datawallet.as_str())
+            .bind(owner.as_str())
+            .bind(id.as_str())
+            .bind(index)
+            .bind(modification.datawallet_version)
+            .bind(&modification.object_identifier)
+            .bind(modification.payload_category.as_deref())
+            .bind(&modification.collection)
+            .bind(modification.modification_type.as_str())
+            .bind(modification.encrypted_payload.as_deref())
+            .bind(to_millis(&now))
+            .bind(device.as_str())
+            .execute(&mut *conn)
+            .await;
+            match result {
+                Ok(_) => created.push((id, index)),
+                Err(e) if backbone_db::is_unique_violation(&e) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(created))
+    }
+
+    /// Modifications after `local_index`, keeping only the newest per object, type and
+    /// payload category (spec W2).
+    pub async fn modifications(
+        &self,
+        datawallet: &DatawalletId,
+        local_index: i64,
+        page: PageRequest,
+    ) -> sqlx::Result<Page<Modification>> {
+        const NEWEST_OF_ITS_KIND: &str = "m.datawallet_id = $1 AND m.modification_index > $2 AND NOT EXISTS ( \
+            SELECT 1 FROM datawallet_modifications n WHERE n.datawallet_id = m.datawallet_id \
+            AND n.object_identifier = m.object_identifier AND n.modification_type = m.modification_type \
+            AND (n.payload_category = m.payload_category OR (n.payload_category IS NULL AND m.payload_category IS NULL)) \
+            AND n.modification_index > m.modification_index)";
+        let columns = MODIFICATION_COLUMNS.split(", ").map(|c| format!("m.{}", c.trim())).collect::<Vec<_>>().join(", ");
+        let rows = sqlx::query(&format!(
+            "SELECT {columns} FROM datawallet_modifications m WHERE {NEWEST_OF_ITS_KIND} \
+             ORDER BY m.modification_index LIMIT $3 OFFSET $4"
+        ))
+        .bind(datawallet.as_str())
+        .bind(local_index)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(self.db.pool())
+        .await?;
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM datawallet_modifications m WHERE {NEWEST_OF_ITS_KIND}"))
+            .bind(datawallet.as_str())
+            .bind(local_index)
+            .fetch_one(self.db.pool())
+            .await?;
+        let items = rows.iter().map(modification_from_row).collect::<sqlx::Result<_>>()?;
+        Ok(Page { items, request: page, total_records: total as u64 })
+    }
+}
+
+fn run_from_row(row: &AnyRow) -> sqlx::Result<SyncRun> {
+    let run_type: String = row.try_get("run_type")?;
+    Ok(SyncRun {
+        id: SyncRunId::from_trusted(row.try_get("id")?),
+        owner: IdentityAddress::from_trusted(row.try_get("owner")?),
+        index: row.try_get("run_index")?,
+        run_type: SyncRunType::parse(&run_type).unwrap_or(SyncRunType::ExternalEventSync),
+        created_at: from_millis(row.try_get("created_at")?),
+        created_by_device: DeviceId::from_trusted(row.try_get("created_by_device")?),
+        expires_at: from_millis(row.try_get("expires_at")?),
+        finalized_at: row.try_get::<Option<i64>, _>("finalized_at")?.map(from_millis),
+        event_count: row.try_get("event_count")?,
+    })
+}
+
+fn event_from_row(row: &AnyRow) -> sqlx::Result<ExternalEvent> {
+    let payload: String = row.try_get("payload")?;
+    Ok(ExternalEvent {
+        id: ExternalEventId::from_trusted(row.try_get("id")?),
+        owner: IdentityAddress::from_trusted(row.try_get("owner")?),
+        index: row.try_get("event_index")?,
+        event_type: row.try_get("event_type")?,
+        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+        created_at: from_millis(row.try_get("created_at")?),
+        sync_error_count: row.try_get("sync_error_count")?,
+    })
+}
+
+fn modification_from_row(row: &AnyRow) -> sqlx::Result<Modification> {
+    Ok(Modification {
+        id: DatawalletModificationId::from_trusted(row.try_get("id")?),
+        index: row.try_get("modification_index")?,
+        datawallet_version: row.try_get("datawallet_version")?,
+        object_identifier: row.try_get("object_identifier")?,
+        payload_category: row.try_get("payload_category")?,
+        collection: row.try_get("collection")?,
+        modification_type: row.try_get("modification_type")?,
+        encrypted_payload: row.try_get("encrypted_payload")?,
+        created_at: from_millis(row.try_get("created_at")?),
+        created_by_device: DeviceId::from_trusted(row.try_get("created_by_device")?),
+    })
+}
