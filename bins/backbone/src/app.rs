@@ -14,7 +14,9 @@ use backbone_core::{IdentityAddress, SharedClock};
 use backbone_db::Database;
 use backbone_devices::domain::PasswordPolicy;
 use backbone_devices::{ChallengeLookup, DevicesService, DevicesSettings, DevicesState, DevicesStore};
-use backbone_synchronization::{IdentityStatusLookup, SynchronizationService, SynchronizationState, SynchronizationStore};
+use backbone_synchronization::{
+    IdentityStatusLookup, SynchronizationService, SynchronizationState, SynchronizationStore,
+};
 use backbone_tags::TagsState;
 use backbone_web::JwtKeys;
 use chrono::{DateTime, Duration, Utc};
@@ -131,7 +133,16 @@ impl Application {
             paging,
         };
         let tags = TagsState::new(&settings.tags)?;
-        Ok(Self { settings: Arc::new(settings), db, clock, jwt, devices, challenges, synchronization, tags })
+        Ok(Self {
+            settings: Arc::new(settings),
+            db,
+            clock,
+            jwt,
+            devices,
+            challenges,
+            synchronization,
+            tags,
+        })
     }
 
     pub fn devices_state(&self) -> DevicesState {
@@ -149,7 +160,9 @@ impl Application {
     }
 
     pub fn synchronization_state(&self) -> SynchronizationState {
-        SynchronizationState { service: self.synchronization.clone() }
+        SynchronizationState {
+            service: self.synchronization.clone(),
+        }
     }
 
     /// Binds the listeners of the requested roles and serves them in background tasks.

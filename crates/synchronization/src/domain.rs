@@ -113,16 +113,36 @@ impl ModificationType {
 impl NewModification {
     /// The per-item rules of spec §10.5 (the version check needs the datawallet).
     pub fn validate(&self) -> ApiResult<()> {
-        let check = |ok: bool, message: &str| if ok { Ok(()) } else { Err(ApiError::invalid_property_value(message)) };
-        check(!self.object_identifier.is_empty(), "'objectIdentifier' must not be empty.")?;
-        check(self.object_identifier.chars().count() <= 100, "'objectIdentifier' must be 100 characters or fewer.")?;
-        check(!self.collection.is_empty(), "'collection' must not be empty.")?;
-        check(self.collection.chars().count() <= 50, "'collection' must be 50 characters or fewer.")?;
+        let check = |ok: bool, message: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(ApiError::invalid_property_value(message))
+            }
+        };
         check(
-            self.payload_category.as_ref().is_none_or(|c| c.chars().count() <= 50),
+            !self.object_identifier.is_empty(),
+            "'objectIdentifier' must not be empty.",
+        )?;
+        check(
+            self.object_identifier.chars().count() <= 100,
+            "'objectIdentifier' must be 100 characters or fewer.",
+        )?;
+        check(!self.collection.is_empty(), "'collection' must not be empty.")?;
+        check(
+            self.collection.chars().count() <= 50,
+            "'collection' must be 50 characters or fewer.",
+        )?;
+        check(
+            self.payload_category
+                .as_ref()
+                .is_none_or(|c| c.chars().count() <= 50),
             "'payloadCategory' must be 50 characters or fewer.",
         )?;
-        check((0..=i64::from(u16::MAX)).contains(&self.datawallet_version), "'datawalletVersion' is not a valid version.")
+        check(
+            (0..=i64::from(u16::MAX)).contains(&self.datawallet_version),
+            "'datawalletVersion' is not a valid version.",
+        )
     }
 }
 

@@ -45,8 +45,12 @@ impl SyncError {
             Self::CannotPushDuringActiveSyncRun => {
                 "error.platform.validation.datawallet.cannotPushDatawalletModificationsDuringActiveSyncRun"
             }
-            Self::DatawalletNotUpToDate { .. } => "error.platform.validation.datawallet.datawalletNotUpToDate",
-            Self::ModificationVersionTooHigh(_) => "error.platform.datawallet.datawalletVersionOfModificationTooHigh",
+            Self::DatawalletNotUpToDate { .. } => {
+                "error.platform.validation.datawallet.datawalletNotUpToDate"
+            }
+            Self::ModificationVersionTooHigh(_) => {
+                "error.platform.datawallet.datawalletVersionOfModificationTooHigh"
+            }
         }
     }
 }

@@ -13,7 +13,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::domain::{EventResult, ExternalEvent, Modification, ModificationType, NewModification, SyncRun, SyncRunType};
+use crate::domain::{
+    EventResult, ExternalEvent, Modification, ModificationType, NewModification, SyncRun, SyncRunType,
+};
 use crate::service::{Actor, CreatedModifications, StartOutcome};
 use crate::SynchronizationService;
 
@@ -28,15 +30,27 @@ pub fn routes(state: SynchronizationState) -> Routes {
         .route("/api/v2/SyncRuns/{id}", get(get_sync_run))
         .route("/api/v2/SyncRuns/{id}/ExternalEvents", get(get_external_events))
         .route("/api/v2/SyncRuns/{id}/RefreshExpirationTime", put(put_refresh))
-        .route("/api/v2/SyncRuns/{id}/FinalizeExternalEventSync", put(put_finalize_external_event_sync))
-        .route("/api/v2/SyncRuns/{id}/FinalizeDatawalletVersionUpgrade", put(put_finalize_version_upgrade))
+        .route(
+            "/api/v2/SyncRuns/{id}/FinalizeExternalEventSync",
+            put(put_finalize_external_event_sync),
+        )
+        .route(
+            "/api/v2/SyncRuns/{id}/FinalizeDatawalletVersionUpgrade",
+            put(put_finalize_version_upgrade),
+        )
         .route("/api/v2/Datawallet", get(get_datawallet))
-        .route("/api/v2/Datawallet/Modifications", get(get_modifications).post(post_modifications))
+        .route(
+            "/api/v2/Datawallet/Modifications",
+            get(get_modifications).post(post_modifications),
+        )
         .with_state(state)
 }
 
 fn actor(caller: Caller) -> Actor {
-    Actor { address: caller.address, device: caller.device_id }
+    Actor {
+        address: caller.address,
+        device: caller.device_id,
+    }
 }
 
 /// `X-Supported-Datawallet-Version`; missing or unreadable counts as 0.
@@ -91,27 +105,47 @@ struct StartSyncRunRequest {
 }
 
 /// S1: 201 with the run, or 200 `NoNewEvents` when there is nothing to deliver.
-async fn post_sync_run(State(state): State<SynchronizationState>, caller: Caller, request: Request) -> ApiResult<Response> {
+async fn post_sync_run(
+    State(state): State<SynchronizationState>,
+    caller: Caller,
+    request: Request,
+) -> ApiResult<Response> {
     let headers = request.headers().clone();
     let body = read_body(request, &()).await?;
-    let request: StartSyncRunRequest =
-        if body.iter().all(u8::is_ascii_whitespace) { StartSyncRunRequest::default() } else { parse_json(&body)? };
+    let request: StartSyncRunRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        StartSyncRunRequest::default()
+    } else {
+        parse_json(&body)?
+    };
     let run_type = match request.run_type {
         None | Some(Value::Null) => SyncRunType::ExternalEventSync,
         Some(value) => {
-            let text = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
-            SyncRunType::parse(&text).ok_or_else(|| ApiError::cannot_parse("'type': The value is not a valid sync run type."))?
+            let text = value
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| value.to_string());
+            SyncRunType::parse(&text)
+                .ok_or_else(|| ApiError::cannot_parse("'type': The value is not a valid sync run type."))?
         }
     };
-    let outcome =
-        state.service.start_sync_run(&actor(caller), run_type, request.duration, supported_version(&headers)).await?;
+    let outcome = state
+        .service
+        .start_sync_run(
+            &actor(caller),
+            run_type,
+            request.duration,
+            supported_version(&headers),
+        )
+        .await?;
     Ok(match outcome {
-        StartOutcome::NoNewEvents => {
-            (StatusCode::OK, axum::Json(serde_json::json!({ "result": { "status": "NoNewEvents", "syncRun": null } })))
-                .into_response()
-        }
+        StartOutcome::NoNewEvents => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({ "result": { "status": "NoNewEvents", "syncRun": null } })),
+        )
+            .into_response(),
         StartOutcome::Created(run) => {
-            Created::new(serde_json::json!({ "status": "Created", "syncRun": SyncRunDto::from(run) })).into_response()
+            Created::new(serde_json::json!({ "status": "Created", "syncRun": SyncRunDto::from(run) }))
+                .into_response()
         }
     })
 }
@@ -122,7 +156,13 @@ async fn get_sync_run(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Envelope<SyncRunDto>> {
-    Ok(Envelope(state.service.sync_run(&caller.address, &parse_run_id(&id)?).await?.into()))
+    Ok(Envelope(
+        state
+            .service
+            .sync_run(&caller.address, &parse_run_id(&id)?)
+            .await?
+            .into(),
+    ))
 }
 
 #[derive(Serialize)]
@@ -159,7 +199,10 @@ async fn get_external_events(
     query: QueryParams,
 ) -> ApiResult<PagedEnvelope<ExternalEventDto>> {
     let page = query.page(state.service.paging)?;
-    let events = state.service.events_of_run(&actor(caller), &parse_run_id(&id)?, page).await?;
+    let events = state
+        .service
+        .events_of_run(&actor(caller), &parse_run_id(&id)?, page)
+        .await?;
     Ok(PagedEnvelope(events.map(ExternalEventDto::from)))
 }
 
@@ -176,7 +219,10 @@ async fn put_refresh(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Envelope<RefreshedDto>> {
-    let expires_at = state.service.refresh_expiration(&actor(caller), &parse_run_id(&id)?).await?;
+    let expires_at = state
+        .service
+        .refresh_expiration(&actor(caller), &parse_run_id(&id)?)
+        .await?;
     Ok(Envelope(RefreshedDto { expires_at }))
 }
 
@@ -197,12 +243,21 @@ fn to_new_modifications(items: Vec<ModificationDto>) -> ApiResult<Vec<NewModific
     items
         .into_iter()
         .map(|item| {
-            let type_text = item.modification_type.as_str().map(str::to_owned).unwrap_or_else(|| item.modification_type.to_string());
-            let modification_type = ModificationType::parse(&type_text)
-                .ok_or_else(|| ApiError::cannot_parse("'type': The value is not a valid modification type."))?;
+            let type_text = item
+                .modification_type
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| item.modification_type.to_string());
+            let modification_type = ModificationType::parse(&type_text).ok_or_else(|| {
+                ApiError::cannot_parse("'type': The value is not a valid modification type.")
+            })?;
             let encrypted_payload = item
                 .encrypted_payload
-                .map(|p| decode_bytes(&p).ok_or_else(|| ApiError::cannot_parse("'encryptedPayload': The value is not valid base64.")))
+                .map(|p| {
+                    decode_bytes(&p).ok_or_else(|| {
+                        ApiError::cannot_parse("'encryptedPayload': The value is not valid base64.")
+                    })
+                })
                 .transpose()?;
             Ok(NewModification {
                 modification_type,
@@ -229,7 +284,11 @@ fn created_dtos(created: &CreatedModifications) -> Vec<CreatedModificationDto> {
     created
         .items
         .iter()
-        .map(|(id, index)| CreatedModificationDto { id: id.to_string(), index: *index, created_at: created.created_at })
+        .map(|(id, index)| CreatedModificationDto {
+            id: id.to_string(),
+            index: *index,
+            created_at: created.created_at,
+        })
         .collect()
 }
 
@@ -269,16 +328,24 @@ async fn put_finalize_external_event_sync(
         .external_event_results
         .into_iter()
         .map(|r| {
-            let external_event_id =
-                ExternalEventId::parse(&r.external_event_id).ok_or_else(|| ApiError::invalid_id("externalEventId"))?;
+            let external_event_id = ExternalEventId::parse(&r.external_event_id)
+                .ok_or_else(|| ApiError::invalid_id("externalEventId"))?;
             if r.error_code.as_ref().is_some_and(|c| c.chars().count() > 100) {
-                return Err(ApiError::invalid_property_value("'errorCode' must be 100 characters or fewer."));
+                return Err(ApiError::invalid_property_value(
+                    "'errorCode' must be 100 characters or fewer.",
+                ));
             }
-            Ok(EventResult { external_event_id, error_code: r.error_code })
+            Ok(EventResult {
+                external_event_id,
+                error_code: r.error_code,
+            })
         })
         .collect::<ApiResult<Vec<_>>>()?;
     let modifications = to_new_modifications(request.datawallet_modifications)?;
-    let (created, more) = state.service.finalize_external_event_sync(&actor(caller), &id, results, modifications).await?;
+    let (created, more) = state
+        .service
+        .finalize_external_event_sync(&actor(caller), &id, results, modifications)
+        .await?;
     Ok(Envelope(FinalizedExternalEventSyncDto {
         new_datawallet_modification_index: created.newest_index,
         datawallet_modifications: created_dtos(&created),
@@ -312,7 +379,12 @@ async fn put_finalize_version_upgrade(
     let modifications = to_new_modifications(request.datawallet_modifications)?;
     let created = state
         .service
-        .finalize_datawallet_version_upgrade(&actor(caller), &id, request.new_datawallet_version, modifications)
+        .finalize_datawallet_version_upgrade(
+            &actor(caller),
+            &id,
+            request.new_datawallet_version,
+            modifications,
+        )
         .await?;
     Ok(Envelope(FinalizedVersionUpgradeDto {
         new_datawallet_modification_index: created.newest_index,
@@ -321,7 +393,10 @@ async fn put_finalize_version_upgrade(
 }
 
 /// W1
-async fn get_datawallet(State(state): State<SynchronizationState>, caller: Caller) -> ApiResult<Envelope<Value>> {
+async fn get_datawallet(
+    State(state): State<SynchronizationState>,
+    caller: Caller,
+) -> ApiResult<Envelope<Value>> {
     let version = state.service.datawallet_version(&caller.address).await?;
     Ok(Envelope(serde_json::json!({ "version": version })))
 }
@@ -369,8 +444,10 @@ async fn get_modifications(
 ) -> ApiResult<PagedEnvelope<ModificationOutDto>> {
     let page = query.page(state.service.paging)?;
     let local_index = query.integer("localIndex")?;
-    let modifications =
-        state.service.modifications(&caller.address, local_index, supported_version(&headers), page).await?;
+    let modifications = state
+        .service
+        .modifications(&caller.address, local_index, supported_version(&headers), page)
+        .await?;
     Ok(PagedEnvelope(modifications.map(ModificationOutDto::from)))
 }
 
@@ -398,7 +475,15 @@ async fn post_modifications(
     let modifications = to_new_modifications(request.modifications)?;
     let created = state
         .service
-        .push_modifications(&actor(caller), request.local_index.filter(|i| *i >= 0), modifications, supported_version(&headers))
+        .push_modifications(
+            &actor(caller),
+            request.local_index.filter(|i| *i >= 0),
+            modifications,
+            supported_version(&headers),
+        )
         .await?;
-    Ok(Created::new(PushedModificationsDto { new_index: created.newest_index, modifications: created_dtos(&created) }))
+    Ok(Created::new(PushedModificationsDto {
+        new_index: created.newest_index,
+        modifications: created_dtos(&created),
+    }))
 }

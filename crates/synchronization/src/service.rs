@@ -16,7 +16,9 @@ use crate::domain::{
     EventResult, ExternalEvent, Modification, NewModification, SyncRun, SyncRunType, DEFAULT_RUN_DURATION,
     ERROR_NOT_PROCESSED, ERROR_SYNC_RUN_CANCELED,
 };
-use crate::error::{CANNOT_FINALIZE_OTHER_DEVICE, CANNOT_READ_EVENTS_OF_OTHER_DEVICE, CANNOT_REFRESH_OTHER_DEVICE};
+use crate::error::{
+    CANNOT_FINALIZE_OTHER_DEVICE, CANNOT_READ_EVENTS_OF_OTHER_DEVICE, CANNOT_REFRESH_OTHER_DEVICE,
+};
 use crate::store::{Datawallet, SynchronizationStore};
 use crate::SyncError;
 
@@ -77,24 +79,41 @@ impl SynchronizationService {
         duration_seconds: Option<i64>,
         supported_version: i64,
     ) -> ApiResult<StartOutcome> {
-        if !self.identities.is_active(&actor.address).await.map_err(ApiError::internal)? {
+        if !self
+            .identities
+            .is_active(&actor.address)
+            .await
+            .map_err(ApiError::internal)?
+        {
             return Err(SyncError::IdentityIsToBeDeleted.into());
         }
         require_supported_version(supported_version)?;
         let duration = match duration_seconds {
             None => DEFAULT_RUN_DURATION,
             Some(seconds) if (0..=i64::from(u16::MAX)).contains(&seconds) => Duration::seconds(seconds),
-            Some(_) => return Err(ApiError::invalid_property_value("'duration' must be between 0 and 65535 seconds.")),
+            Some(_) => {
+                return Err(ApiError::invalid_property_value(
+                    "'duration' must be between 0 and 65535 seconds.",
+                ))
+            }
         };
         let now = self.clock.now();
         let mut tx = self.store.db().begin_write().await.map_err(internal)?;
-        let datawallet = self.store.datawallet(&mut tx, &actor.address).await.map_err(internal)?;
+        let datawallet = self
+            .store
+            .datawallet(&mut tx, &actor.address)
+            .await
+            .map_err(internal)?;
         if run_type == SyncRunType::ExternalEventSync && datawallet.is_none() {
             return Err(ApiError::not_found("Datawallet"));
         }
         check_datawallet_version(datawallet.as_ref(), supported_version)?;
 
-        let latest = self.store.latest_run(&mut tx, &actor.address).await.map_err(internal)?;
+        let latest = self
+            .store
+            .latest_run(&mut tx, &actor.address)
+            .await
+            .map_err(internal)?;
         if let Some(latest) = &latest {
             if !latest.is_finalized() {
                 if !latest.is_expired_at(now) {
@@ -104,7 +123,11 @@ impl SynchronizationService {
             }
         }
         if run_type == SyncRunType::ExternalEventSync
-            && !self.store.deliverable_event_exists(&mut tx, &actor.address, crate::domain::MAX_SYNC_ERRORS).await.map_err(internal)?
+            && !self
+                .store
+                .deliverable_event_exists(&mut tx, &actor.address, crate::domain::MAX_SYNC_ERRORS)
+                .await
+                .map_err(internal)?
         {
             tx.commit().await.map_err(internal)?;
             return Ok(StartOutcome::NoNewEvents);
@@ -124,7 +147,11 @@ impl SynchronizationService {
             return Err(SyncError::AnotherSyncRunIsRunning("a concurrently started run".into()).into());
         }
         if run_type == SyncRunType::ExternalEventSync {
-            run.event_count = self.store.assign_events(&mut tx, &actor.address, &run.id).await.map_err(internal)?;
+            run.event_count = self
+                .store
+                .assign_events(&mut tx, &actor.address, &run.id)
+                .await
+                .map_err(internal)?;
         }
         tx.commit().await.map_err(internal)?;
         Ok(StartOutcome::Created(run))
@@ -133,7 +160,9 @@ impl SynchronizationService {
     /// An expired, unfinished run is closed and its events released with an error each.
     async fn cancel(&self, conn: &mut AnyConnection, run: &SyncRun, now: DateTime<Utc>) -> sqlx::Result<()> {
         for event in self.store.assigned_event_ids(conn, &run.id).await? {
-            self.store.record_sync_error(conn, &run.id, &event, ERROR_SYNC_RUN_CANCELED).await?;
+            self.store
+                .record_sync_error(conn, &run.id, &event, ERROR_SYNC_RUN_CANCELED)
+                .await?;
         }
         self.store.finalize_run(conn, &run.id, now).await
     }
@@ -141,12 +170,21 @@ impl SynchronizationService {
     /// S2: any device of the identity may read its runs.
     pub async fn sync_run(&self, owner: &IdentityAddress, id: &SyncRunId) -> ApiResult<SyncRun> {
         let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
-        let run = self.store.find_run(&mut conn, id, owner).await.map_err(internal)?;
+        let run = self
+            .store
+            .find_run(&mut conn, id, owner)
+            .await
+            .map_err(internal)?;
         run.ok_or(ApiError::not_found("SyncRun"))
     }
 
     /// S3
-    pub async fn events_of_run(&self, actor: &Actor, id: &SyncRunId, page: PageRequest) -> ApiResult<Page<ExternalEvent>> {
+    pub async fn events_of_run(
+        &self,
+        actor: &Actor,
+        id: &SyncRunId,
+        page: PageRequest,
+    ) -> ApiResult<Page<ExternalEvent>> {
         let run = self.sync_run(&actor.address, id).await?;
         if run.is_finalized() {
             return Err(SyncError::AlreadyFinalized.into());
@@ -160,7 +198,11 @@ impl SynchronizationService {
     /// S4: extends the run by the fixed default duration from now.
     pub async fn refresh_expiration(&self, actor: &Actor, id: &SyncRunId) -> ApiResult<DateTime<Utc>> {
         let mut tx = self.store.db().begin_write().await.map_err(internal)?;
-        let run = self.store.find_run(&mut tx, id, &actor.address).await.map_err(internal)?;
+        let run = self
+            .store
+            .find_run(&mut tx, id, &actor.address)
+            .await
+            .map_err(internal)?;
         let run = run.ok_or(ApiError::not_found("SyncRun"))?;
         if run.created_by_device != actor.device {
             return Err(SyncError::StartedByAnotherDevice(CANNOT_REFRESH_OTHER_DEVICE).into());
@@ -169,7 +211,10 @@ impl SynchronizationService {
             return Err(SyncError::AlreadyFinalized.into());
         }
         let expires_at = self.clock.now() + DEFAULT_RUN_DURATION;
-        self.store.set_run_expiry(&mut tx, id, expires_at).await.map_err(internal)?;
+        self.store
+            .set_run_expiry(&mut tx, id, expires_at)
+            .await
+            .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         Ok(expires_at)
     }
@@ -182,7 +227,11 @@ impl SynchronizationService {
         id: &SyncRunId,
         expected: SyncRunType,
     ) -> ApiResult<SyncRun> {
-        let run = self.store.find_run(conn, id, &actor.address).await.map_err(internal)?;
+        let run = self
+            .store
+            .find_run(conn, id, &actor.address)
+            .await
+            .map_err(internal)?;
         let run = run.ok_or(ApiError::not_found("SyncRun"))?;
         if run.run_type != expected {
             return Err(SyncError::UnexpectedSyncRunType.into());
@@ -208,22 +257,45 @@ impl SynchronizationService {
         modifications.iter().try_for_each(NewModification::validate)?;
         let now = self.clock.now();
         let mut tx = self.store.db().begin_write().await.map_err(internal)?;
-        let run = self.open_run_for_finalize(&mut tx, actor, id, SyncRunType::ExternalEventSync).await?;
-        let datawallet = self.store.datawallet(&mut tx, &actor.address).await.map_err(internal)?;
+        let run = self
+            .open_run_for_finalize(&mut tx, actor, id, SyncRunType::ExternalEventSync)
+            .await?;
+        let datawallet = self
+            .store
+            .datawallet(&mut tx, &actor.address)
+            .await
+            .map_err(internal)?;
         let datawallet = datawallet.ok_or(ApiError::not_found("Datawallet"))?;
-        self.store.finalize_run(&mut tx, &run.id, now).await.map_err(internal)?;
-        for event in self.store.assigned_event_ids(&mut tx, &run.id).await.map_err(internal)? {
+        self.store
+            .finalize_run(&mut tx, &run.id, now)
+            .await
+            .map_err(internal)?;
+        for event in self
+            .store
+            .assigned_event_ids(&mut tx, &run.id)
+            .await
+            .map_err(internal)?
+        {
             let error = match results.iter().find(|r| r.external_event_id.as_str() == event) {
                 None => Some(ERROR_NOT_PROCESSED),
                 Some(result) => result.error_code.as_deref().filter(|code| !code.is_empty()),
             };
             if let Some(code) = error {
-                self.store.record_sync_error(&mut tx, &run.id, &event, code).await.map_err(internal)?;
+                self.store
+                    .record_sync_error(&mut tx, &run.id, &event, code)
+                    .await
+                    .map_err(internal)?;
             }
         }
-        let created = self.append(&mut tx, actor, &datawallet, &modifications, now).await?;
+        let created = self
+            .append(&mut tx, actor, &datawallet, &modifications, now)
+            .await?;
         // Events that already failed once do not count: the client would loop on them.
-        let more = self.store.deliverable_event_exists(&mut tx, &actor.address, 1).await.map_err(internal)?;
+        let more = self
+            .store
+            .deliverable_event_exists(&mut tx, &actor.address, 1)
+            .await
+            .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         Ok((created, more))
     }
@@ -237,24 +309,48 @@ impl SynchronizationService {
         modifications: Vec<NewModification>,
     ) -> ApiResult<CreatedModifications> {
         if !(1..=i64::from(u16::MAX)).contains(&new_version) {
-            return Err(ApiError::invalid_property_value("'newDatawalletVersion' must be between 1 and 65535."));
+            return Err(ApiError::invalid_property_value(
+                "'newDatawalletVersion' must be between 1 and 65535.",
+            ));
         }
         modifications.iter().try_for_each(NewModification::validate)?;
         let now = self.clock.now();
         let mut tx = self.store.db().begin_write().await.map_err(internal)?;
-        let run = self.open_run_for_finalize(&mut tx, actor, id, SyncRunType::DatawalletVersionUpgrade).await?;
-        self.store.finalize_run(&mut tx, &run.id, now).await.map_err(internal)?;
-        let datawallet = match self.store.datawallet(&mut tx, &actor.address).await.map_err(internal)? {
-            None => self.store.create_datawallet(&mut tx, &actor.address, new_version).await.map_err(internal)?,
+        let run = self
+            .open_run_for_finalize(&mut tx, actor, id, SyncRunType::DatawalletVersionUpgrade)
+            .await?;
+        self.store
+            .finalize_run(&mut tx, &run.id, now)
+            .await
+            .map_err(internal)?;
+        let datawallet = match self
+            .store
+            .datawallet(&mut tx, &actor.address)
+            .await
+            .map_err(internal)?
+        {
+            None => self
+                .store
+                .create_datawallet(&mut tx, &actor.address, new_version)
+                .await
+                .map_err(internal)?,
             Some(existing) if new_version < existing.version => {
                 return Err(SyncError::CannotDowngrade(existing.version).into())
             }
             Some(existing) => {
-                self.store.set_datawallet_version(&mut tx, &existing.id, new_version).await.map_err(internal)?;
-                Datawallet { version: new_version, ..existing }
+                self.store
+                    .set_datawallet_version(&mut tx, &existing.id, new_version)
+                    .await
+                    .map_err(internal)?;
+                Datawallet {
+                    version: new_version,
+                    ..existing
+                }
             }
         };
-        let created = self.append(&mut tx, actor, &datawallet, &modifications, now).await?;
+        let created = self
+            .append(&mut tx, actor, &datawallet, &modifications, now)
+            .await?;
         tx.commit().await.map_err(internal)?;
         Ok(created)
     }
@@ -263,7 +359,9 @@ impl SynchronizationService {
     pub async fn datawallet_version(&self, owner: &IdentityAddress) -> ApiResult<i64> {
         let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
         let datawallet = self.store.datawallet(&mut conn, owner).await.map_err(internal)?;
-        datawallet.map(|d| d.version).ok_or(ApiError::not_found("Datawallet"))
+        datawallet
+            .map(|d| d.version)
+            .ok_or(ApiError::not_found("Datawallet"))
     }
 
     /// W2
@@ -278,10 +376,17 @@ impl SynchronizationService {
         let datawallet = self.store.datawallet(&mut conn, owner).await.map_err(internal)?;
         drop(conn);
         let Some(datawallet) = datawallet else {
-            return Ok(Page { items: Vec::new(), request: page, total_records: 0 });
+            return Ok(Page {
+                items: Vec::new(),
+                request: page,
+                total_records: 0,
+            });
         };
         check_datawallet_version(Some(&datawallet), supported_version)?;
-        self.store.modifications(&datawallet.id, local_index.unwrap_or(-1), page).await.map_err(internal)
+        self.store
+            .modifications(&datawallet.id, local_index.unwrap_or(-1), page)
+            .await
+            .map_err(internal)
     }
 
     /// W3: only on top of the newest modification the device knows, and never during a sync run.
@@ -293,29 +398,54 @@ impl SynchronizationService {
         supported_version: i64,
     ) -> ApiResult<CreatedModifications> {
         if modifications.is_empty() {
-            return Err(ApiError::invalid_property_value("'modifications' must not be empty."));
+            return Err(ApiError::invalid_property_value(
+                "'modifications' must not be empty.",
+            ));
         }
         modifications.iter().try_for_each(NewModification::validate)?;
         require_supported_version(supported_version)?;
         let now = self.clock.now();
         let mut tx = self.store.db().begin_write().await.map_err(internal)?;
-        if self.store.has_unfinalized_run(&mut tx, &actor.address).await.map_err(internal)? {
+        if self
+            .store
+            .has_unfinalized_run(&mut tx, &actor.address)
+            .await
+            .map_err(internal)?
+        {
             return Err(SyncError::CannotPushDuringActiveSyncRun.into());
         }
-        let datawallet = self.store.datawallet(&mut tx, &actor.address).await.map_err(internal)?;
+        let datawallet = self
+            .store
+            .datawallet(&mut tx, &actor.address)
+            .await
+            .map_err(internal)?;
         let datawallet = datawallet.ok_or(ApiError::not_found("Datawallet"))?;
         check_datawallet_version(Some(&datawallet), supported_version)?;
-        let newest = self.store.newest_modification_index(&mut tx, &datawallet.id).await.map_err(internal)?;
+        let newest = self
+            .store
+            .newest_modification_index(&mut tx, &datawallet.id)
+            .await
+            .map_err(internal)?;
         if let Some(newest) = newest {
             if local_index != Some(newest) {
                 let given = local_index.unwrap_or(-1);
-                return Err(SyncError::DatawalletNotUpToDate { given, newest: newest.to_string() }.into());
+                return Err(SyncError::DatawalletNotUpToDate {
+                    given,
+                    newest: newest.to_string(),
+                }
+                .into());
             }
         }
-        let created = self.append(&mut tx, actor, &datawallet, &modifications, now).await?;
+        let created = self
+            .append(&mut tx, actor, &datawallet, &modifications, now)
+            .await?;
         tx.commit().await.map_err(|e| {
             if backbone_db::is_unique_violation(&e) {
-                SyncError::DatawalletNotUpToDate { given: local_index.unwrap_or(-1), newest: "newer".into() }.into()
+                SyncError::DatawalletNotUpToDate {
+                    given: local_index.unwrap_or(-1),
+                    newest: "newer".into(),
+                }
+                .into()
             } else {
                 internal(e)
             }
@@ -332,30 +462,58 @@ impl SynchronizationService {
         modifications: &[NewModification],
         now: DateTime<Utc>,
     ) -> ApiResult<CreatedModifications> {
-        if let Some(too_high) = modifications.iter().find(|m| m.datawallet_version > datawallet.version) {
+        if let Some(too_high) = modifications
+            .iter()
+            .find(|m| m.datawallet_version > datawallet.version)
+        {
             return Err(SyncError::ModificationVersionTooHigh(too_high.datawallet_version).into());
         }
         let items = self
             .store
-            .append_modifications(conn, &datawallet.id, &actor.address, &actor.device, modifications, now)
+            .append_modifications(
+                conn,
+                &datawallet.id,
+                &actor.address,
+                &actor.device,
+                modifications,
+                now,
+            )
             .await
             .map_err(internal)?
-            .ok_or(SyncError::DatawalletNotUpToDate { given: -1, newest: "newer".into() })?;
+            .ok_or(SyncError::DatawalletNotUpToDate {
+                given: -1,
+                newest: "newer".into(),
+            })?;
         if !items.is_empty() {
             let event = DomainEvent::new(
                 "DatawalletModified",
-                &DatawalletModified { identity: actor.address.as_str(), modified_by_device: actor.device.as_str() },
+                &DatawalletModified {
+                    identity: actor.address.as_str(),
+                    modified_by_device: actor.device.as_str(),
+                },
             );
-            backbone_db::outbox::enqueue(conn, &event, now).await.map_err(internal)?;
+            backbone_db::outbox::enqueue(conn, &event, now)
+                .await
+                .map_err(internal)?;
         }
-        let newest_index = self.store.newest_modification_index(conn, &datawallet.id).await.map_err(internal)?;
-        Ok(CreatedModifications { items, created_at: now, newest_index })
+        let newest_index = self
+            .store
+            .newest_modification_index(conn, &datawallet.id)
+            .await
+            .map_err(internal)?;
+        Ok(CreatedModifications {
+            items,
+            created_at: now,
+            newest_index,
+        })
     }
 }
 
 fn require_supported_version(supported_version: i64) -> ApiResult<()> {
     if supported_version <= 0 {
-        return Err(ApiError::invalid_property_value("'SupportedDatawalletVersion' must be greater than 0."));
+        return Err(ApiError::invalid_property_value(
+            "'SupportedDatawalletVersion' must be greater than 0.",
+        ));
     }
     Ok(())
 }

@@ -3,7 +3,9 @@
 //! transaction, so a use case commits all of its changes or none.
 
 use backbone_core::encoding::{from_millis, to_millis};
-use backbone_core::ids::{DatawalletId, DatawalletModificationId, DeviceId, ExternalEventId, SyncErrorId, SyncRunId};
+use backbone_core::ids::{
+    DatawalletId, DatawalletModificationId, DeviceId, ExternalEventId, SyncErrorId, SyncRunId,
+};
 use backbone_core::paging::{Page, PageRequest};
 use backbone_core::IdentityAddress;
 use backbone_db::sqlx::any::AnyRow;
@@ -42,12 +44,19 @@ impl SynchronizationStore {
 
     // Sync runs -------------------------------------------------------------------------------
 
-    pub async fn latest_run(&self, conn: &mut AnyConnection, owner: &IdentityAddress) -> sqlx::Result<Option<SyncRun>> {
+    pub async fn latest_run(
+        &self,
+        conn: &mut AnyConnection,
+        owner: &IdentityAddress,
+    ) -> sqlx::Result<Option<SyncRun>> {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM sync_runs WHERE owner = $1 ORDER BY run_index DESC LIMIT 1{}",
             self.db.dialect().for_update()
         );
-        let row = sqlx::query(&sql).bind(owner.as_str()).fetch_optional(conn).await?;
+        let row = sqlx::query(&sql)
+            .bind(owner.as_str())
+            .fetch_optional(conn)
+            .await?;
         row.as_ref().map(run_from_row).transpose()
     }
 
@@ -62,7 +71,11 @@ impl SynchronizationStore {
             "SELECT {RUN_COLUMNS} FROM sync_runs WHERE id = $1 AND owner = $2{}",
             self.db.dialect().for_update()
         );
-        let row = sqlx::query(&sql).bind(id.as_str()).bind(owner.as_str()).fetch_optional(conn).await?;
+        let row = sqlx::query(&sql)
+            .bind(id.as_str())
+            .bind(owner.as_str())
+            .fetch_optional(conn)
+            .await?;
         row.as_ref().map(run_from_row).transpose()
     }
 
@@ -89,7 +102,12 @@ impl SynchronizationStore {
     }
 
     /// Assigns every deliverable event of `owner` to the run; returns how many.
-    pub async fn assign_events(&self, conn: &mut AnyConnection, owner: &IdentityAddress, run: &SyncRunId) -> sqlx::Result<i64> {
+    pub async fn assign_events(
+        &self,
+        conn: &mut AnyConnection,
+        owner: &IdentityAddress,
+        run: &SyncRunId,
+    ) -> sqlx::Result<i64> {
         let assigned = sqlx::query(
             "UPDATE external_events SET sync_run_id = $1 WHERE owner = $2 AND sync_run_id IS NULL \
              AND is_delivery_blocked = 0 AND sync_error_count < $3",
@@ -125,15 +143,24 @@ impl SynchronizationStore {
         Ok(count > 0)
     }
 
-    pub async fn has_unfinalized_run(&self, conn: &mut AnyConnection, owner: &IdentityAddress) -> sqlx::Result<bool> {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sync_runs WHERE owner = $1 AND finalized_at IS NULL")
-            .bind(owner.as_str())
-            .fetch_one(conn)
-            .await?;
+    pub async fn has_unfinalized_run(
+        &self,
+        conn: &mut AnyConnection,
+        owner: &IdentityAddress,
+    ) -> sqlx::Result<bool> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sync_runs WHERE owner = $1 AND finalized_at IS NULL")
+                .bind(owner.as_str())
+                .fetch_one(conn)
+                .await?;
         Ok(count > 0)
     }
 
-    pub async fn assigned_event_ids(&self, conn: &mut AnyConnection, run: &SyncRunId) -> sqlx::Result<Vec<String>> {
+    pub async fn assigned_event_ids(
+        &self,
+        conn: &mut AnyConnection,
+        run: &SyncRunId,
+    ) -> sqlx::Result<Vec<String>> {
         sqlx::query_scalar("SELECT id FROM external_events WHERE sync_run_id = $1 ORDER BY event_index")
             .bind(run.as_str())
             .fetch_all(conn)
@@ -164,7 +191,12 @@ impl SynchronizationStore {
         Ok(())
     }
 
-    pub async fn finalize_run(&self, conn: &mut AnyConnection, run: &SyncRunId, now: DateTime<Utc>) -> sqlx::Result<()> {
+    pub async fn finalize_run(
+        &self,
+        conn: &mut AnyConnection,
+        run: &SyncRunId,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<()> {
         sqlx::query("UPDATE sync_runs SET finalized_at = $1 WHERE id = $2")
             .bind(to_millis(&now))
             .bind(run.as_str())
@@ -173,7 +205,12 @@ impl SynchronizationStore {
         Ok(())
     }
 
-    pub async fn set_run_expiry(&self, conn: &mut AnyConnection, run: &SyncRunId, expires_at: DateTime<Utc>) -> sqlx::Result<()> {
+    pub async fn set_run_expiry(
+        &self,
+        conn: &mut AnyConnection,
+        run: &SyncRunId,
+        expires_at: DateTime<Utc>,
+    ) -> sqlx::Result<()> {
         sqlx::query("UPDATE sync_runs SET expires_at = $1 WHERE id = $2")
             .bind(to_millis(&expires_at))
             .bind(run.as_str())
@@ -182,7 +219,11 @@ impl SynchronizationStore {
         Ok(())
     }
 
-    pub async fn events_of_run(&self, run: &SyncRunId, page: PageRequest) -> sqlx::Result<Page<ExternalEvent>> {
+    pub async fn events_of_run(
+        &self,
+        run: &SyncRunId,
+        page: PageRequest,
+    ) -> sqlx::Result<Page<ExternalEvent>> {
         let rows = sqlx::query(&format!(
             "SELECT {EVENT_COLUMNS} FROM external_events WHERE sync_run_id = $1 ORDER BY event_index LIMIT $2 OFFSET $3"
         ))
@@ -196,7 +237,11 @@ impl SynchronizationStore {
             .fetch_one(self.db.pool())
             .await?;
         let items = rows.iter().map(event_from_row).collect::<sqlx::Result<_>>()?;
-        Ok(Page { items, request: page, total_records: total as u64 })
+        Ok(Page {
+            items,
+            request: page,
+            total_records: total as u64,
+        })
     }
 
     // External events -------------------------------------------------------------------------
@@ -214,10 +259,12 @@ impl SynchronizationStore {
     ) -> sqlx::Result<ExternalEvent> {
         loop {
             let mut tx = self.db.begin_write().await?;
-            let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(event_index), -1) + 1 FROM external_events WHERE owner = $1")
-                .bind(owner.as_str())
-                .fetch_one(&mut *tx)
-                .await?;
+            let next: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(MAX(event_index), -1) + 1 FROM external_events WHERE owner = $1",
+            )
+            .bind(owner.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
             let event = ExternalEvent {
                 id: ExternalEventId::generate(),
                 owner: owner.clone(),
@@ -254,7 +301,11 @@ impl SynchronizationStore {
 
     // Datawallet ------------------------------------------------------------------------------
 
-    pub async fn datawallet(&self, conn: &mut AnyConnection, owner: &IdentityAddress) -> sqlx::Result<Option<Datawallet>> {
+    pub async fn datawallet(
+        &self,
+        conn: &mut AnyConnection,
+        owner: &IdentityAddress,
+    ) -> sqlx::Result<Option<Datawallet>> {
         let row = sqlx::query(&format!(
             "SELECT id, version FROM datawallets WHERE owner = $1{}",
             self.db.dialect().for_update()
@@ -262,12 +313,25 @@ impl SynchronizationStore {
         .bind(owner.as_str())
         .fetch_optional(conn)
         .await?;
-        row.map(|row| Ok(Datawallet { id: DatawalletId::from_trusted(row.try_get("id")?), version: row.try_get("version")? }))
-            .transpose()
+        row.map(|row| {
+            Ok(Datawallet {
+                id: DatawalletId::from_trusted(row.try_get("id")?),
+                version: row.try_get("version")?,
+            })
+        })
+        .transpose()
     }
 
-    pub async fn create_datawallet(&self, conn: &mut AnyConnection, owner: &IdentityAddress, version: i64) -> sqlx::Result<Datawallet> {
-        let datawallet = Datawallet { id: DatawalletId::generate(), version };
+    pub async fn create_datawallet(
+        &self,
+        conn: &mut AnyConnection,
+        owner: &IdentityAddress,
+        version: i64,
+    ) -> sqlx::Result<Datawallet> {
+        let datawallet = Datawallet {
+            id: DatawalletId::generate(),
+            version,
+        };
         sqlx::query("INSERT INTO datawallets (id, owner, version) VALUES ($1, $2, $3)")
             .bind(datawallet.id.as_str())
             .bind(owner.as_str())
@@ -277,7 +341,12 @@ impl SynchronizationStore {
         Ok(datawallet)
     }
 
-    pub async fn set_datawallet_version(&self, conn: &mut AnyConnection, id: &DatawalletId, version: i64) -> sqlx::Result<()> {
+    pub async fn set_datawallet_version(
+        &self,
+        conn: &mut AnyConnection,
+        id: &DatawalletId,
+        version: i64,
+    ) -> sqlx::Result<()> {
         sqlx::query("UPDATE datawallets SET version = $1 WHERE id = $2")
             .bind(version)
             .bind(id.as_str())
@@ -286,11 +355,17 @@ impl SynchronizationStore {
         Ok(())
     }
 
-    pub async fn newest_modification_index(&self, conn: &mut AnyConnection, datawallet: &DatawalletId) -> sqlx::Result<Option<i64>> {
-        sqlx::query_scalar("SELECT MAX(modification_index) FROM datawallet_modifications WHERE datawallet_id = $1")
-            .bind(datawallet.as_str())
-            .fetch_one(conn)
-            .await
+    pub async fn newest_modification_index(
+        &self,
+        conn: &mut AnyConnection,
+        datawallet: &DatawalletId,
+    ) -> sqlx::Result<Option<i64>> {
+        sqlx::query_scalar(
+            "SELECT MAX(modification_index) FROM datawallet_modifications WHERE datawallet_id = $1",
+        )
+        .bind(datawallet.as_str())
+        .fetch_one(conn)
+        .await
     }
 
     /// Appends modifications after the newest index; `None` if another writer took an index.
@@ -349,7 +424,11 @@ impl SynchronizationStore {
             AND n.object_identifier = m.object_identifier AND n.modification_type = m.modification_type \
             AND (n.payload_category = m.payload_category OR (n.payload_category IS NULL AND m.payload_category IS NULL)) \
             AND n.modification_index > m.modification_index)";
-        let columns = MODIFICATION_COLUMNS.split(", ").map(|c| format!("m.{}", c.trim())).collect::<Vec<_>>().join(", ");
+        let columns = MODIFICATION_COLUMNS
+            .split(", ")
+            .map(|c| format!("m.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
         let rows = sqlx::query(&format!(
             "SELECT {columns} FROM datawallet_modifications m WHERE {NEWEST_OF_ITS_KIND} \
              ORDER BY m.modification_index LIMIT $3 OFFSET $4"
@@ -360,13 +439,22 @@ impl SynchronizationStore {
         .bind(page.offset())
         .fetch_all(self.db.pool())
         .await?;
-        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM datawallet_modifications m WHERE {NEWEST_OF_ITS_KIND}"))
-            .bind(datawallet.as_str())
-            .bind(local_index)
-            .fetch_one(self.db.pool())
-            .await?;
-        let items = rows.iter().map(modification_from_row).collect::<sqlx::Result<_>>()?;
-        Ok(Page { items, request: page, total_records: total as u64 })
+        let total: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM datawallet_modifications m WHERE {NEWEST_OF_ITS_KIND}"
+        ))
+        .bind(datawallet.as_str())
+        .bind(local_index)
+        .fetch_one(self.db.pool())
+        .await?;
+        let items = rows
+            .iter()
+            .map(modification_from_row)
+            .collect::<sqlx::Result<_>>()?;
+        Ok(Page {
+            items,
+            request: page,
+            total_records: total as u64,
+        })
     }
 }
 

@@ -405,3 +405,65 @@ impl TestApp {
         self.clock.now()
     }
 }
+
+/// The header the client sends on every sync and datawallet request.
+pub const DATAWALLET_VERSION_HEADER: (&str, &str) = ("x-supported-datawallet-version", "1");
+
+impl TestApp {
+    /// A request with the supported-datawallet-version header set to 1.
+    pub async fn sync_request(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header(DATAWALLET_VERSION_HEADER.0, DATAWALLET_VERSION_HEADER.1);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.raw(request).await
+    }
+
+    /// Runs the datawallet version upgrade the client performs right after creating an identity.
+    pub async fn create_datawallet(&self, identity: &TestIdentity) {
+        let start = self
+            .sync_request(
+                Method::POST,
+                "/api/v2/SyncRuns",
+                &identity.token,
+                Some(json!({ "type": "DatawalletVersionUpgrade" })),
+            )
+            .await;
+        let id = start.expect_status(201).result()["syncRun"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.sync_request(
+            Method::PUT,
+            &format!("/api/v2/SyncRuns/{id}/FinalizeDatawalletVersionUpgrade"),
+            &identity.token,
+            Some(json!({ "newDatawalletVersion": 1 })),
+        )
+        .await
+        .expect_status(200);
+    }
+
+    /// Adds an external event for the identity, as an event handler would.
+    pub async fn add_external_event(&self, owner: &str, event_type: &str) -> String {
+        let owner = backbone_core::IdentityAddress::parse(owner).unwrap();
+        let payload = json!({ "relationshipId": "RELaaaaaaaaaaaaaaaaa" });
+        let event = self
+            .app
+            .synchronization
+            .store
+            .add_external_event(&owner, event_type, &payload, None, false, self.clock_now())
+            .await
+            .unwrap();
+        event.id.into_string()
+    }
+}

@@ -6,5 +6,6 @@ mod helpers;
 mod challenges;
 mod devices;
 mod identities;
+mod sync;
 mod token;
 mod wire;
