@@ -1,0 +1,284 @@
+//! The real binary, black-box: the admin CLI, configuration errors and a boot smoke test.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_backbone");
+
+struct Env {
+    data_dir: PathBuf,
+    database_url: String,
+    postgres_database: Option<String>,
+}
+
+impl Env {
+    fn sqlite() -> Self {
+        let data_dir = std::env::temp_dir().join(format!("backbone-cli-{}", uuid::Uuid::new_v4().simple()));
+        let database_url = format!("sqlite://{}", data_dir.join("cli.db").display());
+        Self {
+            data_dir,
+            database_url,
+            postgres_database: None,
+        }
+    }
+
+    fn postgres() -> Self {
+        let name = format!("backbone_test_{}", uuid::Uuid::new_v4().simple());
+        let mut env = Self::sqlite();
+        env.database_url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+        env.postgres_database = Some(name);
+        env
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BINARY);
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("BACKBONE_DATA_DIR", &self.data_dir)
+            .env("BACKBONE_DATABASE__URL", &self.database_url)
+            .env("BACKBONE_LOG__LEVEL", "warn");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("the binary runs")
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if let Some(name) = &self.postgres_database {
+            let _ = Command::new("psql")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "-c",
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                ])
+                .output();
+        }
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn json_prefix(text: &str) -> serde_json::Value {
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>();
+    stream
+        .next()
+        .expect("output starts with JSON")
+        .expect("valid JSON")
+}
+
+fn client_and_tier_commands(env: &Env) {
+    let migrated = env.run(&["migrate"]);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+
+    let tiers = env.run(&["tier", "list"]);
+    let names: Vec<String> = json_prefix(&stdout(&tiers))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        names.contains(&"Basic".to_owned()) && names.contains(&"Queued for Deletion".to_owned()),
+        "{names:?}"
+    );
+
+    let created = env.run(&["tier", "create", "--name", "Premium"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let duplicate = env.run(&["tier", "create", "--name", "Premium"]);
+    assert!(!duplicate.status.success());
+    assert!(
+        stderr(&duplicate).contains("already exists"),
+        "{}",
+        stderr(&duplicate)
+    );
+
+    let client = env.run(&[
+        "client",
+        "create",
+        "--clientId",
+        "app",
+        "--clientSecret",
+        "s3cret",
+        "--defaultTier",
+        "Premium",
+        "--maxIdentities",
+        "5",
+        "--displayName",
+        "The App",
+    ]);
+    assert!(client.status.success(), "{}", stderr(&client));
+    let client_json = json_prefix(&stdout(&client));
+    assert_eq!(client_json["clientId"], "app");
+    assert_eq!(client_json["clientSecret"], "s3cret");
+    assert_eq!(client_json["displayName"], "The App");
+    assert_eq!(client_json["maxIdentities"], 5);
+    assert!(stdout(&client).contains("Please note the secret"));
+
+    let generated = env.run(&["client", "create", "--defaultTier", "Basic"]);
+    let generated = json_prefix(&stdout(&generated));
+    assert!(generated["clientId"].as_str().unwrap().starts_with("CLT"));
+    assert_eq!(generated["clientSecret"].as_str().unwrap().len(), 30);
+
+    let unknown_tier = env.run(&["client", "create", "--defaultTier", "Nope"]);
+    assert!(!unknown_tier.status.success());
+    let queued = env.run(&["client", "create", "--defaultTier", "Queued for Deletion"]);
+    assert!(!queued.status.success(), "a non-default tier is refused");
+
+    let list = json_prefix(&stdout(&env.run(&["client", "list"])));
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[0]["defaultTier"]["name"], "Premium");
+    assert_eq!(list[0]["numberOfIdentities"], 0);
+
+    let deleted = env.run(&["client", "delete", "app", "missing"]);
+    assert!(!deleted.status.success(), "one of the two did not exist");
+    assert!(stdout(&deleted).contains("Successfully deleted client 'app'"));
+    assert!(stderr(&deleted).contains("'missing'"));
+    let list = json_prefix(&stdout(&env.run(&["client", "list"])));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn client_and_tier_commands_on_sqlite() {
+    client_and_tier_commands(&Env::sqlite());
+}
+
+#[test]
+fn client_and_tier_commands_on_postgres() {
+    client_and_tier_commands(&Env::postgres());
+}
+
+#[test]
+fn invalid_configuration_exits_non_zero_naming_the_key() {
+    let env = Env::sqlite();
+    let cases: [(&str, &str, &str); 5] = [
+        (
+            "BACKBONE_AUTHENTICATION__JWT_LIFETIME_SECONDS",
+            "30",
+            "jwt_lifetime_seconds",
+        ),
+        ("BACKBONE_DATABASE__URL", "mysql://x", "database.url"),
+        ("BACKBONE_CONSUMER_API__LISTEN", "not an address", "listen"),
+        ("BACKBONE_LANDSCAPE", "moon", "landscape"),
+        ("BACKBONE_DID_DOMAIN_NAME", "UPPER.case", "did_domain_name"),
+    ];
+    for (key, value, named) in cases {
+        let output = env.command(&["migrate"]).env(key, value).output().unwrap();
+        assert!(!output.status.success(), "{key}={value} was accepted");
+        assert!(
+            stderr(&output).to_lowercase().contains(named),
+            "{key}: {}",
+            stderr(&output)
+        );
+    }
+    let prod = env
+        .command(&["migrate"])
+        .env("BACKBONE_LANDSCAPE", "prod")
+        .output()
+        .unwrap();
+    assert!(!prod.status.success());
+    assert!(stderr(&prod).contains("admin_api.api_key"), "{}", stderr(&prod));
+    let missing_file = env.run(&["--config", "/nonexistent/backbone.toml", "migrate"]);
+    assert!(!missing_file.status.success());
+    assert!(stderr(&missing_file).contains("/nonexistent/backbone.toml"));
+}
+
+#[test]
+fn config_file_is_read_and_environment_wins() {
+    let env = Env::sqlite();
+    std::fs::create_dir_all(&env.data_dir).unwrap();
+    let file = env.data_dir.join("backbone.toml");
+    std::fs::write(&file, "[authentication]\njwt_lifetime_seconds = 10\n").unwrap();
+    let from_file = env.run(&["--config", file.to_str().unwrap(), "migrate"]);
+    assert!(
+        !from_file.status.success(),
+        "the file's invalid lifetime must be seen"
+    );
+    let overridden = env
+        .command(&["--config", file.to_str().unwrap(), "migrate"])
+        .env("BACKBONE_AUTHENTICATION__JWT_LIFETIME_SECONDS", "120")
+        .output()
+        .unwrap();
+    assert!(overridden.status.success(), "{}", stderr(&overridden));
+}
+
+/// The default command serves on the embedded default and answers `/health` once ready.
+#[test]
+fn serve_boots_on_the_embedded_default() {
+    let env = Env::sqlite();
+    let port = free_port();
+    let admin_port = free_port();
+    let mut child = env
+        .command(&[])
+        .env_remove("BACKBONE_DATABASE__URL")
+        .env("BACKBONE_CONSUMER_API__LISTEN", format!("127.0.0.1:{port}"))
+        .env("BACKBONE_ADMIN_API__LISTEN", format!("127.0.0.1:{admin_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let healthy = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the server exited: {status}");
+        }
+        if health_ok(port) {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    child.kill().ok();
+    child.wait().ok();
+    assert!(healthy, "no healthy answer within 30 s");
+    assert!(
+        env.data_dir.join("backbone.db").exists(),
+        "SQLite file under the data dir"
+    );
+    assert!(
+        env.data_dir.join("jwt-signing-key.pem").exists(),
+        "dev signing key persisted"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn health_ok(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.starts_with("HTTP/1.1 200")
+}
