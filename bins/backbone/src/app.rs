@@ -125,6 +125,7 @@ impl Application {
                 max_feature_flags_per_identity: settings.devices.max_number_of_feature_flags_per_identity,
                 paging,
             }),
+            verified_secrets: Default::default(),
         };
         let synchronization = SynchronizationService {
             store: SynchronizationStore::new(db.clone()),

@@ -21,6 +21,7 @@ pub enum Landscape {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     /// dev (default), stage or prod; picks safe defaults (password policy, lockout, secrets).
     pub landscape: Landscape,
@@ -41,6 +42,7 @@ pub struct Settings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `sqlite://<path>` or `postgres://user@host:port/db`; default: SQLite under the data dir.
     pub url: Option<String>,
@@ -48,23 +50,28 @@ pub struct DatabaseSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConsumerApiSettings {
     pub listen: SocketAddr,
     pub max_request_body_bytes: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AdminApiSettings {
     pub listen: SocketAddr,
     /// Required in prod; generated and kept under the data dir in dev and stage.
+    #[serde(default, deserialize_with = "optional_text")]
     pub api_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthenticationSettings {
     /// 60..=3600
     pub jwt_lifetime_seconds: i64,
     /// Ed25519 private key, PKCS#8 PEM. Required in prod; generated under the data dir otherwise.
+    #[serde(default, deserialize_with = "optional_text")]
     pub jwt_signing_key: Option<String>,
     /// Lock after this many consecutive failed logins.
     pub max_failed_logins: i64,
@@ -73,6 +80,7 @@ pub struct AuthenticationSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DevicesConfig {
     pub max_number_of_feature_flags_per_identity: usize,
     /// `relaxed` (any non-empty password) or `strict` (upstream's production policy).
@@ -81,12 +89,14 @@ pub struct DevicesConfig {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PaginationSettings {
     pub default_page_size: u32,
     pub max_page_size: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct CorsSettings {
     /// `;`-separated origins; empty disables CORS.
     pub allowed_origins: String,
@@ -95,17 +105,38 @@ pub struct CorsSettings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct TestingSettings {
     /// Shifts the server clock forward (dev landscape only), e.g. to let issued tokens expire.
     pub clock_offset_seconds: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogSettings {
     /// A `tracing` filter, e.g. `info` or `backbone=debug,info`.
     pub level: String,
     /// `text` or `json`.
     pub format: String,
+}
+
+/// Secrets may look like numbers; environment values that do are parsed as numbers, so take
+/// any scalar as text.
+fn optional_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Integer(i128),
+        Float(f64),
+        Bool(bool),
+    }
+    Ok(Option::<Scalar>::deserialize(deserializer)?.map(|scalar| match scalar {
+        Scalar::Text(text) => text,
+        Scalar::Integer(number) => number.to_string(),
+        Scalar::Float(number) => number.to_string(),
+        Scalar::Bool(value) => value.to_string(),
+    }))
 }
 
 impl Default for Settings {
@@ -162,7 +193,8 @@ impl Settings {
             figment = figment.merge(Toml::file(file));
         }
         let settings: Settings = figment
-            .merge(Env::prefixed("BACKBONE_").split("__"))
+            // BACKBONE_CONFIG names the file itself (read by the command line parser).
+            .merge(Env::prefixed("BACKBONE_").ignore(&["config"]).split("__"))
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         settings.validate()?;

@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use std::io::Write;
+
 use anyhow::Context;
 use backbone::app::{connect_and_migrate, Application, Roles};
 use backbone::cli::{Cli, ClientCommand, Command, TierCommand};
@@ -110,7 +112,10 @@ async fn client_command(command: ClientCommand, settings: Settings) -> anyhow::R
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             print_json(&CreatedClientDto::new(client, secret))?;
-            println!("Please note the secret since you cannot obtain it later.");
+            let _ = writeln!(
+                std::io::stdout(),
+                "Please note the secret since you cannot obtain it later."
+            );
         }
         ClientCommand::List => {
             let clients = service.list_clients().await.map_err(|e| anyhow::anyhow!("{e}"))?;

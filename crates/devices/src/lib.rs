@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 mod http;
+pub mod secret_cache;
 pub mod service;
 pub mod store;
 

@@ -15,6 +15,7 @@ use crate::domain::{
     Device, Identity, IdentityStatus, OAuthClient, PasswordPolicy, Tier, MAX_FEATURE_FLAG_NAME_LENGTH,
 };
 use crate::events;
+use crate::secret_cache::VerifiedSecrets;
 use crate::store::{ClientOverview, CreateIdentityOutcome, DevicesStore};
 use crate::DevicesError;
 
@@ -83,6 +84,7 @@ pub struct DevicesService {
     pub challenges: Arc<dyn ChallengeLookup>,
     pub clock: SharedClock,
     pub settings: Arc<DevicesSettings>,
+    pub verified_secrets: Arc<VerifiedSecrets>,
 }
 
 impl DevicesService {
@@ -335,7 +337,17 @@ impl DevicesService {
         else {
             return Ok(None);
         };
+        if self
+            .verified_secrets
+            .is_known(&client.client_id, &client.secret_hash, secret)
+        {
+            return Ok(Some(client));
+        }
         let valid = verify(secret.to_owned(), client.secret_hash.clone()).await?;
+        if valid {
+            self.verified_secrets
+                .remember(&client.client_id, &client.secret_hash, secret);
+        }
         Ok(valid.then_some(client))
     }
 

@@ -16,7 +16,7 @@ use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Tag {
     pub display_names: BTreeMap<String, String>,
     #[serde(default)]
@@ -24,6 +24,7 @@ pub struct Tag {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct TagsConfig {
     pub supported_languages: Vec<String>,
     /// attribute value type → tag name → tag

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Latency benchmark against the release binary: identity creation and the token endpoint.
+# Usage: scripts/bench.sh [sqlite|postgres] [count] [concurrency]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+database=${1:-sqlite}
+count=${2:-200}
+concurrency=${3:-4}
+
+cargo build --release -q -p backbone -p backbone-bench
+data_dir=$(mktemp -d)
+port=18090
+export BACKBONE_DATA_DIR=$data_dir
+export BACKBONE_CONSUMER_API__LISTEN=127.0.0.1:$port
+export BACKBONE_ADMIN_API__LISTEN=127.0.0.1:18091
+export BACKBONE_LOG__LEVEL=warn
+if [ "$database" = postgres ]; then
+  db_name="bench_$(date +%s)"
+  export BACKBONE_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$db_name"
+fi
+
+cleanup() {
+  [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  [ -n "${db_name:-}" ] && psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $db_name WITH (FORCE)" >/dev/null || true
+  rm -rf "$data_dir"
+}
+trap cleanup EXIT
+
+target/release/backbone migrate >/dev/null
+target/release/backbone client create --clientId test --clientSecret test --defaultTier Basic >/dev/null
+target/release/backbone serve &
+server_pid=$!
+
+# Wait for readiness with a deadline rather than a fixed sleep.
+for _ in $(seq 1 300); do
+  curl -fs "http://127.0.0.1:$port/health" >/dev/null && break
+  sleep 0.1
+done
+
+echo "database=$database count=$count concurrency=$concurrency"
+target/release/backbone-bench --base-url "http://127.0.0.1:$port" --count "$count" --concurrency "$concurrency"
+echo "server peak RSS: $(grep VmHWM /proc/$server_pid/status | awk '{print $2, $3}')"

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# The project's test command. Runs three stages and always all three:
+#   1. cargo test --workspace       (unit tests; API tests on SQLite and PostgreSQL)
+#   2. interop suite on SQLite      (tests/interop: the real binary driven by @nmshd/transport)
+#   3. interop suite on PostgreSQL
+# Logs go to target/test-logs/. The last line printed is always "N passed, M failed";
+# the exit status is non-zero if any stage failed.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOG_DIR="$ROOT/target/test-logs"
+INTEROP_DIR="$ROOT/tests/interop"
+BACKBONE_BIN_PATH="$ROOT/target/debug/backbone"
+PG_HOST=127.0.0.1
+PG_PORT=5432
+PG_START_TIMEOUT_SECONDS=30
+
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+ANY_STAGE_FAILED=0
+STAGE_LINES=()   # one summary line per stage
+FAILURES=()      # names of failed tests, for the summary
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# Records a stage's outcome and adds its counts to the totals.
+record_stage() {
+    local name=$1 status=$2 passed=$3 failed=$4 log=$5
+    local verdict=ok
+    [[ $status -ne 0 ]] && verdict=FAILED
+    TOTAL_PASSED=$((TOTAL_PASSED + passed))
+    TOTAL_FAILED=$((TOTAL_FAILED + failed))
+    STAGE_LINES+=("$(printf '%-20s %-7s %5d passed, %3d failed   %s' \
+        "$name" "$verdict" "$passed" "$failed" "${log#"$ROOT/"}")")
+    [[ $status -eq 0 ]] || ANY_STAGE_FAILED=1
+}
+
+# Prints the per-stage table, the failed tests, and the final count line (always last).
+print_summary() {
+    say "Summary"
+    local line
+    for line in "${STAGE_LINES[@]}"; do printf '  %s\n' "$line"; done
+    if [[ ${#FAILURES[@]} -gt 0 ]]; then
+        printf '  failed tests:\n'
+        for line in "${FAILURES[@]:0:30}"; do printf '    %s\n' "$line"; done
+        [[ ${#FAILURES[@]} -gt 30 ]] && printf '    ... and %d more\n' $((${#FAILURES[@]} - 30))
+    fi
+    printf '%d passed, %d failed\n' "$TOTAL_PASSED" "$TOTAL_FAILED"
+}
+
+# --- PostgreSQL --------------------------------------------------------------------------------
+
+pg_answers() { pg_isready -q -h "$PG_HOST" -p "$PG_PORT"; }
+
+# Every API test and the postgres interop run need the server; start it if the machine has a
+# local cluster that is down (it is started before each session, but may have stopped).
+ensure_postgres() {
+    command -v pg_isready >/dev/null || { echo "error: pg_isready not found (install postgresql-client)" >&2; return 1; }
+    pg_answers && return 0
+    if command -v pg_ctlcluster >/dev/null && [[ -d /etc/postgresql ]]; then
+        local version
+        for version in /etc/postgresql/*/; do
+            echo "PostgreSQL is not answering; starting cluster $(basename "$version")/main"
+            pg_ctlcluster --skip-systemctl-redirect "$(basename "$version")" main start || true
+        done
+    fi
+    local deadline=$((SECONDS + PG_START_TIMEOUT_SECONDS))
+    until pg_answers; do
+        if ((SECONDS >= deadline)); then
+            echo "error: PostgreSQL does not answer at $PG_HOST:$PG_PORT (waited ${PG_START_TIMEOUT_SECONDS}s)." >&2
+            echo "       Start it with: pg_ctlcluster --skip-systemctl-redirect \$(ls /etc/postgresql) main start" >&2
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+psql_admin() { psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
+
+# Aborted runs leave per-test databases behind (Rust tests drop theirs in Drop, the interop
+# suite after its run); they pile up otherwise. Assumes no other test run is active right now.
+# Not fatal: the tests use fresh, randomly named databases anyway.
+drop_leftover_databases() {
+    local names name
+    names=$(psql_admin -c "SELECT datname FROM pg_database
+        WHERE datname LIKE 'backbone\_test\_%' OR datname LIKE 'interop\_%'") ||
+        { echo "warning: could not list leftover test databases" >&2; return 0; }
+    for name in $names; do
+        psql_admin -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" ||
+            echo "warning: could not drop $name" >&2
+    done
+    [[ -z $names ]] || echo "dropped $(wc -w <<<"$names") leftover test database(s)"
+}
+
+# --- Stages ------------------------------------------------------------------------------------
+
+# Sums the "N passed; M failed" of every libtest "test result:" line in a cargo log.
+cargo_counts() {
+    awk '/^test result: / {
+            for (i = 1; i <= NF; i++) {
+                if ($(i + 1) ~ /^passed;?$/) p += $i
+                if ($(i + 1) ~ /^failed;?$/) f += $i
+            }
+         }
+         END { print p + 0, f + 0 }' "$1"
+}
+
+run_cargo_tests() {
+    local log="$LOG_DIR/cargo-test.log" status=0
+    say "cargo test --workspace"
+    # --no-fail-fast: without it cargo stops at the first failing test binary and the counts
+    # of the remaining ones would be missing from the summary.
+    (cd "$ROOT" && cargo test --workspace --no-fail-fast) 2>&1 | tee "$log" || status=$?
+    local counts
+    read -r -a counts <<<"$(cargo_counts "$log")"
+    record_stage "cargo test" "$status" "${counts[0]}" "${counts[1]}" "$log"
+    local failed
+    while IFS= read -r failed; do
+        FAILURES+=("cargo: $failed")
+    done < <(sed -n 's/^test \(.*\) \.\.\. FAILED$/\1/p' "$log")
+}
+
+# npm ci only when needed: it deletes and reinstalls node_modules, which is slow.
+ensure_node_modules() {
+    local lock="$INTEROP_DIR/package-lock.json" installed="$INTEROP_DIR/node_modules/.package-lock.json"
+    if [[ ! -d $INTEROP_DIR/node_modules || ! -f $installed || $lock -nt $installed ]]; then
+        say "npm ci (tests/interop)"
+        (cd "$INTEROP_DIR" && npm ci --no-audit --no-fund)
+    fi
+}
+
+# node's test runner prints "# pass N" (TAP, used when stdout is not a terminal) or
+# "ℹ pass N" (spec reporter); take the final summary line.
+node_count() {
+    local what=$1 log=$2
+    sed -n "s/^\(# \|ℹ \)$what \([0-9][0-9]*\)\$/\2/p" "$log" | tail -n 1 | grep . || echo 0
+}
+
+run_interop() {
+    local database=$1 log="$LOG_DIR/interop-$1.log" status=0
+    say "interop suite on $database"
+    (cd "$INTEROP_DIR" && BACKBONE_BIN="$BACKBONE_BIN_PATH" npm run "test:$database") 2>&1 | tee "$log" || status=$?
+    record_stage "interop $database" "$status" "$(node_count pass "$log")" "$(node_count fail "$log")" "$log"
+    local failed
+    while IFS= read -r failed; do
+        FAILURES+=("interop $database: $failed")
+    done < <(sed -n 's/^ *not ok [0-9]* - //p' "$log")
+}
+
+run_interop_suites() {
+    local log="$LOG_DIR/npm-ci.log" status=0
+    ensure_node_modules 2>&1 | tee "$log" || status=$?
+    if [[ $status -ne 0 ]]; then
+        # Without its dependencies the suite cannot run at all.
+        record_stage "interop (npm ci)" "$status" 0 0 "$log"
+        return
+    fi
+    run_interop sqlite
+    run_interop postgres
+}
+
+# --- Main --------------------------------------------------------------------------------------
+
+main() {
+    mkdir -p "$LOG_DIR"
+    # The interop suite passes its environment on to the server, and the server reads every
+    # BACKBONE_* variable as configuration: a stray BACKBONE_LANDSCAPE=prod in the caller's
+    # shell would change what is tested.
+    local variable
+    for variable in $(compgen -e | grep '^BACKBONE_' || true); do unset "$variable"; done
+
+    say "PostgreSQL at $PG_HOST:$PG_PORT"
+    if ! ensure_postgres; then
+        record_stage "postgresql" 1 0 0 "(not reachable; nothing was run)"
+        print_summary
+        exit 1
+    fi
+    drop_leftover_databases
+
+    run_cargo_tests
+    run_interop_suites
+
+    print_summary
+    [[ $ANY_STAGE_FAILED -eq 0 && $TOTAL_FAILED -eq 0 ]]
+}
+
+main "$@"

@@ -1,0 +1,157 @@
+//! Measures request latencies of a running Backbone the way the official client calls it:
+//! identity creation (challenge, Ed25519 signature, `POST /api/v2/Identities`) and the token
+//! endpoint (`POST /connect/token`). Prints p50/p99 per operation.
+//!
+//! `scripts/bench.sh` starts a release build and runs this against it.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use backbone_core::encoding::encode_bytes;
+use clap::Parser;
+use ed25519_dalek::{Signer, SigningKey};
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+struct Args {
+    /// Base URL of the Consumer API.
+    #[arg(long, default_value = "http://127.0.0.1:8090")]
+    base_url: String,
+    #[arg(long, default_value = "test")]
+    client_id: String,
+    #[arg(long, default_value = "test")]
+    client_secret: String,
+    /// Identities to create (and logins to perform).
+    #[arg(long, default_value_t = 200)]
+    count: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+}
+
+const PASSWORD: &str = "benchmark-password";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let http = reqwest::Client::new();
+
+    let started = Instant::now();
+    let created = run_concurrently(args.count, args.concurrency, |_| create_identity(&http, &args)).await?;
+    let wall = started.elapsed();
+    let (create_latencies, usernames): (Vec<Duration>, Vec<String>) = created.into_iter().unzip();
+    report(
+        "identity creation (challenge + POST /Identities)",
+        &create_latencies,
+        wall,
+    );
+
+    let started = Instant::now();
+    let logins = run_concurrently(usernames.len(), args.concurrency, |i| {
+        login(&http, &args, &usernames[i])
+    })
+    .await?;
+    report("token endpoint (POST /connect/token)", &logins, started.elapsed());
+    Ok(())
+}
+
+/// Runs `count` operations with at most `concurrency` in flight; returns results in order.
+async fn run_concurrently<T, F, Fut>(count: usize, concurrency: usize, operation: F) -> anyhow::Result<Vec<T>>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    use std::collections::VecDeque;
+    let mut results = Vec::with_capacity(count);
+    let mut in_flight = VecDeque::new();
+    for i in 0..count {
+        in_flight.push_back(operation(i));
+        if in_flight.len() == concurrency {
+            results.push(in_flight.pop_front().unwrap().await?);
+        }
+    }
+    for pending in in_flight {
+        results.push(pending.await?);
+    }
+    Ok(results)
+}
+
+async fn create_identity(http: &reqwest::Client, args: &Args) -> anyhow::Result<(Duration, String)> {
+    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let started = Instant::now();
+    let challenge: Value = http
+        .post(format!("{}/api/v2/Challenges", args.base_url))
+        .json(&json!({}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let challenge = &challenge["result"];
+    let text =
+        json!({ "id": challenge["id"], "expiresAt": challenge["expiresAt"], "type": "Identity" }).to_string();
+    let signature = json!({ "sig": encode_bytes(&key.sign(text.as_bytes()).to_bytes()), "alg": 2, "@type": "CryptoSignature" });
+    let public_key = json!({ "pub": encode_bytes(key.verifying_key().as_bytes()), "alg": 3 });
+    let body = json!({
+        "clientId": args.client_id,
+        "clientSecret": args.client_secret,
+        "identityPublicKey": encode_bytes(public_key.to_string().as_bytes()),
+        "devicePassword": PASSWORD,
+        "identityVersion": 1,
+        "signedChallenge": { "challenge": text, "signature": encode_bytes(signature.to_string().as_bytes()) },
+    });
+    let response = http
+        .post(format!("{}/api/v2/Identities", args.base_url))
+        .json(&body)
+        .send()
+        .await?;
+    let elapsed = started.elapsed();
+    if response.status() != 201 {
+        bail!(
+            "identity creation failed: {} {}",
+            response.status(),
+            response.text().await?
+        );
+    }
+    let created: Value = response.json().await?;
+    let username = created["result"]["device"]["username"]
+        .as_str()
+        .context("username")?
+        .to_owned();
+    Ok((elapsed, username))
+}
+
+async fn login(http: &reqwest::Client, args: &Args, username: &str) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let response = http
+        .post(format!("{}/connect/token", args.base_url))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", &args.client_id),
+            ("client_secret", &args.client_secret),
+            ("username", username),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await?;
+    let elapsed = started.elapsed();
+    if response.status() != 200 {
+        bail!("login failed: {} {}", response.status(), response.text().await?);
+    }
+    Ok(elapsed)
+}
+
+fn report(name: &str, latencies: &[Duration], wall: Duration) {
+    let mut sorted = latencies.to_vec();
+    sorted.sort_unstable();
+    let percentile = |p: f64| sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1];
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{name}: n={} p50={:.1} ms p99={:.1} ms max={:.1} ms throughput={:.1}/s",
+        sorted.len(),
+        ms(percentile(0.50)),
+        ms(percentile(0.99)),
+        ms(*sorted.last().unwrap()),
+        sorted.len() as f64 / wall.as_secs_f64(),
+    );
+}
