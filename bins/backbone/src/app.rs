@@ -5,37 +5,44 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use async_trait::async_trait;
 use backbone_challenges::{ChallengeStore, ChallengesState};
 use backbone_core::clock::SystemClock;
-use backbone_core::ids::ChallengeId;
 use backbone_core::paging::PagingLimits;
-use backbone_core::{IdentityAddress, SharedClock};
+use backbone_core::SharedClock;
 use backbone_db::Database;
 use backbone_devices::domain::PasswordPolicy;
-use backbone_devices::{ChallengeLookup, DevicesService, DevicesSettings, DevicesState, DevicesStore};
+use backbone_devices::{DevicesService, DevicesSettings, DevicesState, DevicesStore};
+use backbone_eventbus::{EventHandler, InProcessBus, OutboxRelay, RelayWorker};
+use backbone_relationships::store::RelationshipsStore;
+use backbone_relationships::{RelationshipsService, RelationshipsState};
 use backbone_synchronization::{
-    IdentityStatusLookup, SynchronizationService, SynchronizationState, SynchronizationStore,
+    ExternalEventsHandler, SynchronizationService, SynchronizationState, SynchronizationStore,
 };
 use backbone_tags::TagsState;
+use backbone_tokens::{TokensService, TokensState, TokensStore};
 use backbone_web::JwtKeys;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
+use crate::adapters::{ChallengesForDevices, IdentitiesFromDevices, RelationshipsForDevices};
 use crate::config::{Landscape, Settings};
 
-/// Which servers to run in this process.
+/// Which roles to run in this process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Roles {
     pub consumer_api: bool,
     pub admin_api: bool,
+    /// Relays domain events from the outbox to their handlers.
+    pub worker: bool,
 }
 
 impl Roles {
     pub const ALL: Self = Self {
         consumer_api: true,
         admin_api: true,
+        worker: true,
     };
 }
 
@@ -48,29 +55,14 @@ pub struct Application {
     pub jwt: Arc<JwtKeys>,
     pub devices: DevicesService,
     pub challenges: ChallengeStore,
+    pub relationships: RelationshipsService,
     pub synchronization: SynchronizationService,
     pub tags: TagsState,
-}
-
-/// Lets the Devices module check challenges through the Challenges module's store.
-struct ChallengesForDevices(ChallengeStore);
-
-#[async_trait]
-impl ChallengeLookup for ChallengesForDevices {
-    async fn expires_at(&self, id: &ChallengeId) -> anyhow::Result<Option<DateTime<Utc>>> {
-        Ok(self.0.find(id).await?.map(|c| c.expires_at))
-    }
-}
-
-/// Lets the Synchronization module ask the Devices module whether an identity may sync.
-struct IdentityStatusFromDevices(DevicesStore);
-
-#[async_trait]
-impl IdentityStatusLookup for IdentityStatusFromDevices {
-    async fn is_active(&self, address: &IdentityAddress) -> anyhow::Result<bool> {
-        let identity = self.0.find_identity(address).await?;
-        Ok(identity.is_some_and(|i| i.status == backbone_devices::domain::IdentityStatus::Active))
-    }
+    pub tokens: TokensService,
+    /// Hands outbox events to the in-process bus; tests call it directly.
+    pub relay: OutboxRelay,
+    /// Woken after every successful write request, so the worker relays at once.
+    pub wake: Arc<Notify>,
 }
 
 /// Servers started by [`Application::start`], with the addresses they actually bound.
@@ -109,9 +101,12 @@ impl Application {
             max_page_size: settings.pagination.max_page_size,
         };
         let challenges = ChallengeStore::new(db.clone());
+        let relationships_store = RelationshipsStore::new(db.clone());
+        let identities = Arc::new(IdentitiesFromDevices(DevicesStore::new(db.clone())));
         let devices = DevicesService {
             store: DevicesStore::new(db.clone()),
             challenges: Arc::new(ChallengesForDevices(challenges.clone())),
+            acquaintances: Arc::new(RelationshipsForDevices(relationships_store.clone())),
             clock: clock.clone(),
             settings: Arc::new(DevicesSettings {
                 did_domain_name: settings.did_domain_name.clone(),
@@ -127,13 +122,35 @@ impl Application {
             }),
             verified_secrets: Default::default(),
         };
+        let relationships = RelationshipsService {
+            store: relationships_store.clone(),
+            clock: clock.clone(),
+            identities: identities.clone(),
+            paging,
+        };
         let synchronization = SynchronizationService {
             store: SynchronizationStore::new(db.clone()),
             clock: clock.clone(),
-            identities: Arc::new(IdentityStatusFromDevices(DevicesStore::new(db.clone()))),
+            identities,
             paging,
         };
         let tags = TagsState::new(&settings.tags)?;
+        let tokens = TokensService {
+            store: TokensStore::new(db.clone()),
+            clock: clock.clone(),
+            paging,
+        };
+        let handlers: Vec<Arc<dyn EventHandler>> = vec![
+            Arc::new(ExternalEventsHandler {
+                store: synchronization.store.clone(),
+                clock: clock.clone(),
+            }),
+            Arc::new(backbone_relationships::events::FeatureFlagsHandler {
+                store: relationships_store,
+                clock: clock.clone(),
+            }),
+        ];
+        let relay = OutboxRelay::new(db.clone(), Arc::new(InProcessBus::new(handlers)), clock.clone());
         Ok(Self {
             settings: Arc::new(settings),
             db,
@@ -141,8 +158,12 @@ impl Application {
             jwt,
             devices,
             challenges,
+            relationships,
             synchronization,
             tags,
+            tokens,
+            relay,
+            wake: Arc::new(Notify::new()),
         })
     }
 
@@ -157,6 +178,19 @@ impl Application {
         ChallengesState {
             store: self.challenges.clone(),
             clock: self.clock.clone(),
+        }
+    }
+
+    pub fn tokens_state(&self) -> TokensState {
+        TokensState {
+            service: self.tokens.clone(),
+        }
+    }
+
+    pub fn relationships_state(&self) -> RelationshipsState {
+        RelationshipsState {
+            service: self.relationships.clone(),
+            public_references: Arc::new(self.settings.relationships.public_template_references.clone()),
         }
     }
 
@@ -189,6 +223,17 @@ impl Application {
             running.admin_api = Some(listener.local_addr()?);
             let service = crate::admin_api::service(self)?;
             tasks.spawn(async move { axum::serve(listener, service).await.context("admin API server") });
+        }
+        if roles.worker {
+            let worker = RelayWorker {
+                relay: self.relay.clone(),
+                wake: self.wake.clone(),
+                interval: std::time::Duration::from_millis(self.settings.worker.relay_interval_milliseconds),
+            };
+            tasks.spawn(async move {
+                worker.run().await;
+                Ok(())
+            });
         }
         running.tasks = tasks;
         if self.settings.landscape == Landscape::Dev && self.settings.testing.clock_offset_seconds != 0 {

@@ -22,6 +22,8 @@ pub enum Command {
     ConsumerApi,
     /// Run only the Admin API.
     AdminApi,
+    /// Run only the worker: relay domain events to their handlers.
+    Worker,
     /// Create or update the database schema, then exit.
     Migrate,
     /// Manage OAuth clients (apps and connectors allowed to use the Backbone).

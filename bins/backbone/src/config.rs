@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use std::collections::BTreeMap;
+
+use backbone_relationships::PublicTemplateReference;
 use backbone_tags::TagsConfig;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -36,7 +39,9 @@ pub struct Settings {
     pub devices: DevicesConfig,
     pub pagination: PaginationSettings,
     pub cors: CorsSettings,
+    pub relationships: RelationshipsConfig,
     pub tags: TagsConfig,
+    pub worker: WorkerSettings,
     pub testing: TestingSettings,
     pub log: LogSettings,
 }
@@ -106,6 +111,22 @@ pub struct CorsSettings {
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+pub struct RelationshipsConfig {
+    /// OAuth client ID → template references shown to its users
+    /// (`/api/poc/PublicRelationshipTemplateReferences`).
+    pub public_template_references: BTreeMap<String, Vec<PublicTemplateReference>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// How often the worker looks for events written by other processes. Writes in the same
+    /// process wake it at once.
+    pub relay_interval_milliseconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct TestingSettings {
     /// Shifts the server clock forward (dev landscape only), e.g. to let issued tokens expire.
     pub clock_offset_seconds: i64,
@@ -120,6 +141,41 @@ pub struct LogSettings {
     pub format: String,
 }
 
+/// The top-level keys of [`Settings`]. Other `BACKBONE_*` variables (`BACKBONE_CONFIG`, or a
+/// test harness's `BACKBONE_BIN`) are not settings: they are skipped with a warning, while an
+/// unknown key inside a known section (`BACKBONE_DATABASE__ULR`) is an error.
+const SECTIONS: &[&str] = &[
+    "landscape",
+    "data_dir",
+    "did_domain_name",
+    "database",
+    "consumer_api",
+    "admin_api",
+    "authentication",
+    "devices",
+    "pagination",
+    "cors",
+    "relationships",
+    "tags",
+    "worker",
+    "testing",
+    "log",
+];
+
+fn is_settings_variable(key: &figment::value::UncasedStr) -> bool {
+    let section = key
+        .as_str()
+        .split("__")
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let known = SECTIONS.contains(&section.as_str());
+    if !known && section != "config" {
+        eprintln!("warning: ignoring BACKBONE_{key}: not a configuration key");
+    }
+    known
+}
+
 /// Secrets may look like numbers; environment values that do are parsed as numbers, so take
 /// any scalar as text.
 fn optional_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
@@ -131,12 +187,14 @@ fn optional_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Op
         Float(f64),
         Bool(bool),
     }
-    Ok(Option::<Scalar>::deserialize(deserializer)?.map(|scalar| match scalar {
-        Scalar::Text(text) => text,
-        Scalar::Integer(number) => number.to_string(),
-        Scalar::Float(number) => number.to_string(),
-        Scalar::Bool(value) => value.to_string(),
-    }))
+    Ok(
+        Option::<Scalar>::deserialize(deserializer)?.map(|scalar| match scalar {
+            Scalar::Text(text) => text,
+            Scalar::Integer(number) => number.to_string(),
+            Scalar::Float(number) => number.to_string(),
+            Scalar::Bool(value) => value.to_string(),
+        }),
+    )
 }
 
 impl Default for Settings {
@@ -172,7 +230,11 @@ impl Default for Settings {
                 max_page_size: 200,
             },
             cors: CorsSettings::default(),
+            relationships: RelationshipsConfig::default(),
             tags: TagsConfig::default(),
+            worker: WorkerSettings {
+                relay_interval_milliseconds: 500,
+            },
             testing: TestingSettings::default(),
             log: LogSettings {
                 level: "info".into(),
@@ -193,8 +255,11 @@ impl Settings {
             figment = figment.merge(Toml::file(file));
         }
         let settings: Settings = figment
-            // BACKBONE_CONFIG names the file itself (read by the command line parser).
-            .merge(Env::prefixed("BACKBONE_").ignore(&["config"]).split("__"))
+            .merge(
+                Env::prefixed("BACKBONE_")
+                    .filter(is_settings_variable)
+                    .split("__"),
+            )
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         settings.validate()?;
@@ -246,6 +311,9 @@ impl Settings {
             bail!("log.format must be \"text\" or \"json\"");
         }
         self.tags.validate()?;
+        if !(10..=60_000).contains(&self.worker.relay_interval_milliseconds) {
+            bail!("worker.relay_interval_milliseconds must be between 10 and 60000");
+        }
         if self.testing.clock_offset_seconds != 0 && self.landscape != Landscape::Dev {
             bail!("testing.clock_offset_seconds is only allowed in the dev landscape");
         }

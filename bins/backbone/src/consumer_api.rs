@@ -25,8 +25,10 @@ pub fn service(app: &Application) -> Router {
         .with_state(app.db.clone())
         .merge(backbone_challenges::routes(app.challenges_state()))
         .merge(backbone_devices::routes(app.devices_state()))
+        .merge(backbone_relationships::routes(app.relationships_state()))
         .merge(backbone_synchronization::routes(app.synchronization_state()))
         .merge(backbone_tags::routes(app.tags.clone()))
+        .merge(backbone_tokens::routes(app.tokens_state()))
         .merge(crate::docs::routes());
     let (router, segments) = routes.into_parts();
     let router = router
@@ -42,9 +44,29 @@ pub fn service(app: &Application) -> Router {
         Some(cors) => router.layer(cors),
         None => router,
     };
-    let router = router.layer(axum::middleware::from_fn(common_headers));
+    let router = router
+        .layer(axum::middleware::from_fn_with_state(
+            app.wake.clone(),
+            wake_worker_after_writes,
+        ))
+        .layer(axum::middleware::from_fn(common_headers));
     // Routing is case-insensitive upstream: literal segments are rewritten before routing.
     case_insensitive(router, segments)
+}
+
+/// A successful write may have put events into the outbox: wake the worker of this process so
+/// peers learn of it right away rather than at the next poll.
+async fn wake_worker_after_writes(
+    State(wake): State<std::sync::Arc<tokio::sync::Notify>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let writes = request.method() != Method::GET && request.method() != Method::HEAD;
+    let response = next.run(request).await;
+    if writes && response.status().is_success() {
+        wake.notify_one();
+    }
+    response
 }
 
 /// Ready once it answers: listeners are bound only after migrations ran. Checks the database.

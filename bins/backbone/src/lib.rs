@@ -5,6 +5,7 @@
 //! - [`consumer_api`] / [`admin_api`]: the two HTTP surfaces;
 //! - [`cli`]: command-line parsing and the admin commands.
 
+mod adapters;
 pub mod admin_api;
 pub mod app;
 pub mod cli;

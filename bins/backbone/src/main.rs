@@ -39,7 +39,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 settings,
                 Roles {
                     consumer_api: true,
-                    admin_api: false,
+                    ..NONE
                 },
             )
             .await
@@ -48,12 +48,13 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             serve(
                 settings,
                 Roles {
-                    consumer_api: false,
                     admin_api: true,
+                    ..NONE
                 },
             )
             .await
         }
+        Command::Worker => serve(settings, Roles { worker: true, ..NONE }).await,
         Command::Migrate => {
             connect_and_migrate(&settings).await?;
             println!("The database is up to date.");
@@ -63,6 +64,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Tier(command) => tier_command(command, settings).await,
     }
 }
+
+const NONE: Roles = Roles {
+    consumer_api: false,
+    admin_api: false,
+    worker: false,
+};
 
 async fn serve(settings: Settings, roles: Roles) -> anyhow::Result<()> {
     let app = Application::build(settings, None).await?;

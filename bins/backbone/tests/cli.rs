@@ -186,6 +186,37 @@ fn invalid_configuration_exits_non_zero_naming_the_key() {
             stderr(&output)
         );
     }
+    let typo = env
+        .command(&["migrate"])
+        .env("BACKBONE_DATABASE__ULR", "sqlite://x.db")
+        .output()
+        .unwrap();
+    assert!(
+        !typo.status.success(),
+        "a misspelt key in a known section is refused"
+    );
+    assert!(stderr(&typo).to_lowercase().contains("ulr"), "{}", stderr(&typo));
+    let stray = env
+        .command(&["migrate"])
+        .env("BACKBONE_DATABSE__URL", "sqlite://x.db")
+        .output()
+        .unwrap();
+    assert!(stray.status.success(), "{}", stderr(&stray));
+    assert!(
+        stderr(&stray).contains("ignoring BACKBONE_DATABSE__URL"),
+        "{}",
+        stderr(&stray)
+    );
+    let numeric_key = env
+        .command(&["migrate"])
+        .env("BACKBONE_ADMIN_API__API_KEY", "1234567890123456")
+        .output()
+        .unwrap();
+    assert!(
+        numeric_key.status.success(),
+        "a numeric-looking secret is text: {}",
+        stderr(&numeric_key)
+    );
     let prod = env
         .command(&["migrate"])
         .env("BACKBONE_LANDSCAPE", "prod")

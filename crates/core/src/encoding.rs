@@ -30,6 +30,22 @@ pub fn format_precise_date(date: &DateTime<Utc>) -> String {
     date.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
+/// Parses an input date leniently, as upstream's `DateTime.Parse`: RFC 3339 with or without an
+/// offset (no offset means UTC), or a plain `YYYY-MM-DD` (midnight UTC).
+pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(date) = DateTime::parse_from_rfc3339(text) {
+        return Some(date.with_timezone(&Utc));
+    }
+    if let Ok(naive) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f") {
+        return Some(naive.and_utc());
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+}
+
 /// Dates are stored as milliseconds since the epoch, which both databases index and compare well.
 pub fn to_millis(date: &DateTime<Utc>) -> i64 {
     date.timestamp_millis()
@@ -76,6 +92,16 @@ mod tests {
         assert_eq!(decode_bytes(&URL_SAFE.encode(&bytes)).unwrap(), bytes);
         assert!(!encode_bytes(&bytes).contains(['+', '/', '=']));
         assert!(decode_bytes("not base64!").is_none());
+    }
+
+    #[test]
+    fn input_dates_are_parsed_leniently() {
+        let expected = from_millis(1_700_000_000_123);
+        assert_eq!(parse_date("2023-11-14T22:13:20.123Z"), Some(expected));
+        assert_eq!(parse_date("2023-11-14T23:13:20.123+01:00"), Some(expected));
+        assert_eq!(parse_date("2023-11-14T22:13:20.123"), Some(expected));
+        assert_eq!(parse_date("2023-11-14"), parse_date("2023-11-14T00:00:00Z"));
+        assert_eq!(parse_date("yesterday"), None);
     }
 
     #[test]

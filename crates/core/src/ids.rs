@@ -123,6 +123,27 @@ typed_id!(
     DatawalletModificationId,
     "DWM"
 );
+typed_id!(
+    /// A token: a small encrypted blob shared by ID (and optionally a password).
+    TokenId,
+    "TOK"
+);
+
+typed_id!(
+    /// A relationship template: an offer to enter a relationship.
+    RelationshipTemplateId,
+    "RLT"
+);
+typed_id!(
+    /// A relationship between two identities.
+    RelationshipId,
+    "REL"
+);
+typed_id!(
+    /// One entry of a relationship's audit log.
+    RelationshipAuditLogEntryId,
+    "RAL"
+);
 
 impl TierId {
     /// The fixed tier identities are moved to while their deletion is pending.

@@ -21,3 +21,24 @@ pub fn get_flag(row: &sqlx::any::AnyRow, column: &str) -> sqlx::Result<bool> {
     use sqlx::Row;
     Ok(row.try_get::<i64, _>(column)? != 0)
 }
+
+/// Idempotent event handling: records that `consumer` handled `event_id`, inside the
+/// handler's transaction. `false` means it was handled before and the handler should stop.
+pub mod processed {
+    use sqlx::AnyConnection;
+
+    pub async fn mark_processed(
+        conn: &mut AnyConnection,
+        consumer: &str,
+        event_id: &str,
+    ) -> sqlx::Result<bool> {
+        let result = sqlx::query(
+            "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(consumer)
+        .bind(event_id)
+        .execute(conn)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+}

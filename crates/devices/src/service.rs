@@ -26,6 +26,17 @@ pub trait ChallengeLookup: Send + Sync {
     async fn expires_at(&self, id: &ChallengeId) -> anyhow::Result<Option<DateTime<Utc>>>;
 }
 
+/// Lets this module ask the Relationships module whether two identities know each other.
+#[async_trait]
+pub trait AcquaintanceLookup: Send + Sync {
+    /// Any relationship between them, or `caller` allocated one of `target`'s templates.
+    async fn are_acquainted(
+        &self,
+        caller: &IdentityAddress,
+        target: &IdentityAddress,
+    ) -> anyhow::Result<bool>;
+}
+
 #[derive(Debug, Clone)]
 pub struct DevicesSettings {
     pub did_domain_name: String,
@@ -82,6 +93,7 @@ pub enum LoginFailure {
 pub struct DevicesService {
     pub store: DevicesStore,
     pub challenges: Arc<dyn ChallengeLookup>,
+    pub acquaintances: Arc<dyn AcquaintanceLookup>,
     pub clock: SharedClock,
     pub settings: Arc<DevicesSettings>,
     pub verified_secrets: Arc<VerifiedSecrets>,
@@ -445,14 +457,20 @@ impl DevicesService {
         Ok(())
     }
 
-    /// I5: own flags always; other identities' flags need a relationship or an allocated
-    /// template, which arrive with the relationships milestone, so until then: not found.
+    /// I5: own flags, or those of an identity the caller has a relationship with or whose
+    /// template it allocated.
     pub async fn feature_flags_of(
         &self,
         caller: &IdentityAddress,
         target: &IdentityAddress,
     ) -> ApiResult<Vec<(String, bool)>> {
-        if caller != target {
+        if caller != target
+            && !self
+                .acquaintances
+                .are_acquainted(caller, target)
+                .await
+                .map_err(ApiError::internal)?
+        {
             return Err(ApiError::not_found("Identity"));
         }
         self.store.feature_flags(target).await.map_err(ApiError::internal)

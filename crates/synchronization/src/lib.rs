@@ -10,11 +10,13 @@
 
 pub mod domain;
 pub mod error;
+pub mod events;
 mod http;
 pub mod service;
 pub mod store;
 
 pub use error::SyncError;
+pub use events::ExternalEventsHandler;
 pub use http::{routes, SynchronizationState};
 pub use service::{IdentityStatusLookup, SynchronizationService};
 pub use store::SynchronizationStore;

@@ -246,57 +246,81 @@ impl SynchronizationStore {
 
     // External events -------------------------------------------------------------------------
 
-    /// Adds an event for `owner` with the next index. Concurrent writers for the same owner may
-    /// pick the same index; the unique constraint catches that and we try again.
-    pub async fn add_external_event(
+    /// Creates external events for a handled domain event, all or none, once per
+    /// `(consumer, source_event_id)`: a redelivered domain event creates nothing. Returns
+    /// whether the events were created now.
+    pub async fn add_external_events_once(
         &self,
-        owner: &IdentityAddress,
-        event_type: &str,
-        payload: &serde_json::Value,
-        context: Option<&str>,
-        delivery_blocked: bool,
+        consumer: &str,
+        source_event_id: &str,
+        events: &[NewExternalEvent],
+        effects: &[ContextEffect],
         now: DateTime<Utc>,
-    ) -> sqlx::Result<ExternalEvent> {
+    ) -> sqlx::Result<bool> {
+        // Concurrent handlers may pick the same per-owner index; the unique index catches it
+        // and the whole transaction is tried again (PostgreSQL aborts it on the violation).
+        let mut attempts = 0;
         loop {
-            let mut tx = self.db.begin_write().await?;
+            attempts += 1;
+            match self
+                .try_add_external_events(consumer, source_event_id, events, effects, now)
+                .await
+            {
+                Err(e) if backbone_db::is_unique_violation(&e) && attempts < 20 => continue,
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_add_external_events(
+        &self,
+        consumer: &str,
+        source_event_id: &str,
+        events: &[NewExternalEvent],
+        effects: &[ContextEffect],
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<bool> {
+        let mut tx = self.db.begin_write().await?;
+        if !backbone_db::processed::mark_processed(&mut tx, consumer, source_event_id).await? {
+            return Ok(false);
+        }
+        for effect in effects {
+            apply_context_effect(&mut tx, effect).await?;
+        }
+        for event in events {
             let next: i64 = sqlx::query_scalar(
                 "SELECT COALESCE(MAX(event_index), -1) + 1 FROM external_events WHERE owner = $1",
             )
-            .bind(owner.as_str())
+            .bind(event.owner.as_str())
             .fetch_one(&mut *tx)
             .await?;
-            let event = ExternalEvent {
-                id: ExternalEventId::generate(),
-                owner: owner.clone(),
-                index: next,
-                event_type: event_type.to_owned(),
-                payload: payload.clone(),
-                created_at: now,
-                sync_error_count: 0,
-            };
-            let inserted = sqlx::query(
+            let id = ExternalEventId::generate();
+            sqlx::query(
                 "INSERT INTO external_events (id, owner, event_index, event_type, payload, created_at, \
                  sync_error_count, is_delivery_blocked, context) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)",
             )
-            .bind(event.id.as_str())
-            .bind(owner.as_str())
+            .bind(id.as_str())
+            .bind(event.owner.as_str())
             .bind(next)
-            .bind(event_type)
-            .bind(payload.to_string())
+            .bind(event.event_type)
+            .bind(event.payload.to_string())
             .bind(to_millis(&now))
-            .bind(i64::from(delivery_blocked))
-            .bind(context)
+            .bind(i64::from(event.delivery_blocked))
+            .bind(event.context.as_deref())
             .execute(&mut *tx)
-            .await;
-            match inserted {
-                Ok(_) => {
-                    tx.commit().await?;
-                    return Ok(event);
-                }
-                Err(e) if backbone_db::is_unique_violation(&e) => continue,
-                Err(e) => return Err(e),
-            }
+            .await?;
+            let created = backbone_core::events::DomainEvent::new(
+                "ExternalEventCreated",
+                &serde_json::json!({
+                    "EventId": id.as_str(),
+                    "Owner": event.owner.as_str(),
+                    "IsDeliveryBlocked": event.delivery_blocked,
+                }),
+            );
+            backbone_db::outbox::enqueue(&mut tx, &created, now).await?;
         }
+        tx.commit().await?;
+        Ok(true)
     }
 
     // Datawallet ------------------------------------------------------------------------------
@@ -456,6 +480,61 @@ impl SynchronizationStore {
             total_records: total as u64,
         })
     }
+}
+
+/// An external event a handler wants to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewExternalEvent {
+    pub owner: IdentityAddress,
+    pub event_type: &'static str,
+    pub payload: serde_json::Value,
+    /// The relationship the event belongs to.
+    pub context: Option<String>,
+    pub delivery_blocked: bool,
+}
+
+/// What a relationship change does to existing events of that relationship (context).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ContextEffect {
+    /// Blocked `MessageReceived` events become deliverable (the relationship is active again).
+    UnblockMessages { context: String },
+    /// Blocked `MessageReceived` events are dropped (the relationship never became active).
+    DeleteBlockedMessages { context: String },
+    /// The owner's not yet synced events of the relationship are dropped (it decomposed it).
+    DeleteUnsyncedEventsOf { owner: IdentityAddress, context: String },
+}
+
+async fn apply_context_effect(conn: &mut AnyConnection, effect: &ContextEffect) -> sqlx::Result<()> {
+    match effect {
+        ContextEffect::UnblockMessages { context } => {
+            sqlx::query(
+                "UPDATE external_events SET is_delivery_blocked = 0 \
+                 WHERE context = $1 AND event_type = 'MessageReceived' AND is_delivery_blocked = 1",
+            )
+            .bind(context)
+            .execute(conn)
+            .await?;
+        }
+        ContextEffect::DeleteBlockedMessages { context } => {
+            sqlx::query(
+                "DELETE FROM external_events \
+                 WHERE context = $1 AND event_type = 'MessageReceived' AND is_delivery_blocked = 1",
+            )
+            .bind(context)
+            .execute(conn)
+            .await?;
+        }
+        ContextEffect::DeleteUnsyncedEventsOf { owner, context } => {
+            sqlx::query(
+                "DELETE FROM external_events WHERE owner = $1 AND context = $2 AND sync_run_id IS NULL",
+            )
+            .bind(owner.as_str())
+            .bind(context)
+            .execute(conn)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 fn run_from_row(row: &AnyRow) -> sqlx::Result<SyncRun> {

@@ -103,6 +103,12 @@ impl TestApp {
 
     /// Starts the app after letting the test adjust the settings.
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
+        // Unexpected errors are logged; show them next to a failing test (RUST_LOG overrides).
+        let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "error".into());
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(filter)
+            .try_init();
         let data_dir = TempDir::new();
         let mut settings = Settings {
             data_dir: data_dir.0.clone(),
@@ -130,7 +136,12 @@ impl TestApp {
         let app = Application::build(settings, Some(clock.clone()))
             .await
             .expect("the app builds");
-        let running = app.start(Roles::ALL).await.expect("the app starts");
+        // No worker: tests relay events themselves, one step at a time (`process_events`).
+        let roles = Roles {
+            worker: false,
+            ..Roles::ALL
+        };
+        let running = app.start(roles).await.expect("the app starts");
         let base = format!("http://{}", running.consumer_api.unwrap());
         let admin_base = format!("http://{}", running.admin_api.unwrap());
         tokio::spawn(running.wait());
@@ -400,6 +411,11 @@ impl Drop for TempDir {
 }
 
 impl TestApp {
+    /// Relays every pending domain event to its handlers, as the worker would.
+    pub async fn process_events(&self) -> usize {
+        self.app.relay.relay_all().await.expect("events are relayed")
+    }
+
     pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
         use backbone_core::Clock;
         self.clock.now()
@@ -455,15 +471,39 @@ impl TestApp {
 
     /// Adds an external event for the identity, as an event handler would.
     pub async fn add_external_event(&self, owner: &str, event_type: &str) -> String {
+        use backbone_synchronization::store::NewExternalEvent;
         let owner = backbone_core::IdentityAddress::parse(owner).unwrap();
-        let payload = json!({ "relationshipId": "RELaaaaaaaaaaaaaaaaa" });
-        let event = self
-            .app
-            .synchronization
-            .store
-            .add_external_event(&owner, event_type, &payload, None, false, self.clock_now())
+        let event = NewExternalEvent {
+            owner: owner.clone(),
+            event_type: Box::leak(event_type.to_owned().into_boxed_str()),
+            payload: json!({ "relationshipId": "RELaaaaaaaaaaaaaaaaa" }),
+            context: None,
+            delivery_blocked: false,
+        };
+        let source = uuid::Uuid::new_v4().to_string();
+        let store = &self.app.synchronization.store;
+        assert!(store
+            .add_external_events_once("Tests", &source, &[event], &[], self.clock_now())
             .await
-            .unwrap();
-        event.id.into_string()
+            .unwrap());
+        // The newest event of the owner is the one just created.
+        backbone_db::sqlx::query_scalar(
+            "SELECT id FROM external_events WHERE owner = $1 ORDER BY event_index DESC LIMIT 1",
+        )
+        .bind(owner.as_str())
+        .fetch_one(self.app.db.pool())
+        .await
+        .unwrap()
+    }
+}
+
+impl TestApp {
+    /// A fresh token for the identity (after the clock moved past its lifetime).
+    pub async fn relogin(&self, identity: &TestIdentity) -> TestIdentity {
+        let token = self.token(&identity.username, &identity.password).await;
+        TestIdentity {
+            token,
+            ..identity.clone()
+        }
     }
 }

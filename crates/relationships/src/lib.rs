@@ -1,0 +1,15 @@
+//! The Relationships module (spec consumer-api-exchange §2–4): relationship templates that
+//! identities publish, their allocation by readers, and relationships with their state
+//! machine and audit log.
+
+pub mod domain;
+pub mod error;
+pub mod events;
+mod http;
+
+pub use error::RelationshipsError;
+pub use http::{routes, PublicTemplateReference, RelationshipsState};
+pub mod service;
+pub mod store;
+
+pub use service::{IdentityDirectory, RelationshipsService};

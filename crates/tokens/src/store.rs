@@ -1,0 +1,223 @@
+//! The tables this module owns: `tokens` and `token_allocations`. Functions that take a
+//! connection run inside the caller's transaction, so a use case commits all of its changes
+//! (including outbox events) or none.
+
+use backbone_core::encoding::{from_millis, to_millis};
+use backbone_core::events::DomainEvent;
+use backbone_core::ids::{DeviceId, TokenId};
+use backbone_core::paging::{Page, PageRequest};
+use backbone_core::IdentityAddress;
+use backbone_db::sqlx::any::AnyRow;
+use backbone_db::sqlx::{self, AnyConnection, Row};
+use backbone_db::{outbox, Database};
+use chrono::{DateTime, Utc};
+
+use crate::Token;
+
+const TOKEN_COLUMNS: &str =
+    "id, created_by, created_by_device, created_at, expires_at, for_identity, password, \
+                             content, access_failed_count";
+
+#[derive(Debug, Clone)]
+pub struct TokensStore {
+    db: Database,
+}
+
+impl TokensStore {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// Inserts a new token and its `TokenCreated` event.
+    pub async fn insert(&self, token: &Token, event: &DomainEvent) -> sqlx::Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query(&format!(
+            "INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(token.id.as_str())
+        .bind(token.created_by.as_ref().map(|a| a.as_str().to_owned()))
+        .bind(token.created_by_device.as_ref().map(|d| d.as_str().to_owned()))
+        .bind(to_millis(&token.created_at))
+        .bind(to_millis(&token.expires_at))
+        .bind(token.for_identity.as_ref().map(|a| a.as_str().to_owned()))
+        .bind(token.password.as_deref())
+        .bind(token.content.as_deref())
+        .bind(token.access_failed_count)
+        .execute(&mut *tx)
+        .await?;
+        outbox::enqueue(&mut tx, event, token.created_at).await?;
+        tx.commit().await
+    }
+
+    /// The token; with `lock`, its row stays locked for the rest of the transaction.
+    pub async fn find(
+        &self,
+        conn: &mut AnyConnection,
+        id: &TokenId,
+        lock: bool,
+    ) -> sqlx::Result<Option<Token>> {
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1{}",
+            if lock { self.db.dialect().for_update() } else { "" }
+        );
+        let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(conn).await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    pub async fn has_allocation(
+        &self,
+        conn: &mut AnyConnection,
+        id: &TokenId,
+        identity: &IdentityAddress,
+    ) -> sqlx::Result<bool> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM token_allocations WHERE token_id = $1 AND allocated_by = $2",
+        )
+        .bind(id.as_str())
+        .bind(identity.as_str())
+        .fetch_one(conn)
+        .await?;
+        Ok(count > 0)
+    }
+
+    /// Records that `identity` read the token (once per identity).
+    pub async fn allocate(
+        &self,
+        conn: &mut AnyConnection,
+        id: &TokenId,
+        identity: &IdentityAddress,
+        device: &DeviceId,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO token_allocations (token_id, allocated_by, allocated_by_device, allocated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (token_id, allocated_by) DO NOTHING",
+        )
+        .bind(id.as_str())
+        .bind(identity.as_str())
+        .bind(device.as_str())
+        .bind(to_millis(&now))
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Counts a failed password attempt in the database (not from a value read earlier, so
+    /// concurrent failures all count); returns the new count.
+    pub async fn increment_access_failed_count(
+        &self,
+        conn: &mut AnyConnection,
+        id: &TokenId,
+    ) -> sqlx::Result<i64> {
+        sqlx::query_scalar(
+            "UPDATE tokens SET access_failed_count = access_failed_count + 1 WHERE id = $1 \
+             RETURNING access_failed_count",
+        )
+        .bind(id.as_str())
+        .fetch_one(conn)
+        .await
+    }
+
+    /// Fills an empty token and makes the filler its creator; `false` if it was not empty.
+    pub async fn fill(
+        &self,
+        conn: &mut AnyConnection,
+        id: &TokenId,
+        content: &[u8],
+        created_by: &IdentityAddress,
+        created_by_device: &DeviceId,
+    ) -> sqlx::Result<bool> {
+        let result = sqlx::query(
+            "UPDATE tokens SET content = $1, created_by = $2, created_by_device = $3 \
+             WHERE id = $4 AND content IS NULL",
+        )
+        .bind(content)
+        .bind(created_by.as_str())
+        .bind(created_by_device.as_str())
+        .bind(id.as_str())
+        .execute(conn)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Deletes the token; its allocations go with it (`ON DELETE CASCADE`).
+    pub async fn delete(&self, conn: &mut AnyConnection, id: &TokenId) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM tokens WHERE id = $1")
+            .bind(id.as_str())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// The tokens among `ids` that `identity` created or has allocated, oldest first.
+    pub async fn list(
+        &self,
+        identity: &IdentityAddress,
+        ids: &[TokenId],
+        page: PageRequest,
+    ) -> sqlx::Result<Page<Token>> {
+        // $1 is the identity, then one positional parameter per requested ID.
+        let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+        let filter = format!(
+            "FROM tokens t WHERE t.id IN ({}) AND (t.created_by = $1 OR EXISTS \
+             (SELECT 1 FROM token_allocations a WHERE a.token_id = t.id AND a.allocated_by = $1))",
+            placeholders.join(", ")
+        );
+        let next = ids.len() + 2;
+        let columns = TOKEN_COLUMNS
+            .split(", ")
+            .map(|c| format!("t.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let list_sql = format!(
+            "SELECT {columns} {filter} ORDER BY t.created_at, t.id LIMIT ${next} OFFSET ${}",
+            next + 1
+        );
+        let count_sql = format!("SELECT COUNT(*) {filter}");
+        let mut list = sqlx::query(&list_sql).bind(identity.as_str());
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(identity.as_str());
+        for id in ids {
+            list = list.bind(id.as_str());
+            count = count.bind(id.as_str());
+        }
+        let rows = list
+            .bind(page.limit())
+            .bind(page.offset())
+            .fetch_all(self.db.pool())
+            .await?;
+        let total = count.fetch_one(self.db.pool()).await?;
+        let items = rows
+            .iter()
+            .map(token_from_row)
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        Ok(Page {
+            items,
+            request: page,
+            total_records: u64::try_from(total).unwrap_or_default(),
+        })
+    }
+}
+
+fn token_from_row(row: &AnyRow) -> sqlx::Result<Token> {
+    Ok(Token {
+        id: TokenId::from_trusted(row.try_get("id")?),
+        created_by: row
+            .try_get::<Option<String>, _>("created_by")?
+            .map(IdentityAddress::from_trusted),
+        created_by_device: row
+            .try_get::<Option<String>, _>("created_by_device")?
+            .map(DeviceId::from_trusted),
+        created_at: from_millis(row.try_get("created_at")?),
+        expires_at: from_millis(row.try_get("expires_at")?),
+        for_identity: row
+            .try_get::<Option<String>, _>("for_identity")?
+            .map(IdentityAddress::from_trusted),
+        password: row.try_get("password")?,
+        content: row.try_get("content")?,
+        access_failed_count: row.try_get("access_failed_count")?,
+    })
+}
