@@ -5,6 +5,7 @@ mod helpers;
 
 mod challenges;
 mod devices;
+mod events;
 mod identities;
 mod relationships;
 mod sync;

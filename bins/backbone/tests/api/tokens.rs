@@ -234,7 +234,7 @@ async fn anonymous_callers_create_short_lived_empty_tokens(app: TestApp) {
         [json!({ "TokenId": id, "CreatedBy": null })]
     );
 
-    // Just under five minutes is fine, five minutes is not.
+    // Just under five minutes is fine; five minutes or more is not.
     create(
         &app,
         None,
