@@ -37,6 +37,21 @@ impl AcquaintanceLookup for RelationshipsForDevices {
     }
 }
 
+/// Messages asks Relationships for the relationship a message travels on.
+pub struct RelationshipsForMessages(pub RelationshipsStore);
+
+#[async_trait]
+impl backbone_messages::RelationshipLookup for RelationshipsForMessages {
+    async fn youngest_between(
+        &self,
+        a: &IdentityAddress,
+        b: &IdentityAddress,
+    ) -> anyhow::Result<Option<(String, String)>> {
+        let youngest = self.0.youngest_between(a, b).await?;
+        Ok(youngest.map(|(id, status)| (id.into_string(), status.as_str().to_owned())))
+    }
+}
+
 /// Synchronization and Relationships ask Devices about an identity's status.
 pub struct IdentitiesFromDevices(pub DevicesStore);
 

@@ -13,6 +13,8 @@ use backbone_db::Database;
 use backbone_devices::domain::PasswordPolicy;
 use backbone_devices::{DevicesService, DevicesSettings, DevicesState, DevicesStore};
 use backbone_eventbus::{EventHandler, InProcessBus, OutboxRelay, RelayWorker};
+use backbone_messages::store::MessagesStore;
+use backbone_messages::{MessagesService, MessagesSettings, MessagesState};
 use backbone_relationships::store::RelationshipsStore;
 use backbone_relationships::{RelationshipsService, RelationshipsState};
 use backbone_synchronization::{
@@ -26,7 +28,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use crate::adapters::{ChallengesForDevices, IdentitiesFromDevices, RelationshipsForDevices};
+use crate::adapters::{
+    ChallengesForDevices, IdentitiesFromDevices, RelationshipsForDevices, RelationshipsForMessages,
+};
 use crate::config::{Landscape, Settings};
 
 /// Which roles to run in this process.
@@ -55,6 +59,7 @@ pub struct Application {
     pub jwt: Arc<JwtKeys>,
     pub devices: DevicesService,
     pub challenges: ChallengeStore,
+    pub messages: MessagesService,
     pub relationships: RelationshipsService,
     pub synchronization: SynchronizationService,
     pub tags: TagsState,
@@ -140,7 +145,25 @@ impl Application {
             clock: clock.clone(),
             paging,
         };
+        let anonymous_address = backbone_core::IdentityAddress::anonymous(&settings.did_domain_name);
+        let messages = MessagesService {
+            store: MessagesStore::new(db.clone()),
+            clock: clock.clone(),
+            relationships: Arc::new(RelationshipsForMessages(relationships_store.clone())),
+            settings: Arc::new(MessagesSettings {
+                max_number_of_recipients: settings.messages.max_number_of_recipients,
+                max_number_of_unreceived_messages_from_one_sender: settings
+                    .messages
+                    .max_number_of_unreceived_messages_from_one_sender,
+                anonymous_address: anonymous_address.clone(),
+                paging,
+            }),
+        };
         let handlers: Vec<Arc<dyn EventHandler>> = vec![
+            Arc::new(backbone_messages::events::DecompositionHandler {
+                store: messages.store.clone(),
+                anonymous_address,
+            }),
             Arc::new(ExternalEventsHandler {
                 store: synchronization.store.clone(),
                 clock: clock.clone(),
@@ -158,6 +181,7 @@ impl Application {
             jwt,
             devices,
             challenges,
+            messages,
             relationships,
             synchronization,
             tags,
@@ -184,6 +208,12 @@ impl Application {
     pub fn tokens_state(&self) -> TokensState {
         TokensState {
             service: self.tokens.clone(),
+        }
+    }
+
+    pub fn messages_state(&self) -> MessagesState {
+        MessagesState {
+            service: self.messages.clone(),
         }
     }
 

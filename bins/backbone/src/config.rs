@@ -39,6 +39,7 @@ pub struct Settings {
     pub devices: DevicesConfig,
     pub pagination: PaginationSettings,
     pub cors: CorsSettings,
+    pub messages: MessagesConfig,
     pub relationships: RelationshipsConfig,
     pub tags: TagsConfig,
     pub worker: WorkerSettings,
@@ -109,6 +110,15 @@ pub struct CorsSettings {
     pub exposed_headers: String,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesConfig {
+    /// Recipients per message (upstream's production default is 1, its dev default 20).
+    pub max_number_of_recipients: usize,
+    /// Messages a recipient may have from one sender that it has not fetched yet (1..=100).
+    pub max_number_of_unreceived_messages_from_one_sender: i64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RelationshipsConfig {
@@ -155,6 +165,7 @@ const SECTIONS: &[&str] = &[
     "devices",
     "pagination",
     "cors",
+    "messages",
     "relationships",
     "tags",
     "worker",
@@ -230,6 +241,10 @@ impl Default for Settings {
                 max_page_size: 200,
             },
             cors: CorsSettings::default(),
+            messages: MessagesConfig {
+                max_number_of_recipients: 20,
+                max_number_of_unreceived_messages_from_one_sender: 20,
+            },
             relationships: RelationshipsConfig::default(),
             tags: TagsConfig::default(),
             worker: WorkerSettings {
@@ -311,6 +326,12 @@ impl Settings {
             bail!("log.format must be \"text\" or \"json\"");
         }
         self.tags.validate()?;
+        if !(1..=1000).contains(&self.messages.max_number_of_recipients) {
+            bail!("messages.max_number_of_recipients must be between 1 and 1000");
+        }
+        if !(1..=100).contains(&self.messages.max_number_of_unreceived_messages_from_one_sender) {
+            bail!("messages.max_number_of_unreceived_messages_from_one_sender must be between 1 and 100");
+        }
         if !(10..=60_000).contains(&self.worker.relay_interval_milliseconds) {
             bail!("worker.relay_interval_milliseconds must be between 10 and 60000");
         }

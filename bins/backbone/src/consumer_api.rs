@@ -18,19 +18,23 @@ use crate::config::CorsSettings;
 /// The API generation we are wire-compatible with; the client accepts majors 6 and 7.
 const MAJOR_VERSION: &str = "7";
 
-pub fn service(app: &Application) -> Router {
-    let routes = Routes::new()
+/// Every Consumer API route (the documentation is added by [`service`]).
+pub fn routes(app: &Application) -> Routes {
+    Routes::new()
         .route("/health", get(health))
         .route("/api/v2/Version", get(version))
         .with_state(app.db.clone())
         .merge(backbone_challenges::routes(app.challenges_state()))
         .merge(backbone_devices::routes(app.devices_state()))
+        .merge(backbone_messages::routes(app.messages_state()))
         .merge(backbone_relationships::routes(app.relationships_state()))
         .merge(backbone_synchronization::routes(app.synchronization_state()))
         .merge(backbone_tags::routes(app.tags.clone()))
         .merge(backbone_tokens::routes(app.tokens_state()))
-        .merge(crate::docs::routes());
-    let (router, segments) = routes.into_parts();
+}
+
+pub fn service(app: &Application) -> Router {
+    let (router, segments) = routes(app).merge(crate::docs::routes()).into_parts();
     let router = router
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(axum::middleware::from_fn_with_state(

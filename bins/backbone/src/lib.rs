@@ -11,7 +11,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod consumer_api;
-mod docs;
+pub mod docs;
 
 pub use app::{Application, Roles};
 pub use config::Settings;

@@ -145,6 +145,18 @@ typed_id!(
     "RAL"
 );
 
+typed_id!(
+    /// A file: encrypted content in blob storage plus its metadata.
+    FileId,
+    "FIL"
+);
+
+typed_id!(
+    /// A message from one identity to others.
+    MessageId,
+    "MSG"
+);
+
 impl TierId {
     /// The fixed tier identities are moved to while their deletion is pending.
     pub fn queued_for_deletion() -> Self {

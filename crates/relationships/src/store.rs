@@ -357,6 +357,28 @@ impl RelationshipsStore {
         Ok(count > 0)
     }
 
+    /// The youngest relationship between the two: its ID and status.
+    pub async fn youngest_between(
+        &self,
+        a: &IdentityAddress,
+        b: &IdentityAddress,
+    ) -> sqlx::Result<Option<(RelationshipId, RelationshipStatus)>> {
+        let row = sqlx::query(
+            "SELECT id, status FROM relationships WHERE pair_key = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(pair_key(a, b))
+        .fetch_optional(self.db.pool())
+        .await?;
+        row.map(|row| {
+            let status: String = row.try_get("status")?;
+            Ok((
+                RelationshipId::from_trusted(row.try_get("id")?),
+                RelationshipStatus::parse(&status).unwrap_or(RelationshipStatus::Pending),
+            ))
+        })
+        .transpose()
+    }
+
     /// Whether `a` may see `b`'s feature flags: any relationship between them, or `a`
     /// allocated one of `b`'s templates.
     pub async fn are_acquainted(&self, a: &IdentityAddress, b: &IdentityAddress) -> sqlx::Result<bool> {

@@ -62,6 +62,37 @@ struct TokenLocked {
     created_by: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MessageCreated {
+    id: String,
+    recipients: Vec<MessageRecipient>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MessageRecipient {
+    address: String,
+    relationship_id: String,
+    #[serde(default)]
+    is_delivery_blocked: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct FileOwnershipLocked {
+    file_id: String,
+    owner_address: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct FileOwnershipClaimed {
+    file_id: String,
+    old_owner_address: String,
+    new_owner_address: String,
+}
+
 fn address(value: &str) -> anyhow::Result<IdentityAddress> {
     IdentityAddress::parse(value).ok_or_else(|| anyhow::anyhow!("invalid identity address in event: {value}"))
 }
@@ -173,6 +204,49 @@ impl ExternalEventsHandler {
                     Vec::new(),
                 )
             }
+            "MessageCreated" => {
+                let e: MessageCreated = event.payload_as()?;
+                let events = e
+                    .recipients
+                    .iter()
+                    .map(|r| {
+                        Ok(NewExternalEvent {
+                            owner: address(&r.address)?,
+                            event_type: "MessageReceived",
+                            payload: json!({ "id": e.id }),
+                            context: Some(r.relationship_id.clone()),
+                            delivery_blocked: r.is_delivery_blocked,
+                        })
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                (events, Vec::new())
+            }
+            "FileOwnershipLocked" => {
+                let e: FileOwnershipLocked = event.payload_as()?;
+                let payload = json!({ "fileId": e.file_id });
+                (
+                    vec![external(
+                        address(&e.owner_address)?,
+                        "FileOwnershipLocked",
+                        payload,
+                        None,
+                    )],
+                    Vec::new(),
+                )
+            }
+            "FileOwnershipClaimed" => {
+                let e: FileOwnershipClaimed = event.payload_as()?;
+                let payload = json!({ "fileId": e.file_id, "newOwnerAddress": e.new_owner_address });
+                (
+                    vec![external(
+                        address(&e.old_owner_address)?,
+                        "FileOwnershipClaimed",
+                        payload,
+                        None,
+                    )],
+                    Vec::new(),
+                )
+            }
             "TokenLocked" => {
                 let e: TokenLocked = event.payload_as()?;
                 match e.created_by {
@@ -205,6 +279,9 @@ impl EventHandler for ExternalEventsHandler {
             "RelationshipTemplateAllocationsExhausted",
             "PeerFeatureFlagsChanged",
             "TokenLocked",
+            "MessageCreated",
+            "FileOwnershipLocked",
+            "FileOwnershipClaimed",
         ]
     }
 

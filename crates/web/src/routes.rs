@@ -13,6 +13,7 @@ use axum::Router;
 pub struct Routes<S = ()> {
     router: Router<S>,
     segments: BTreeSet<&'static str>,
+    paths: BTreeSet<&'static str>,
 }
 
 impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
@@ -20,6 +21,7 @@ impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
         Self {
             router: Router::new(),
             segments: BTreeSet::new(),
+            paths: BTreeSet::new(),
         }
     }
 }
@@ -32,12 +34,14 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
     pub fn route(mut self, path: &'static str, method_router: MethodRouter<S>) -> Self {
         self.segments
             .extend(path.split('/').filter(|s| !s.is_empty() && !s.starts_with('{')));
+        self.paths.insert(path);
         self.router = self.router.route(path, method_router);
         self
     }
 
     pub fn merge(mut self, other: Routes<S>) -> Self {
         self.segments.extend(other.segments);
+        self.paths.extend(other.paths);
         self.router = self.router.merge(other.router);
         self
     }
@@ -46,6 +50,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         Routes {
             router: self.router.with_state(state),
             segments: self.segments,
+            paths: self.paths,
         }
     }
 
@@ -54,7 +59,13 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         Routes {
             router: f(self.router),
             segments: self.segments,
+            paths: self.paths,
         }
+    }
+
+    /// Every path registered, e.g. to check that the API documentation is complete.
+    pub fn paths(&self) -> &BTreeSet<&'static str> {
+        &self.paths
     }
 
     /// The router plus a map from lower-cased literal segment to its registered spelling.

@@ -7,6 +7,7 @@ mod challenges;
 mod devices;
 mod events;
 mod identities;
+mod messages;
 mod relationships;
 mod sync;
 mod templates;

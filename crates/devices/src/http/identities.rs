@@ -21,7 +21,7 @@ pub fn routes() -> Routes<DevicesState> {
         .route("/api/v2/Identities/IsDeleted", get(get_is_deleted))
         .route("/api/v2/Identities/Self/FeatureFlags", patch(patch_feature_flags))
         .route(
-            "/api/v2/Identities/{address}/FeatureFlags",
+            "/api/v2/Identities/{identityAddress}/FeatureFlags",
             get(get_feature_flags),
         )
 }

@@ -1,0 +1,185 @@
+//! `/api/v2/Messages` (spec exchange §5).
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use backbone_core::encoding::{date_format, decode_bytes, encode_bytes};
+use backbone_core::ids::MessageId;
+use backbone_core::{ApiError, ApiResult, IdentityAddress};
+use backbone_web::{Caller, CiJson, Created, Envelope, PagedEnvelope, QueryParams, Routes};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Message;
+use crate::service::NewRecipient;
+use crate::MessagesService;
+
+#[derive(Clone)]
+pub struct MessagesState {
+    pub service: MessagesService,
+}
+
+pub fn routes(state: MessagesState) -> Routes {
+    Routes::new()
+        .route("/api/v2/Messages", get(get_messages).post(post_message))
+        .route("/api/v2/Messages/{id}", get(get_message))
+        .with_state(state)
+}
+
+fn bytes(property: &str, text: &str) -> ApiResult<Vec<u8>> {
+    decode_bytes(text)
+        .ok_or_else(|| ApiError::cannot_parse(format!("'{property}': The value is not valid base64.")))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RecipientRequest {
+    address: String,
+    encrypted_key: String,
+}
+
+#[derive(Deserialize)]
+struct AttachmentRequest {
+    id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SendMessageRequest {
+    recipients: Vec<RecipientRequest>,
+    body: String,
+    #[serde(default)]
+    attachments: Vec<AttachmentRequest>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SentMessageDto {
+    id: String,
+    #[serde(with = "date_format")]
+    created_at: DateTime<Utc>,
+}
+
+/// §5.2
+async fn post_message(
+    State(state): State<MessagesState>,
+    caller: Caller,
+    CiJson(request): CiJson<SendMessageRequest>,
+) -> ApiResult<Created<SentMessageDto>> {
+    let recipients = request
+        .recipients
+        .into_iter()
+        .map(|r| {
+            Ok(NewRecipient {
+                address: IdentityAddress::parse(&r.address).ok_or_else(|| ApiError::invalid_id("address"))?,
+                encrypted_key: bytes("encryptedKey", &r.encrypted_key)?,
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let body = bytes("body", &request.body)?;
+    let attachments = request
+        .attachments
+        .into_iter()
+        .map(|a| {
+            a.id.ok_or_else(|| ApiError::validation("NotNullValidator", "'id' must not be empty."))
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let message = state
+        .service
+        .send(&caller.address, &caller.device_id, recipients, body, attachments)
+        .await?;
+    let location = format!("/api/v2/Messages/{}", message.id);
+    Ok(Created::at(
+        location,
+        SentMessageDto {
+            id: message.id.into_string(),
+            created_at: message.created_at,
+        },
+    ))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageDto {
+    id: String,
+    #[serde(with = "date_format")]
+    created_at: DateTime<Utc>,
+    created_by: String,
+    created_by_device: String,
+    body: String,
+    attachments: Vec<AttachmentDto>,
+    recipients: Vec<RecipientDto>,
+}
+
+#[derive(Serialize)]
+struct AttachmentDto {
+    id: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RecipientDto {
+    address: String,
+    encrypted_key: String,
+    #[serde(with = "date_format::option")]
+    received_at: Option<DateTime<Utc>>,
+    received_by_device: Option<String>,
+}
+
+impl From<Message> for MessageDto {
+    fn from(m: Message) -> Self {
+        Self {
+            id: m.id.into_string(),
+            created_at: m.created_at,
+            created_by: m.created_by.to_string(),
+            created_by_device: m.created_by_device.into_string(),
+            body: encode_bytes(&m.body),
+            attachments: m.attachments.into_iter().map(|id| AttachmentDto { id }).collect(),
+            recipients: m
+                .recipients
+                .into_iter()
+                .map(|r| RecipientDto {
+                    address: r.address.to_string(),
+                    encrypted_key: encode_bytes(&r.encrypted_key),
+                    received_at: r.received_at,
+                    received_by_device: r.received_by_device.map(|d| d.into_string()),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn parse_id(property: &str, id: &str) -> ApiResult<MessageId> {
+    MessageId::parse(id).ok_or_else(|| ApiError::invalid_id(property))
+}
+
+/// §5.3 (`noBody` is accepted and ignored, as upstream).
+async fn get_message(
+    State(state): State<MessagesState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Envelope<MessageDto>> {
+    let message = state
+        .service
+        .get(&caller.address, &caller.device_id, &parse_id("id", &id)?)
+        .await?;
+    Ok(Envelope(message.into()))
+}
+
+/// §5.4
+async fn get_messages(
+    State(state): State<MessagesState>,
+    caller: Caller,
+    query: QueryParams,
+) -> ApiResult<PagedEnvelope<MessageDto>> {
+    let page = query.page(state.service.settings.paging)?;
+    let ids = query
+        .all("ids")
+        .into_iter()
+        .map(|id| parse_id("ids", id))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let messages = state
+        .service
+        .list(&caller.address, &caller.device_id, &ids, page)
+        .await?;
+    Ok(PagedEnvelope(messages.map(MessageDto::from)))
+}

@@ -1,0 +1,284 @@
+//! Use cases of the Messages module.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use backbone_core::events::DomainEvent;
+use backbone_core::ids::{DeviceId, MessageId};
+use backbone_core::paging::{Page, PageRequest, PagingLimits};
+use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
+use backbone_db::sqlx;
+use serde::Serialize;
+
+use crate::domain::{allows_sending, blocks_delivery, Message, Recipient, MAX_ATTACHMENTS, MAX_BODY_BYTES};
+use crate::store::MessagesStore;
+use crate::MessagesError;
+
+/// Lets this module ask the Relationships module about the relationship between two identities.
+#[async_trait]
+pub trait RelationshipLookup: Send + Sync {
+    /// The youngest relationship between the two: its ID and status name.
+    async fn youngest_between(
+        &self,
+        a: &IdentityAddress,
+        b: &IdentityAddress,
+    ) -> anyhow::Result<Option<(String, String)>>;
+}
+
+#[derive(Debug, Clone)]
+pub struct MessagesSettings {
+    pub max_number_of_recipients: usize,
+    pub max_number_of_unreceived_messages_from_one_sender: i64,
+    /// Replaces identities in messages once relationships are decomposed.
+    pub anonymous_address: IdentityAddress,
+    pub paging: PagingLimits,
+}
+
+#[derive(Clone)]
+pub struct MessagesService {
+    pub store: MessagesStore,
+    pub clock: SharedClock,
+    pub relationships: Arc<dyn RelationshipLookup>,
+    pub settings: Arc<MessagesSettings>,
+}
+
+/// A recipient as the sender names it.
+#[derive(Debug, Clone)]
+pub struct NewRecipient {
+    pub address: IdentityAddress,
+    pub encrypted_key: Vec<u8>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MessageCreated<'a> {
+    id: &'a str,
+    recipients: Vec<CreatedRecipient<'a>>,
+    created_by: &'a str,
+}
+
+/// Beside upstream's fields, each recipient carries whether its delivery waits for the
+/// relationship to become active, as decided at send time.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreatedRecipient<'a> {
+    address: &'a str,
+    relationship_id: &'a str,
+    is_delivery_blocked: bool,
+}
+
+fn internal(error: sqlx::Error) -> ApiError {
+    ApiError::internal(error)
+}
+
+impl MessagesService {
+    /// §5.2
+    pub async fn send(
+        &self,
+        sender: &IdentityAddress,
+        device: &DeviceId,
+        recipients: Vec<NewRecipient>,
+        body: Vec<u8>,
+        attachments: Vec<String>,
+    ) -> ApiResult<Message> {
+        self.validate(&recipients, &body, &attachments)?;
+        // Quota NumberOfSentMessages is checked here once the Quotas module exists.
+        let now = self.clock.now();
+        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        let mut stored = Vec::with_capacity(recipients.len());
+        let mut blocked = Vec::with_capacity(recipients.len());
+        for recipient in recipients {
+            let relationship = self
+                .relationships
+                .youngest_between(sender, &recipient.address)
+                .await
+                .map_err(ApiError::internal)?;
+            let (relationship_id, status) = relationship.ok_or_else(|| {
+                MessagesError::NoRelationshipToRecipientExists(recipient.address.to_string())
+            })?;
+            if !allows_sending(&status) {
+                return Err(
+                    MessagesError::RelationshipToRecipientNotActive(recipient.address.to_string()).into(),
+                );
+            }
+            let max = self.settings.max_number_of_unreceived_messages_from_one_sender;
+            if self
+                .store
+                .unreceived_count(&mut tx, sender, &recipient.address)
+                .await
+                .map_err(internal)?
+                >= max
+            {
+                return Err(MessagesError::MaxNumberOfUnreceivedMessagesReached(
+                    recipient.address.to_string(),
+                    max,
+                )
+                .into());
+            }
+            blocked.push(blocks_delivery(&status));
+            stored.push(Recipient {
+                address: recipient.address,
+                relationship_id,
+                encrypted_key: recipient.encrypted_key,
+                received_at: None,
+                received_by_device: None,
+                decomposed_by_sender: false,
+                decomposed_by_recipient: false,
+            });
+        }
+        let message = Message {
+            id: MessageId::generate(),
+            created_at: now,
+            created_by: sender.clone(),
+            created_by_device: device.clone(),
+            body,
+            attachments,
+            recipients: stored,
+        };
+        let event = DomainEvent::new(
+            "MessageCreated",
+            &MessageCreated {
+                id: message.id.as_str(),
+                recipients: message
+                    .recipients
+                    .iter()
+                    .zip(&blocked)
+                    .map(|(r, blocked)| CreatedRecipient {
+                        address: r.address.as_str(),
+                        relationship_id: &r.relationship_id,
+                        is_delivery_blocked: *blocked,
+                    })
+                    .collect(),
+                created_by: sender.as_str(),
+            },
+        );
+        self.store
+            .insert_message(&mut tx, &message)
+            .await
+            .map_err(internal)?;
+        backbone_db::outbox::enqueue(&mut tx, &event, now)
+            .await
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        Ok(message)
+    }
+
+    fn validate(&self, recipients: &[NewRecipient], body: &[u8], attachments: &[String]) -> ApiResult<()> {
+        let max = self.settings.max_number_of_recipients;
+        if recipients.is_empty() || recipients.len() > max {
+            return Err(ApiError::invalid_property_value(format!(
+                "'recipients' must contain between 1 and {max} items. You entered {}.",
+                recipients.len()
+            )));
+        }
+        for (index, recipient) in recipients.iter().enumerate() {
+            if recipients[..index].iter().any(|r| r.address == recipient.address) {
+                return Err(ApiError::invalid_property_value(
+                    "'recipients' must not contain an address twice.",
+                ));
+            }
+            let length = recipient.encrypted_key.len();
+            if !(30..=300).contains(&length) {
+                return Err(ApiError::invalid_property_value(format!(
+                    "'encryptedKey' must be between 30 and 300 bytes long. You entered {length} bytes."
+                )));
+            }
+        }
+        if body.is_empty() || body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::invalid_property_value(format!(
+                "'body' must be between 1 and {MAX_BODY_BYTES} bytes long. You entered {} bytes.",
+                body.len()
+            )));
+        }
+        if attachments.len() > MAX_ATTACHMENTS {
+            return Err(ApiError::invalid_property_value(format!(
+                "'attachments' must contain at most {MAX_ATTACHMENTS} items."
+            )));
+        }
+        if let Some(invalid) = attachments
+            .iter()
+            .find(|id| !backbone_core::ids::is_valid_id("FIL", id))
+        {
+            // Upstream leaks FluentValidation's default code for this rule.
+            return Err(ApiError::validation(
+                "PredicateValidator",
+                format!("'{invalid}' is not a valid file ID."),
+            ));
+        }
+        Ok(())
+    }
+
+    /// §5.3: fetching as a recipient marks the message received.
+    pub async fn get(
+        &self,
+        caller: &IdentityAddress,
+        device: &DeviceId,
+        id: &MessageId,
+    ) -> ApiResult<Message> {
+        let now = self.clock.now();
+        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        let message = self
+            .store
+            .find_visible(&mut tx, caller, id)
+            .await
+            .map_err(internal)?;
+        let mut message = message.ok_or(ApiError::not_found("Message"))?;
+        if self
+            .mark_received(&mut tx, &mut message, caller, device, now)
+            .await?
+        {
+            tx.commit().await.map_err(internal)?;
+        }
+        Ok(message.shaped_for(caller, &self.settings.anonymous_address))
+    }
+
+    /// §5.4
+    pub async fn list(
+        &self,
+        caller: &IdentityAddress,
+        device: &DeviceId,
+        ids: &[MessageId],
+        page: PageRequest,
+    ) -> ApiResult<Page<Message>> {
+        let now = self.clock.now();
+        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        let mut page = self
+            .store
+            .list_visible(&mut tx, caller, ids, page)
+            .await
+            .map_err(internal)?;
+        let mut changed = false;
+        for message in &mut page.items {
+            changed |= self.mark_received(&mut tx, message, caller, device, now).await?;
+        }
+        if changed {
+            tx.commit().await.map_err(internal)?;
+        }
+        let anonymous = self.settings.anonymous_address.clone();
+        Ok(page.map(|m| m.shaped_for(caller, &anonymous)))
+    }
+
+    async fn mark_received(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        message: &mut Message,
+        caller: &IdentityAddress,
+        device: &DeviceId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> ApiResult<bool> {
+        let Some(entry) = message
+            .recipients
+            .iter_mut()
+            .find(|r| &r.address == caller && r.received_at.is_none())
+        else {
+            return Ok(false);
+        };
+        self.store
+            .mark_received(conn, &message.id, caller, device, now)
+            .await
+            .map_err(internal)?;
+        entry.received_at = Some(now);
+        entry.received_by_device = Some(device.clone());
+        Ok(true)
+    }
+}
