@@ -18,6 +18,14 @@ export class MemoryLoggerFactory {
         this.echo = echo;
         this.lines = [];
         this.total = 0;
+        // error/fatal lines are kept separately (with their position in `total`), so they
+        // are not pushed out of the ring by the library's many trace lines
+        this.errorLines = [];
+    }
+
+    /** error/fatal lines logged after the moment when `total` was `mark`. */
+    errorsSince(mark) {
+        return this.errorLines.filter((e) => e.seq > mark).map((e) => e.line);
     }
 
     /** Lines logged after the moment when `total` was `mark`. */
@@ -32,6 +40,10 @@ export class MemoryLoggerFactory {
             const line = `${level.toUpperCase().padEnd(5)} ${category}: ${text}`;
             this.lines.push(line);
             this.total++;
+            if (level === "error" || level === "fatal") {
+                this.errorLines.push({ seq: this.total, line });
+                if (this.errorLines.length > this.max) this.errorLines.shift();
+            }
             if (this.lines.length > this.max) this.lines.shift();
             if (this.echo) console.log(line);
         };
@@ -135,7 +147,7 @@ export function describeError(e) {
 }
 
 function safeString(v) {
-    if (v instanceof Error) return `${v.name}: ${v.message}`;
+    if (v instanceof Error) return `${v.name}${v.code ? `(${v.code})` : ""}: ${v.message}`;
     try {
         const s = JSON.stringify(v);
         return s === undefined ? String(v) : s.length > 2000 ? `${s.slice(0, 2000)}...` : s;

@@ -124,7 +124,8 @@ function shortenAuth(v) {
 }
 
 /** Human readable, multi-line form of one exchange. */
-export function formatExchange(e, { headers = true } = {}) {
+export function formatExchange(e, { headers = true, maxBody = Infinity } = {}) {
+    const cut = (b) => (b.length > maxBody ? `${b.slice(0, maxBody)}... (${b.length} chars)` : b);
     const lines = [];
     const outcome = e.error ? `NO RESPONSE (${e.error})` : `${e.status}`;
     lines.push(`#${e.seq} ${e.method} ${e.path} -> ${outcome} (${e.durationMs ?? "?"} ms)`);
@@ -135,13 +136,13 @@ export function formatExchange(e, { headers = true } = {}) {
         }
         if (h.length) lines.push(`   request headers: ${h.join(" | ")}`);
     }
-    if (e.reqBody) lines.push(`   request body:  ${e.reqBody}`);
+    if (e.reqBody) lines.push(`   request body:  ${cut(e.reqBody)}`);
     if (headers && e.resHeaders) {
         const h = [];
         for (const k of ["content-type", "www-authenticate", "location"]) if (e.resHeaders[k] !== undefined) h.push(`${k}: ${e.resHeaders[k]}`);
         if (h.length) lines.push(`   response headers: ${h.join(" | ")}`);
     }
-    if (e.resBody !== undefined && e.resBody !== "") lines.push(`   response body: ${e.resBody}`);
+    if (e.resBody !== undefined && e.resBody !== "") lines.push(`   response body: ${cut(e.resBody)}`);
     return `${lines.join("\n")}\n`;
 }
 

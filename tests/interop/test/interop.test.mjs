@@ -1,13 +1,15 @@
 // Client interop suite: drives the real Backbone binary with the published
 // enmeshed client library (@nmshd/transport 7.0.0). Steps run in order and
-// share state (account A is created in step a and used by c-f).
+// share state (accounts A and B from a/b are used by c-l; the relationship of g
+// by h and i). Library recipes for g-l are in lib/flows.mjs.
 
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 
-import { PasswordGenerator } from "@nmshd/transport";
+import { CoreDate } from "@nmshd/core-types";
+import { AnonymousTokenController, PasswordGenerator, RelationshipStatus, RelationshipTemplateReference, TokenReference } from "@nmshd/transport";
 
 import { BackboneServer } from "../lib/backbone.mjs";
 import {
@@ -21,6 +23,18 @@ import {
     describeError,
     hasIdentity
 } from "../lib/client.mjs";
+import {
+    SyncTimeoutError,
+    describeRelationship,
+    establishRelationship,
+    labelOf,
+    lastAuditLogEntry,
+    onboardNewDevice,
+    relationshipTo,
+    setLabel,
+    syncUntil,
+    syncUntilRelationship
+} from "../lib/flows.mjs";
 import { WireProxy, formatExchange, isFailure } from "../lib/wire-proxy.mjs";
 
 /** An error whose message already says everything (no "library threw" prefix). */
@@ -33,9 +47,14 @@ const STEP_TIMEOUT_MS = 120_000;
 const server = BackboneServer.fromEnv();
 const loggerFactory = new MemoryLoggerFactory();
 let proxy;
+let baseUrl;
 let transport;
 let connection;
 const accounts = { A: undefined, B: undefined };
+/** State handed from step to step (g -> h -> i). */
+const shared = { relationshipId: undefined };
+/** What the current step is doing (printed when it fails). */
+let currentStage;
 
 before(async () => {
     let port;
@@ -48,7 +67,7 @@ before(async () => {
     if (proxy) proxy.targetPort = server.consumerPort;
     else port = server.consumerPort;
     // host must be "localhost": the client derives the identity address from the baseUrl's hostname
-    const baseUrl = `http://localhost:${port}`;
+    baseUrl = `http://localhost:${port}`;
     transport = await createTransport({ baseUrl, loggerFactory });
     connection = createDatabaseConnection();
     console.log(`interop: database=${server.database} bin=${server.bin} baseUrl=${baseUrl}${useProxy ? ` -> ${server.consumerUrl}` : ""}`);
@@ -72,6 +91,7 @@ after(async () => {
 function step(name, fn) {
     test(name, { timeout: STEP_TIMEOUT_MS }, async (t) => {
         const mark = proxy?.mark(name) ?? 0;
+        currentStage = undefined;
         try {
             await fn(t, mark);
         } catch (e) {
@@ -82,16 +102,17 @@ function step(name, fn) {
 
 function enrich(e, mark) {
     const out = [];
-    out.push(e instanceof assert.AssertionError || e instanceof HarnessError ? e.message : `library threw: ${describeError(e)}`);
+    if (currentStage) out.push(`[while: ${currentStage}]`);
+    out.push(e instanceof assert.AssertionError || e instanceof HarnessError || e instanceof SyncTimeoutError ? e.message : `library threw: ${describeError(e)}`);
     if (proxy) {
         const ex = proxy.since(mark);
         const failed = ex.filter(isFailure);
         if (failed.length) {
             out.push(`failing HTTP exchanges in this step (${failed.length} of ${ex.length}):`);
-            for (const f of failed.slice(-5)) out.push(formatExchange(f).trimEnd());
+            for (const f of failed.slice(-5)) out.push(formatExchange(f, { maxBody: 1000 }).trimEnd());
         } else if (ex.length) {
             out.push(`no failing HTTP exchange in this step; last exchanges:`);
-            for (const f of ex.slice(-3)) out.push(formatExchange(f).trimEnd());
+            for (const f of ex.slice(-3)) out.push(formatExchange(f, { maxBody: 1000 }).trimEnd());
         } else {
             out.push("no HTTP exchange reached the server in this step");
         }
@@ -118,6 +139,7 @@ function requireAccount(t, name) {
 /** Creates an account; keeps a half-initialised one for later steps and reports init errors clearly. */
 async function createAndCheck(name, mark) {
     const { account, initError } = await createAccount(transport, connection, name);
+    setLabel(account, name);
     if (hasIdentity(account)) accounts[name] = account;
     if (initError) {
         const created = exchangesSince(mark, "POST", "/api/v2/Identities").find((x) => x.status >= 200 && x.status < 300);
@@ -268,6 +290,389 @@ step("f: A adds a second device (POST /api/v2/Devices); device list shows 2", as
         password: device2.initialPassword
     });
     if (login.isError) throw login.error;
+});
+
+// ---------------------------------------------------------------------------
+// g-l: relationships, tokens, device onboarding (library controllers only)
+// ---------------------------------------------------------------------------
+
+/** Names the current stage of a step (printed when the step fails; also a marker in the wire log). */
+function stage(text) {
+    currentStage = text;
+    proxy?.mark(`  - ${text}`);
+}
+
+const syncOpts = () => ({ loggerFactory });
+
+/**
+ * Step c leaves the server running with its clock 3600 s ahead. The library computes
+ * expiry dates from the client clock (e.g. AnonymousTokenController.createEmptyToken:
+ * now + 2 min), which such a server rejects ("'expiresAt' must be in the future"), so
+ * g-l run against a server with the real clock (restarted once, data kept).
+ */
+async function ensureRealClock(t) {
+    if (server.clockOffsetSeconds === 0) return;
+    stage("restarting the server without clock offset");
+    await server.restart({ clockOffsetSeconds: 0 });
+    t.diagnostic("server restarted with clock offset 0 (step c had left it at +3600 s)");
+}
+
+/** Reasons of a relationship's audit log, e.g. ["Creation", "AcceptanceOfCreation"]. */
+function reasons(rel) {
+    return rel.auditLog.map((e) => e.reason);
+}
+
+/** JSON value of a library content object (JSONWrapper / Serializable). */
+function contentValue(content) {
+    return JSON.parse(content.serialize());
+}
+
+/** The error a promise rejects with (fails if it resolves). */
+async function rejection(promise, what) {
+    try {
+        await promise;
+    } catch (e) {
+        return e;
+    }
+    throw new HarnessError(`${what}: expected the library to throw, but it succeeded`);
+}
+
+/**
+ * Fails when the library rejected external events during this step: it reports them
+ * in PUT /api/v2/SyncRuns/{id}/FinalizeExternalEventSync as
+ * externalEventResults[].errorCode (the sync itself still "succeeds").
+ */
+function assertExternalEventsApplied(mark, logMark) {
+    const libErrors = loggerFactory.errorsSince(logMark).filter((l) => l.includes("external event"));
+    const rejected = proxy
+        ? exchangesSince(mark, "PUT", "/api/v2/SyncRuns/").filter((x) => x.path.endsWith("/FinalizeExternalEventSync") && /"errorCode"/.test(x.reqBody ?? ""))
+        : [];
+    if (!rejected.length && !libErrors.length) return;
+    const out = [`the library could not apply some external events (it reported them to the server and carried on):`];
+    for (const l of libErrors.slice(-5)) out.push(`  ${l}`);
+    for (const x of rejected.slice(-3)) out.push(formatExchange(x, { headers: false, maxBody: 1000 }).trimEnd());
+    throw new HarnessError(out.join("\n"));
+}
+
+function requireRelationship(t) {
+    const A = requireAccount(t, "A");
+    const B = A && requireAccount(t, "B");
+    if (!A || !B) return undefined;
+    if (!shared.relationshipId) {
+        t.skip("no relationship between A and B (step g failed)");
+        return undefined;
+    }
+    return { A, B, id: shared.relationshipId };
+}
+
+step("g: relationship: A creates a template, B loads it and requests; A syncs, sees Pending, accepts; B syncs until Active", async (t, mark) => {
+    await ensureRealClock(t);
+    const A = requireAccount(t, "A");
+    const B = A && requireAccount(t, "B");
+    if (!A || !B) return;
+    const logMark = loggerFactory.total;
+    const r = await establishRelationship(A, B, { loggerFactory, onStage: stage, tag: "g" });
+    shared.relationshipId = r.id;
+    t.diagnostic(`template ${r.template.id}, relationship ${r.id}`);
+
+    stage("checking both sides");
+    assert.match(r.template.id.toString(), /^RLT[A-Za-z0-9]{17}$/, "template id");
+    assert.equal(r.peerTemplate.id.toString(), r.template.id.toString());
+    assert.equal(r.peerTemplate.isOwn, false);
+    assert.equal(r.peerTemplate.createdBy.toString(), A.identity.address.toString(), "template createdBy (as B sees it)");
+    assert.equal(r.peerTemplate.createdByDevice.toString(), A.activeDevice.id.toString(), "template createdByDevice (as B sees it)");
+    assert.deepEqual(contentValue(r.peerTemplate.content), { mycontent: "template g" }, "template content as B decrypted it");
+    assert.equal(r.peerTemplate.maxNumberOfAllocations, 1, "template maxNumberOfAllocations (as B sees it)");
+
+    assert.match(r.id.toString(), /^REL[A-Za-z0-9]{17}$/, "relationship id");
+    assert.equal(r.requested.status, RelationshipStatus.Pending, "status of B's new relationship (POST /api/v2/Relationships result)");
+    assert.equal(r.pending.peer.address.toString(), B.identity.address.toString(), "A's pending relationship has B as peer");
+    assert.deepEqual(contentValue(r.pending.creationContent), { mycontent: "request g" }, "creation content as A decrypted it");
+    assert.equal(r.acceptedByTemplator.status, RelationshipStatus.Active, "status after A accepted (PUT .../Accept result)");
+
+    const relA = await A.relationships.getRelationship(r.id);
+    const relB = await B.relationships.getRelationship(r.id);
+    assert.equal(relA?.status, RelationshipStatus.Active, `A: ${describeRelationship(relA)}`);
+    assert.equal(relB?.status, RelationshipStatus.Active, `B: ${describeRelationship(relB)}`);
+    assert.equal(relB.peer.address.toString(), A.identity.address.toString(), "B's relationship has A as peer");
+    assert.deepEqual(reasons(relA), ["Creation", "AcceptanceOfCreation"], `A's audit log: ${describeRelationship(relA)}`);
+    assert.deepEqual(reasons(relB), ["Creation", "AcceptanceOfCreation"], `B's audit log: ${describeRelationship(relB)}`);
+    assert.equal((await A.relationships.getActiveRelationshipToIdentity(B.identity.address))?.id.toString(), r.id.toString());
+    assertExternalEventsApplied(mark, logMark);
+});
+
+step("h: A terminates, B syncs until Terminated; B requests reactivation, A syncs until it sees it and accepts; B syncs until Active", async (t, mark) => {
+    const ctx = requireRelationship(t);
+    if (!ctx) return;
+    const { A, B, id } = ctx;
+    const logMark = loggerFactory.total;
+
+    stage("A terminates");
+    const terminated = await A.relationships.terminate(id);
+    assert.equal(terminated.status, RelationshipStatus.Terminated, "status after PUT .../Terminate");
+
+    stage("B syncs until Terminated");
+    await syncUntilRelationship(B, id, "status Terminated", (r) => r.status === RelationshipStatus.Terminated, syncOpts());
+
+    stage("B requests reactivation");
+    const requested = await B.relationships.requestReactivation(id);
+    assert.equal(requested.status, RelationshipStatus.Terminated, "status after PUT .../Reactivate");
+    assert.equal(lastAuditLogEntry(requested)?.reason, "ReactivationRequested", `B after PUT .../Reactivate: ${describeRelationship(requested)}`);
+
+    stage("A syncs until it sees the reactivation request");
+    await syncUntilRelationship(A, id, "reactivation request from B", (r) => lastAuditLogEntry(r)?.reason === "ReactivationRequested", syncOpts());
+
+    stage("A accepts the reactivation");
+    const reactivated = await A.relationships.acceptReactivation(id);
+    assert.equal(reactivated.status, RelationshipStatus.Active, "status after PUT .../Reactivate/Accept");
+
+    stage("B syncs until Active");
+    await syncUntilRelationship(B, id, "status Active again", (r) => r.status === RelationshipStatus.Active, syncOpts());
+
+    stage("checking both sides");
+    const relA = await A.relationships.getRelationship(id);
+    const relB = await B.relationships.getRelationship(id);
+    const expected = ["Creation", "AcceptanceOfCreation", "Termination", "ReactivationRequested", "AcceptanceOfReactivation"];
+    assert.deepEqual(reasons(relA), expected, `A: ${describeRelationship(relA)}`);
+    assert.deepEqual(reasons(relB), expected, `B: ${describeRelationship(relB)}`);
+    assertExternalEventsApplied(mark, logMark);
+});
+
+step("i: decomposition: A terminates and decomposes, B syncs until DeletionProposed and decomposes; neither has the relationship; B could connect again (CanCreate)", async (t, mark) => {
+    const ctx = requireRelationship(t);
+    if (!ctx) return;
+    const { A, B, id } = ctx;
+    const logMark = loggerFactory.total;
+
+    let relA = await A.relationships.getRelationship(id);
+    if (relA?.status === RelationshipStatus.Active) {
+        stage("A terminates");
+        relA = await A.relationships.terminate(id);
+    } else {
+        t.diagnostic(`relationship was not Active at the start (step h failed?): ${describeRelationship(relA)}`);
+    }
+    assert.equal(relA?.status, RelationshipStatus.Terminated, `A: ${describeRelationship(relA)}`);
+
+    stage("B syncs until Terminated");
+    await syncUntilRelationship(B, id, "status Terminated", (r) => r.status === RelationshipStatus.Terminated, syncOpts());
+
+    stage("A decomposes");
+    await A.relationships.decompose(id);
+    await A.cleanupDataOfDecomposedRelationship(relA);
+    assert.equal(await A.relationships.getRelationship(id), undefined, "A still has the relationship after decompose()");
+
+    stage("B syncs until DeletionProposed");
+    const relB = await syncUntilRelationship(B, id, "status DeletionProposed", (r) => r.status === RelationshipStatus.DeletionProposed, syncOpts());
+    assert.equal(lastAuditLogEntry(relB)?.reason, "Decomposition", `B: ${describeRelationship(relB)}`);
+
+    stage("B decomposes");
+    await B.relationships.decompose(id);
+    await B.cleanupDataOfDecomposedRelationship(relB);
+
+    stage("checking both sides");
+    assert.equal(await B.relationships.getRelationship(id), undefined, "B still has the relationship after decompose()");
+    assert.equal(await relationshipTo(A, B), undefined, "A still reports a relationship to B");
+    assert.equal(await relationshipTo(B, A), undefined, "B still reports a relationship to A");
+    shared.relationshipId = undefined;
+
+    // The .NET Backbone sends no external event for the second decomposition (new status
+    // ReadyForDeletion: "the peer doesn't know anything about it"). Should one arrive anyway,
+    // the library calls GET /api/v2/Relationships/{id}, which must then answer 400
+    // error.platform.validation.relationship.relationshipAlreadyDecomposed (the library ignores
+    // the event on exactly that code; anything else is a rejected event, see below).
+    stage("A syncs after B's decomposition");
+    const afterB = proxy?.mark("  - (A's sync after B's decomposition)") ?? 0;
+    await A.syncEverything();
+    const get = exchangesSince(afterB, "GET", `/api/v2/Relationships/${id}`)[0];
+    if (get) t.diagnostic(`A got an event after B's decomposition; GET /api/v2/Relationships/${id} -> ${get.status} ${get.resBody ?? ""}`);
+    assert.equal(await A.relationships.getRelationship(id), undefined, "A's sync brought the decomposed relationship back");
+
+    stage("B checks whether it could connect to A again (GET /api/v2/Relationships/CanCreate)");
+    const template = await A.relationshipTemplates.sendRelationshipTemplate({ content: { mycontent: "template i" }, expiresAt: CoreDate.utc().add({ minutes: 10 }), maxNumberOfAllocations: 1 });
+    const peerTemplate = await B.relationshipTemplates.loadPeerRelationshipTemplateByReference(
+        RelationshipTemplateReference.from(template.toRelationshipTemplateReference(baseUrl).truncate())
+    );
+    const can = await B.relationships.canSendRelationship({ template: peerTemplate, creationContent: { mycontent: "request i" } });
+    assert.ok(can.isSuccess, `after both decomposed, B cannot create a new relationship to A: ${can.isError ? `${can.error.code} ${can.error.message}` : ""}`);
+    assertExternalEventsApplied(mark, logMark);
+});
+
+step("j: tokens: A's token loaded anonymously and by B; password-protected token: right password loads, no / wrong password fails", async (t) => {
+    await ensureRealClock(t);
+    const A = requireAccount(t, "A");
+    if (!A) return;
+    const B = accounts.B;
+    const anonymous = new AnonymousTokenController(transport.config);
+    const expiresAt = CoreDate.utc().add({ minutes: 10 });
+
+    stage("A creates a token (POST /api/v2/Tokens)");
+    const content = { content: "interop token j", number: 42, nested: { list: [1, "two"] } };
+    const token = await A.tokens.sendToken({ content, expiresAt, ephemeral: false });
+    assert.match(token.id.toString(), /^TOK[A-Za-z0-9]{17}$/, "token id");
+    const reference = token.toTokenReference(baseUrl).truncate();
+
+    stage("anonymous load (GET /api/v2/Tokens/{id} without Authorization)");
+    const loaded = await anonymous.loadPeerTokenByReference(TokenReference.from(reference));
+    assert.equal(loaded.id.toString(), token.id.toString());
+    assert.deepEqual(contentValue(loaded.content), content, "content of the anonymously loaded token");
+    assert.equal(loaded.createdBy.toString(), A.identity.address.toString(), "createdBy");
+    assert.equal(loaded.createdByDevice.toString(), A.activeDevice.id.toString(), "createdByDevice");
+    assert.equal(loaded.expiresAt.toISOString(), expiresAt.toISOString(), "expiresAt");
+
+    if (B) {
+        stage("B loads it authenticated (TokenController.loadPeerTokenByReference)");
+        const loadedByB = await B.tokens.loadPeerTokenByReference(TokenReference.from(reference), true);
+        assert.deepEqual(contentValue(loadedByB.content), content, "content of the token B loaded");
+        assert.equal(loadedByB.createdBy.toString(), A.identity.address.toString());
+    }
+
+    stage("A creates a password-protected token");
+    const password = "interop-password-j";
+    const pwContent = { content: "protected token j" };
+    const pwToken = await A.tokens.sendToken({ content: pwContent, expiresAt, ephemeral: false, passwordProtection: { password, passwordType: "pw" } });
+    const pwReference = TokenReference.from(pwToken.toTokenReference(baseUrl).truncate());
+    assert.ok(pwReference.passwordProtection?.salt, "the reference of a password-protected token carries the salt");
+
+    stage("anonymous load with the password");
+    const pwLoaded = await anonymous.loadPeerTokenByReference(pwReference, password);
+    assert.deepEqual(contentValue(pwLoaded.content), pwContent, "content of the password-protected token");
+    assert.equal(pwLoaded.passwordProtection?.password, password);
+
+    stage("anonymous load without a password (library refuses)");
+    const noPassword = await rejection(anonymous.loadPeerTokenByReference(pwReference), "loading a password-protected token without password");
+    assert.equal(noPassword.code, "error.transport.noPasswordProvided", `unexpected error: ${describeError(noPassword)}`);
+
+    stage("anonymous load with a wrong password (server must answer 404 error.platform.recordNotFound)");
+    const wrong = await rejection(anonymous.loadPeerTokenByReference(pwReference, "wrong-password"), "loading with a wrong password");
+    assert.equal(wrong.code, "error.platform.recordNotFound", `unexpected error: ${describeError(wrong)}`);
+
+    stage("anonymous load of the password-protected token with the password left out of the request (server must answer 404)");
+    const bare = TokenReference.from({ id: pwToken.id, key: pwToken.secretKey });
+    const leaked = await rejection(anonymous.loadPeerTokenByReference(bare), "GET of a password-protected token without ?password");
+    assert.equal(leaked.code, "error.platform.recordNotFound", `unexpected error: ${describeError(leaked)}`);
+
+    if (B) {
+        stage("B loads the password-protected token with the password");
+        const pwByB = await B.tokens.loadPeerTokenByReference(pwReference, true, password);
+        assert.deepEqual(contentValue(pwByB.content), pwContent);
+    }
+});
+
+step("k: device onboarding: new device from a token with the DeviceSharedSecret; same address; after sync it sees the identity's relationship", async (t, mark) => {
+    await ensureRealClock(t);
+    const logMark = loggerFactory.total;
+    // A new device learns the identity's relationships only from the datawallet, so the
+    // onboarding identity must have been created with datawalletEnabled.
+    let O = accounts.A;
+    if (!O || !O.config.datawalletEnabled) {
+        stage("creating D, an identity with datawalletEnabled=true (A has it off)");
+        t.diagnostic(
+            `A ${O ? "was created with datawalletEnabled=false (INTEROP_DATAWALLET=0)" : "does not exist"}: a new device gets the relationships only through the datawallet, ` +
+                "so this step onboards a device of D, a fresh identity with datawalletEnabled=true (INTEROP_DATAWALLET=1 makes it use A)"
+        );
+        const dwTransport = await createTransport({ baseUrl, loggerFactory, datawalletEnabled: true });
+        const { account, initError } = await createAccount(dwTransport, connection, "D");
+        if (initError) throw new HarnessError(`creating D (datawalletEnabled=true) failed: ${describeError(initError)}`, { cause: initError });
+        O = setLabel(account, "D");
+        accounts.D = O;
+    }
+    setLabel(O, O === accounts.A ? "A" : "D");
+    t.diagnostic(`onboarding identity ${labelOf(O)} = ${O.identity.address}`);
+
+    stage("creating C and a relationship between C and the onboarding identity");
+    const { account: C, initError } = await createAccount(transport, connection, "C");
+    if (initError) throw new HarnessError(`creating C failed: ${describeError(initError)}`, { cause: initError });
+    setLabel(C, "C");
+    accounts.C = C;
+    const rel = await establishRelationship(O, C, { loggerFactory, onStage: (s) => stage(`relationship ${labelOf(O)}<->C: ${s}`), tag: "k" });
+    await O.syncDatawallet();
+
+    const anonymousTokens = new AnonymousTokenController(transport.config);
+    const { device, newDevice } = await onboardNewDevice(O, connection, { anonymousTokens, onStage: stage });
+    setLabel(newDevice, `${labelOf(O)}'`);
+    t.diagnostic(`new device ${device.id} (username ${device.username}) onboarded`);
+
+    stage("checking the new device's identity and device");
+    assert.equal(newDevice.identity.address.toString(), O.identity.address.toString(), "the onboarded device has another identity address");
+    assert.equal(newDevice.activeDevice.id.toString(), device.id.toString(), "the onboarded device uses another device id");
+    const self = (await newDevice.deviceAuthClient.getCurrentDevice()).value;
+    assert.equal(self.id, device.id.toString(), "GET /api/v2/Devices/Self of the new device returned another id");
+
+    stage("new device syncs until it sees the relationship to C");
+    const seen = await syncUntil(
+        newDevice,
+        `Active relationship ${rel.id} to C`,
+        async () => {
+            const r = await relationshipTo(newDevice, C);
+            return r?.status === RelationshipStatus.Active ? r : undefined;
+        },
+        { loggerFactory, describe: async () => (await newDevice.relationships.getRelationships()).map(describeRelationship).join("; ") || "no relationships" }
+    );
+    assert.equal(seen.id.toString(), rel.id.toString(), "the new device sees another relationship");
+
+    stage("the onboarding changed the device password: the initial password no longer logs in");
+    const login = await newDevice.authenticator.authClient.authenticate({
+        grantType: "password",
+        clientId: PLATFORM_CLIENT_ID,
+        clientSecret: PLATFORM_CLIENT_SECRET,
+        username: device.username,
+        password: device.initialPassword
+    });
+    assert.ok(login.isError, "POST /connect/token still accepts the device's initial password after onboarding");
+
+    stage(`old device syncs until it sees the onboarded device (datawallet round trip)`);
+    await syncUntil(O, `device ${device.id} onboarded (publicKey set)`, async () => !!(await O.devices.get(device.id))?.publicKey, {
+        loggerFactory,
+        describe: async () => JSON.stringify((await O.devices.get(device.id))?.toJSON() ?? null)
+    });
+    assertExternalEventsApplied(mark, logMark);
+});
+
+step("l: more tokens: personalized token, delete, empty token filled via UpdateContent", async (t) => {
+    await ensureRealClock(t);
+    const A = requireAccount(t, "A");
+    if (!A) return;
+    const B = accounts.B;
+    const anonymous = new AnonymousTokenController(transport.config);
+    const expiresAt = CoreDate.utc().add({ minutes: 10 });
+
+    if (B) {
+        stage("A creates a token for B (forIdentity); B loads it");
+        const personal = await A.tokens.sendToken({ content: { content: "for B" }, expiresAt, ephemeral: false, forIdentity: B.identity.address });
+        const ref = TokenReference.from(personal.toTokenReference(baseUrl).truncate());
+        assert.equal(ref.forIdentityTruncated, B.identity.address.toString().slice(-4));
+        const byB = await B.tokens.loadPeerTokenByReference(ref, true);
+        assert.deepEqual(contentValue(byB.content), { content: "for B" });
+        assert.equal(byB.forIdentity?.toString(), B.identity.address.toString(), "forIdentity as B sees it");
+
+        stage("anonymous load of B's token without the forIdentity hint (server must answer 404)");
+        const bare = TokenReference.from({ id: personal.id, key: personal.secretKey });
+        const e = await rejection(anonymous.loadPeerTokenByReference(bare), "anonymous GET of a personalized token");
+        assert.equal(e.code, "error.platform.recordNotFound", `unexpected error: ${describeError(e)}`);
+    }
+
+    stage("A deletes a token (DELETE /api/v2/Tokens/{id}); loading it then fails");
+    const token = await A.tokens.sendToken({ content: { content: "to be deleted" }, expiresAt, ephemeral: false });
+    const ref = TokenReference.from(token.toTokenReference(baseUrl).truncate());
+    await A.tokens.delete(token);
+    assert.equal(await A.tokens.getToken(token.id), undefined, "the library still has the deleted token");
+    const gone = await rejection(anonymous.loadPeerTokenByReference(ref), "loading a deleted token");
+    assert.equal(gone.code, "error.platform.recordNotFound", `unexpected error: ${describeError(gone)}`);
+
+    stage("anonymous empty token (POST /api/v2/Tokens without Authorization)");
+    const empty = await anonymous.createEmptyToken();
+    const emptyRef = TokenReference.from(empty.toTokenReference(baseUrl).truncate());
+    assert.equal(await A.tokens.isEmptyToken(emptyRef), true, "isEmptyToken() of a fresh empty token");
+    const emptyLoad = await rejection(anonymous.loadPeerTokenByReference(emptyRef), "loading an empty token");
+    assert.equal(emptyLoad.code, "error.transport.tokens.emptyToken", `unexpected error: ${describeError(emptyLoad)}`);
+
+    stage("A fills the empty token (POST /api/v2/Tokens/{id}/UpdateContent)");
+    const filled = await A.tokens.updateTokenContent({ id: empty.id, secretKey: empty.secretKey, content: { content: "filled" }, passwordProtection: emptyRef.passwordProtection });
+    assert.equal(filled.id.toString(), empty.id.toString());
+    assert.equal(await A.tokens.isEmptyToken(emptyRef), false, "isEmptyToken() after UpdateContent");
+    const loaded = await anonymous.loadPeerTokenByReference(emptyRef);
+    assert.deepEqual(contentValue(loaded.content), { content: "filled" }, "content of the filled token");
+    assert.equal(loaded.createdBy.toString(), A.identity.address.toString(), "createdBy of the filled token");
 });
 
 /** The raw public key inside a base64(JSON{pub, alg}) string, for comparison. */
