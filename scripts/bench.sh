@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Latency benchmark against the release binary: identity creation and the token endpoint.
-# Usage: scripts/bench.sh [sqlite|postgres] [count] [concurrency]
+# Benchmark against the release binary (see tools/bench for the scenarios).
+# Usage: scripts/bench.sh [sqlite|postgres] [count] [concurrency] [identities|sync|messages]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 database=${1:-sqlite}
 count=${2:-200}
 concurrency=${3:-4}
+scenario=${4:-identities}
 
-cargo build --release -q -p backbone -p backbone-bench
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p backbone -p backbone-bench
 data_dir=$(mktemp -d)
 port=18090
 export BACKBONE_DATA_DIR=$data_dir
@@ -38,6 +39,6 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 
-echo "database=$database count=$count concurrency=$concurrency"
-target/release/backbone-bench --base-url "http://127.0.0.1:$port" --count "$count" --concurrency "$concurrency"
+echo "database=$database count=$count concurrency=$concurrency scenario=$scenario"
+target/release/backbone-bench --base-url "http://127.0.0.1:$port" --count "$count" --concurrency "$concurrency" --scenario "$scenario"
 echo "server peak RSS: $(grep VmHWM /proc/$server_pid/status | awk '{print $2, $3}')"

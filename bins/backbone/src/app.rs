@@ -13,6 +13,7 @@ use backbone_db::Database;
 use backbone_devices::domain::PasswordPolicy;
 use backbone_devices::{DevicesService, DevicesSettings, DevicesState, DevicesStore};
 use backbone_eventbus::{EventHandler, InProcessBus, OutboxRelay, RelayWorker};
+use backbone_files::{FilesService, FilesState, FilesStore};
 use backbone_messages::store::MessagesStore;
 use backbone_messages::{MessagesService, MessagesSettings, MessagesState};
 use backbone_relationships::store::RelationshipsStore;
@@ -59,6 +60,7 @@ pub struct Application {
     pub jwt: Arc<JwtKeys>,
     pub devices: DevicesService,
     pub challenges: ChallengeStore,
+    pub files: FilesService,
     pub messages: MessagesService,
     pub relationships: RelationshipsService,
     pub synchronization: SynchronizationService,
@@ -145,6 +147,21 @@ impl Application {
             clock: clock.clone(),
             paging,
         };
+        let blob_storage = &settings.files.blob_storage;
+        let blobs = blob_storage
+            .open(&settings.data_dir)
+            .context("files.blob_storage")?;
+        tracing::info!(
+            "file contents are kept in the {}",
+            blob_storage.describe(&settings.data_dir)
+        );
+        let files = FilesService {
+            store: FilesStore::new(db.clone()),
+            blobs: Arc::new(blobs),
+            clock: clock.clone(),
+            paging,
+            max_file_size: settings.files.max_file_size_bytes,
+        };
         let anonymous_address = backbone_core::IdentityAddress::anonymous(&settings.did_domain_name);
         let messages = MessagesService {
             store: MessagesStore::new(db.clone()),
@@ -181,6 +198,7 @@ impl Application {
             jwt,
             devices,
             challenges,
+            files,
             messages,
             relationships,
             synchronization,
@@ -208,6 +226,13 @@ impl Application {
     pub fn tokens_state(&self) -> TokensState {
         TokensState {
             service: self.tokens.clone(),
+        }
+    }
+
+    pub fn files_state(&self) -> FilesState {
+        FilesState {
+            service: self.files.clone(),
+            max_request_body_bytes: self.settings.consumer_api.max_request_body_bytes,
         }
     }
 

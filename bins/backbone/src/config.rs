@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use std::collections::BTreeMap;
 
+use backbone_blob::BlobStorageConfig;
 use backbone_relationships::PublicTemplateReference;
 use backbone_tags::TagsConfig;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -39,6 +40,7 @@ pub struct Settings {
     pub devices: DevicesConfig,
     pub pagination: PaginationSettings,
     pub cors: CorsSettings,
+    pub files: FilesConfig,
     pub messages: MessagesConfig,
     pub relationships: RelationshipsConfig,
     pub tags: TagsConfig,
@@ -112,6 +114,17 @@ pub struct CorsSettings {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct FilesConfig {
+    /// Largest file content accepted, in bytes (upstream: 10 MiB). The upload route's body
+    /// limit follows it (plus room for the form fields).
+    pub max_file_size_bytes: u64,
+    /// Where file contents live: `provider = "local"` (default, `<data_dir>/blobs`), `"azure"`
+    /// or `"s3"`; see `config/backbone.example.toml`.
+    pub blob_storage: BlobStorageConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MessagesConfig {
     /// Recipients per message (upstream's production default is 1, its dev default 20).
     pub max_number_of_recipients: usize,
@@ -165,6 +178,7 @@ const SECTIONS: &[&str] = &[
     "devices",
     "pagination",
     "cors",
+    "files",
     "messages",
     "relationships",
     "tags",
@@ -241,6 +255,10 @@ impl Default for Settings {
                 max_page_size: 200,
             },
             cors: CorsSettings::default(),
+            files: FilesConfig {
+                max_file_size_bytes: backbone_files::domain::DEFAULT_MAX_FILE_SIZE,
+                blob_storage: BlobStorageConfig::default(),
+            },
             messages: MessagesConfig {
                 max_number_of_recipients: 20,
                 max_number_of_unreceived_messages_from_one_sender: 20,
@@ -326,6 +344,10 @@ impl Settings {
             bail!("log.format must be \"text\" or \"json\"");
         }
         self.tags.validate()?;
+        if self.files.max_file_size_bytes < 1 {
+            bail!("files.max_file_size_bytes must be at least 1");
+        }
+        self.files.blob_storage.validate("files.blob_storage")?;
         if !(1..=1000).contains(&self.messages.max_number_of_recipients) {
             bail!("messages.max_number_of_recipients must be between 1 and 1000");
         }

@@ -26,6 +26,7 @@ pub fn routes(app: &Application) -> Routes {
         .with_state(app.db.clone())
         .merge(backbone_challenges::routes(app.challenges_state()))
         .merge(backbone_devices::routes(app.devices_state()))
+        .merge(backbone_files::routes(app.files_state()))
         .merge(backbone_messages::routes(app.messages_state()))
         .merge(backbone_relationships::routes(app.relationships_state()))
         .merge(backbone_synchronization::routes(app.synchronization_state()))

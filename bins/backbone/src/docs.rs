@@ -64,6 +64,14 @@ const OPERATIONS: &[(HttpMethod, &str, &str, bool, &str)] = &[
     (HttpMethod::Post, "/api/v2/Messages", "Send a message", true, "201"),
     (HttpMethod::Get, "/api/v2/Messages", "List the caller's messages (paged)", true, "200"),
     (HttpMethod::Get, "/api/v2/Messages/{id}", "Get a message (marks it received)", true, "200"),
+    (HttpMethod::Post, "/api/v2/Files", "Upload a file (multipart/form-data: content, cipherHash, ownerSignature, expiresAt, encryptedProperties)", true, "201"),
+    (HttpMethod::Get, "/api/v2/Files", "List the caller's files, optionally by id (paged)", true, "200"),
+    (HttpMethod::Get, "/api/v2/Files/{id}", "Download a file's content (application/octet-stream)", true, "200"),
+    (HttpMethod::Delete, "/api/v2/Files/{id}", "Delete an own file", true, "204"),
+    (HttpMethod::Get, "/api/v2/Files/{id}/Metadata", "Get a file's metadata", true, "200"),
+    (HttpMethod::Patch, "/api/v2/Files/{id}/RegenerateOwnershipToken", "Replace the ownership token (owner only; lifts a lock)", true, "200"),
+    (HttpMethod::Patch, "/api/v2/Files/{id}/ClaimOwnership", "Become the owner by presenting the ownership token", true, "200"),
+    (HttpMethod::Post, "/api/v2/Files/{id}/ValidateOwnershipToken", "Check an ownership token (a stranger's wrong guess locks the file)", true, "200"),
 ];
 
 /// The paths the document describes.

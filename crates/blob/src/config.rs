@@ -190,7 +190,10 @@ fn parse_connection_string(text: &str) -> anyhow::Result<ConnectionString> {
     let mut development = false;
     for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
         let Some((name, value)) = part.split_once('=') else {
-            bail!("expected Key=Value, found {:?}", part.split('=').next().unwrap_or_default());
+            bail!(
+                "expected Key=Value, found {:?}",
+                part.split('=').next().unwrap_or_default()
+            );
         };
         match name.trim().to_ascii_lowercase().as_str() {
             "accountname" => parsed.account = Some(value.to_owned()),
@@ -204,9 +207,15 @@ fn parse_connection_string(text: &str) -> anyhow::Result<ConnectionString> {
         }
     }
     if development {
-        parsed.account.get_or_insert_with(|| DEVELOPMENT_ACCOUNT.to_owned());
-        parsed.access_key.get_or_insert_with(|| DEVELOPMENT_KEY.to_owned());
-        parsed.endpoint.get_or_insert_with(|| DEVELOPMENT_ENDPOINT.to_owned());
+        parsed
+            .account
+            .get_or_insert_with(|| DEVELOPMENT_ACCOUNT.to_owned());
+        parsed
+            .access_key
+            .get_or_insert_with(|| DEVELOPMENT_KEY.to_owned());
+        parsed
+            .endpoint
+            .get_or_insert_with(|| DEVELOPMENT_ENDPOINT.to_owned());
     }
     if parsed.endpoint.is_none() {
         if let Some(account) = &parsed.account {
@@ -268,7 +277,11 @@ impl BlobStorageConfig {
                 if s3.access_key_id.as_ref().is_none_or(|k| k.expose().is_empty()) {
                     bail!("{key}.access_key_id must be set");
                 }
-                if s3.secret_access_key.as_ref().is_none_or(|k| k.expose().is_empty()) {
+                if s3
+                    .secret_access_key
+                    .as_ref()
+                    .is_none_or(|k| k.expose().is_empty())
+                {
                     bail!("{key}.secret_access_key must be set");
                 }
                 self.object_store(Path::new(""))
@@ -376,7 +389,11 @@ mod tests {
         .unwrap();
         let BlobStorageConfig::S3(s3) = s3 else { panic!() };
         assert_eq!(s3.region, "us-east-1");
-        assert_eq!(s3.access_key_id.as_ref().unwrap().expose(), "12345", "numbers are text");
+        assert_eq!(
+            s3.access_key_id.as_ref().unwrap().expose(),
+            "12345",
+            "numbers are text"
+        );
         assert!(parse(json!({ "provider": "s3", "bucket": "b", "buckte": "c" })).is_err());
         assert!(parse(json!({ "provider": "gcs" })).is_err());
         assert!(parse(json!({ "provider": "local", "container": "x" })).is_err());
@@ -384,7 +401,8 @@ mod tests {
 
     #[test]
     fn secrets_are_not_printed() {
-        let config = parse(json!({ "provider": "azure", "access_key": "very-secret", "container": "c" })).unwrap();
+        let config =
+            parse(json!({ "provider": "azure", "access_key": "very-secret", "container": "c" })).unwrap();
         assert!(!format!("{config:?}").contains("very-secret"));
     }
 
@@ -396,13 +414,19 @@ mod tests {
         .unwrap();
         assert_eq!(parsed.account.as_deref(), Some("acc"));
         assert_eq!(parsed.access_key.as_deref(), Some("a2V5=="));
-        assert_eq!(parsed.endpoint.as_deref(), Some("https://acc.blob.core.windows.net"));
+        assert_eq!(
+            parsed.endpoint.as_deref(),
+            Some("https://acc.blob.core.windows.net")
+        );
 
         let azurite = parse_connection_string(
             "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1/;",
         )
         .unwrap();
-        assert_eq!(azurite.endpoint.as_deref(), Some("http://127.0.0.1:10000/devstoreaccount1"));
+        assert_eq!(
+            azurite.endpoint.as_deref(),
+            Some("http://127.0.0.1:10000/devstoreaccount1")
+        );
 
         let development = parse_connection_string("UseDevelopmentStorage=true").unwrap();
         assert_eq!(development.account.as_deref(), Some(DEVELOPMENT_ACCOUNT));
@@ -420,14 +444,22 @@ mod tests {
                 .to_string()
         };
         assert!(message(json!({ "provider": "s3" })).contains("files.blob_storage.bucket"));
-        assert!(message(json!({ "provider": "s3", "bucket": "b", "access_key_id": "k" }))
-            .contains("files.blob_storage.secret_access_key"));
-        assert!(message(json!({ "provider": "s3", "bucket": "b", "endpoint": "localhost:9000" }))
-            .contains("files.blob_storage.endpoint"));
-        assert!(message(json!({ "provider": "azure", "container": "Files" })).contains("files.blob_storage.container"));
-        assert!(message(json!({ "provider": "azure", "container": "files" })).contains("files.blob_storage.account"));
-        assert!(message(json!({ "provider": "azure", "container": "files", "connection_string": "AccountName=a" }))
-            .contains("files.blob_storage.access_key"));
+        assert!(
+            message(json!({ "provider": "s3", "bucket": "b", "access_key_id": "k" }))
+                .contains("files.blob_storage.secret_access_key")
+        );
+        assert!(
+            message(json!({ "provider": "s3", "bucket": "b", "endpoint": "localhost:9000" }))
+                .contains("files.blob_storage.endpoint")
+        );
+        assert!(message(json!({ "provider": "azure", "container": "Files" }))
+            .contains("files.blob_storage.container"));
+        assert!(message(json!({ "provider": "azure", "container": "files" }))
+            .contains("files.blob_storage.account"));
+        assert!(message(
+            json!({ "provider": "azure", "container": "files", "connection_string": "AccountName=a" })
+        )
+        .contains("files.blob_storage.access_key"));
         assert!(message(json!({ "provider": "local", "path": "" })).contains("files.blob_storage.path"));
 
         for valid in [
@@ -436,7 +468,10 @@ mod tests {
             json!({ "provider": "s3", "bucket": "b", "endpoint": "http://127.0.0.1:9000",
                     "access_key_id": "k", "secret_access_key": "s" }),
         ] {
-            parse(valid.clone()).unwrap().validate("files.blob_storage").unwrap_or_else(|e| panic!("{valid}: {e:#}"));
+            parse(valid.clone())
+                .unwrap()
+                .validate("files.blob_storage")
+                .unwrap_or_else(|e| panic!("{valid}: {e:#}"));
         }
     }
 

@@ -59,7 +59,9 @@ pub struct Blob {
 
 impl std::fmt::Debug for Blob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Blob").field("size", &self.size).finish_non_exhaustive()
+        f.debug_struct("Blob")
+            .field("size", &self.size)
+            .finish_non_exhaustive()
     }
 }
 

@@ -211,8 +211,14 @@ mod tests {
         assert_eq!(read(&store, "small").await, b"abc");
 
         let big: Vec<u8> = (0..PART_SIZE * 2 + 17).map(|i| (i % 251) as u8).collect();
-        let chunks = big.chunks(64 * 1024).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
-        let written = store.put("big", &mut body(chunks), big.len() as u64).await.unwrap();
+        let chunks = big
+            .chunks(64 * 1024)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        let written = store
+            .put("big", &mut body(chunks), big.len() as u64)
+            .await
+            .unwrap();
         assert_eq!(written, big.len() as u64);
         assert_eq!(read(&store, "big").await, big);
         assert_eq!(store.get("big").await.unwrap().size, big.len() as u64);
@@ -227,7 +233,16 @@ mod tests {
             Ok(Bytes::from_static(b"ghi")),
         ]);
         let error = store.put("x", &mut stream, 5).await.unwrap_err();
-        assert!(matches!(error, BlobError::TooLarge { max_bytes: 5, received: 6 }), "{error:?}");
+        assert!(
+            matches!(
+                error,
+                BlobError::TooLarge {
+                    max_bytes: 5,
+                    received: 6
+                }
+            ),
+            "{error:?}"
+        );
         assert_eq!(stream.next().await.unwrap().unwrap(), Bytes::from_static(b"ghi"));
         assert!(matches!(store.get("x").await, Err(BlobError::NotFound)));
         assert_eq!(store.list().count().await, 0);
@@ -236,7 +251,10 @@ mod tests {
     #[tokio::test]
     async fn a_broken_body_stores_nothing() {
         let store = store();
-        let mut stream = body(vec![Ok(Bytes::from_static(b"abc")), Err(std::io::Error::other("reset"))]);
+        let mut stream = body(vec![
+            Ok(Bytes::from_static(b"abc")),
+            Err(std::io::Error::other("reset")),
+        ]);
         let error = store.put("x", &mut stream, 100).await.unwrap_err();
         assert!(matches!(error, BlobError::Body(_)), "{error:?}");
         assert!(matches!(store.get("x").await, Err(BlobError::NotFound)));
@@ -245,10 +263,16 @@ mod tests {
     #[tokio::test]
     async fn delete_is_idempotent_and_names_are_checked() {
         let store = store();
-        store.put("x", &mut body(vec![Ok(Bytes::from_static(b"a"))]), 1).await.unwrap();
+        store
+            .put("x", &mut body(vec![Ok(Bytes::from_static(b"a"))]), 1)
+            .await
+            .unwrap();
         store.delete("x").await.unwrap();
         store.delete("x").await.unwrap();
         assert!(matches!(store.get("x").await, Err(BlobError::NotFound)));
-        assert!(matches!(store.delete("../x").await, Err(BlobError::InvalidName(_))));
+        assert!(matches!(
+            store.delete("../x").await,
+            Err(BlobError::InvalidName(_))
+        ));
     }
 }

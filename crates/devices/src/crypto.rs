@@ -6,7 +6,7 @@
 //! - Device passwords and client secrets are stored as Argon2id hashes. Client secrets hashed
 //!   by upstream's OpenIddict (PBKDF2 format) are verified too, so migrated clients keep working.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::Argon2;
 use backbone_core::encoding::decode_bytes;
 use base64::Engine;
@@ -70,25 +70,84 @@ pub fn parse_challenge_text(challenge: &str) -> Option<ChallengeText> {
     })
 }
 
-/// Hashes a password or secret with Argon2id. CPU-heavy: call from a blocking task.
+thread_local! {
+    /// Argon2's working memory (~19 MiB), kept per thread and reused: allocating and freeing
+    /// it per call made glibc keep ever more of it resident.
+    static ARGON2_MEMORY: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Computes the raw Argon2 output with the given parameters in this thread's memory block.
+fn argon2_raw(
+    algorithm: argon2::Algorithm,
+    params: argon2::Params,
+    secret: &[u8],
+    salt: &[u8],
+    output: &mut [u8],
+) -> Result<(), argon2::Error> {
+    let blocks = params.block_count();
+    let hasher = Argon2::new(algorithm, argon2::Version::V0x13, params);
+    ARGON2_MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        if memory.len() < blocks {
+            memory.resize(blocks, argon2::Block::default());
+        }
+        hasher.hash_password_into_with_memory(secret, salt, output, &mut memory[..blocks])
+    })
+}
+
+/// Hashes a password or secret with Argon2id (default parameters) into a PHC string.
+/// CPU-heavy: call from a blocking task.
 pub fn hash_secret(secret: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    Argon2::default()
-        .hash_password(secret.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    let params = argon2::Params::default();
+    let mut output = [0u8; argon2::Params::DEFAULT_OUTPUT_LEN];
+    argon2_raw(
+        argon2::Algorithm::Argon2id,
+        params.clone(),
+        secret.as_bytes(),
+        salt_bytes,
+        &mut output,
+    )
+    .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
+    let output = argon2::password_hash::Output::new(&output).map_err(|e| anyhow::anyhow!("output: {e}"))?;
+    let hash = PasswordHash {
+        algorithm: argon2::Algorithm::Argon2id.ident(),
+        version: Some(argon2::Version::V0x13.into()),
+        params: params.try_into().map_err(|e| anyhow::anyhow!("params: {e}"))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(hash.to_string())
 }
 
 /// Checks a password or secret against a stored hash (Argon2 or OpenIddict PBKDF2).
 pub fn verify_secret(secret: &str, stored: &str) -> bool {
     if stored.starts_with('$') {
-        return PasswordHash::new(stored).is_ok_and(|hash| {
-            Argon2::default()
-                .verify_password(secret.as_bytes(), &hash)
-                .is_ok()
-        });
+        return PasswordHash::new(stored).is_ok_and(|hash| verify_argon2(secret, &hash));
     }
     verify_openiddict_hash(secret, stored)
+}
+
+fn verify_argon2(secret: &str, hash: &PasswordHash<'_>) -> bool {
+    let (Ok(algorithm), Ok(params), Some(salt), Some(expected)) = (
+        argon2::Algorithm::try_from(hash.algorithm),
+        argon2::Params::try_from(hash),
+        hash.salt,
+        hash.hash,
+    ) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt_bytes) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut actual = vec![0u8; expected.len()];
+    argon2_raw(algorithm, params, secret.as_bytes(), salt_bytes, &mut actual).is_ok()
+        && constant_time_eq(&actual, expected.as_bytes())
 }
 
 /// OpenIddict's format: base64 of `0x01 | prf (u32 BE) | iterations (u32 BE) | salt length
@@ -170,8 +229,21 @@ mod tests {
     #[test]
     fn argon2_hashes_verify() {
         let hash = hash_secret("secret").unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
         assert!(verify_secret("secret", &hash));
         assert!(!verify_secret("Secret", &hash));
+    }
+
+    #[test]
+    fn hashes_of_the_argon2_crate_itself_verify() {
+        use argon2::password_hash::PasswordHasher;
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let reference = Argon2::default()
+            .hash_password(b"secret", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_secret("secret", &reference));
+        assert!(!verify_secret("other", &reference));
     }
 
     #[test]

@@ -620,15 +620,30 @@ fn validate_language(language: Option<String>) -> ApiResult<String> {
     }
 }
 
+/// Argon2 takes ~19 MiB and most of a core per call. The calls run on a fixed pool of one
+/// thread per core: more at once would only add queueing, and (with glibc's per-thread malloc
+/// arenas keeping freed blocks) every extra thread that ever hashed keeps ~19 MiB resident.
+static HASHING_POOL: std::sync::LazyLock<rayon::ThreadPool> = std::sync::LazyLock::new(|| {
+    rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("password-hashing-{i}"))
+        .build()
+        .expect("the password hashing pool starts")
+});
+
+async fn on_hashing_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    HASHING_POOL.spawn(move || {
+        let _ = done.send(work());
+    });
+    result.await.map_err(ApiError::internal)
+}
+
 async fn hash(secret: String) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || crypto::hash_secret(&secret))
-        .await
-        .map_err(ApiError::internal)?
+    on_hashing_pool(move || crypto::hash_secret(&secret))
+        .await?
         .map_err(ApiError::internal)
 }
 
 async fn verify(secret: String, stored: String) -> ApiResult<bool> {
-    tokio::task::spawn_blocking(move || crypto::verify_secret(&secret, &stored))
-        .await
-        .map_err(ApiError::internal)
+    on_hashing_pool(move || crypto::verify_secret(&secret, &stored)).await
 }

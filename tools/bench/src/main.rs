@@ -1,8 +1,11 @@
-//! Measures request latencies of a running Backbone the way the official client calls it:
-//! identity creation (challenge, Ed25519 signature, `POST /api/v2/Identities`) and the token
-//! endpoint (`POST /connect/token`). Prints p50/p99 per operation.
+//! Measures a running Backbone the way the official client calls it. Scenarios:
+//! - `identities`: identity creation (challenge, Ed25519 signature, `POST /api/v2/Identities`)
+//!   and the token endpoint (`POST /connect/token`);
+//! - `sync`: a sync run that delivers 100 external events (start, read the events page by page,
+//!   finalize with a result per event);
+//! - `messages`: sending messages between related identities.
 //!
-//! `scripts/bench.sh` starts a release build and runs this against it.
+//! Prints p50/p99 per operation. `scripts/bench.sh` starts a release build and runs this.
 
 use std::time::{Duration, Instant};
 
@@ -13,31 +16,46 @@ use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{json, Value};
 
 #[derive(Parser)]
-struct Args {
+pub(crate) struct Args {
     /// Base URL of the Consumer API.
     #[arg(long, default_value = "http://127.0.0.1:8090")]
-    base_url: String,
+    pub(crate) base_url: String,
     #[arg(long, default_value = "test")]
-    client_id: String,
+    pub(crate) client_id: String,
     #[arg(long, default_value = "test")]
-    client_secret: String,
+    pub(crate) client_secret: String,
     /// Identities to create (and logins to perform).
     #[arg(long, default_value_t = 200)]
-    count: usize,
+    pub(crate) count: usize,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4)]
-    concurrency: usize,
+    pub(crate) concurrency: usize,
+    /// identities, sync or messages.
+    #[arg(long, default_value = "identities")]
+    pub(crate) scenario: String,
 }
 
-const PASSWORD: &str = "benchmark-password";
+pub(crate) const PASSWORD: &str = "benchmark-password";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let http = reqwest::Client::new();
+    match args.scenario.as_str() {
+        "identities" => identities(&http, &args).await,
+        "sync" => scenarios::sync(&http, &args).await,
+        "messages" => scenarios::messages(&http, &args).await,
+        other => bail!("unknown scenario {other}"),
+    }
+}
+
+mod scenarios;
+
+async fn identities(http: &reqwest::Client, args: &Args) -> anyhow::Result<()> {
+    let (http, args) = (http.clone(), args);
 
     let started = Instant::now();
-    let created = run_concurrently(args.count, args.concurrency, |_| create_identity(&http, &args)).await?;
+    let created = run_concurrently(args.count, args.concurrency, |_| create_identity(&http, args)).await?;
     let wall = started.elapsed();
     let (create_latencies, usernames): (Vec<Duration>, Vec<String>) = created.into_iter().unzip();
     report(
@@ -48,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
 
     let started = Instant::now();
     let logins = run_concurrently(usernames.len(), args.concurrency, |i| {
-        login(&http, &args, &usernames[i])
+        login(&http, args, &usernames[i])
     })
     .await?;
     report("token endpoint (POST /connect/token)", &logins, started.elapsed());
@@ -56,7 +74,11 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Runs `count` operations with at most `concurrency` in flight; returns results in order.
-async fn run_concurrently<T, F, Fut>(count: usize, concurrency: usize, operation: F) -> anyhow::Result<Vec<T>>
+pub(crate) async fn run_concurrently<T, F, Fut>(
+    count: usize,
+    concurrency: usize,
+    operation: F,
+) -> anyhow::Result<Vec<T>>
 where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<T>>,
@@ -76,7 +98,10 @@ where
     Ok(results)
 }
 
-async fn create_identity(http: &reqwest::Client, args: &Args) -> anyhow::Result<(Duration, String)> {
+pub(crate) async fn create_identity(
+    http: &reqwest::Client,
+    args: &Args,
+) -> anyhow::Result<(Duration, String)> {
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
     let started = Instant::now();
     let challenge: Value = http
@@ -121,7 +146,7 @@ async fn create_identity(http: &reqwest::Client, args: &Args) -> anyhow::Result<
     Ok((elapsed, username))
 }
 
-async fn login(http: &reqwest::Client, args: &Args, username: &str) -> anyhow::Result<Duration> {
+pub(crate) async fn login(http: &reqwest::Client, args: &Args, username: &str) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let response = http
         .post(format!("{}/connect/token", args.base_url))
@@ -141,7 +166,7 @@ async fn login(http: &reqwest::Client, args: &Args, username: &str) -> anyhow::R
     Ok(elapsed)
 }
 
-fn report(name: &str, latencies: &[Duration], wall: Duration) {
+pub(crate) fn report(name: &str, latencies: &[Duration], wall: Duration) {
     let mut sorted = latencies.to_vec();
     sorted.sort_unstable();
     let percentile = |p: f64| sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1];

@@ -6,6 +6,7 @@ mod helpers;
 mod challenges;
 mod devices;
 mod events;
+mod files;
 mod identities;
 mod messages;
 mod relationships;

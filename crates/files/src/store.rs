@@ -1,0 +1,211 @@
+//! The `files` table. Functions that take a connection run inside the caller's transaction, so
+//! a use case commits its change and its outbox events together, or neither.
+
+use std::collections::HashSet;
+
+use backbone_core::encoding::{from_millis, to_millis};
+use backbone_core::events::DomainEvent;
+use backbone_core::ids::{DeviceId, FileId};
+use backbone_core::paging::{Page, PageRequest};
+use backbone_core::IdentityAddress;
+use backbone_db::sqlx::any::AnyRow;
+use backbone_db::sqlx::{self, AnyConnection, Row};
+use backbone_db::{get_flag, outbox, Database};
+use chrono::{DateTime, Utc};
+
+use crate::File;
+
+const FILE_COLUMNS: &str = "id, created_at, created_by, created_by_device, owner, owner_signature, \
+     ownership_token, ownership_is_locked, last_ownership_claim_at, cipher_size, cipher_hash, expires_at, \
+     encrypted_properties";
+
+#[derive(Debug, Clone)]
+pub struct FilesStore {
+    db: Database,
+}
+
+impl FilesStore {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// Inserts a new file and its `FileUploaded` event.
+    pub async fn insert(&self, file: &File, event: &DomainEvent) -> sqlx::Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query(&format!(
+            "INSERT INTO files ({FILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(file.id.as_str())
+        .bind(to_millis(&file.created_at))
+        .bind(file.created_by.as_str())
+        .bind(file.created_by_device.as_str())
+        .bind(file.owner.as_str())
+        .bind(file.owner_signature.as_slice())
+        .bind(file.ownership_token.as_str())
+        .bind(i64::from(file.ownership_is_locked))
+        .bind(file.last_ownership_claim_at.as_ref().map(to_millis))
+        .bind(i64::try_from(file.cipher_size).unwrap_or(i64::MAX))
+        .bind(file.cipher_hash.as_slice())
+        .bind(to_millis(&file.expires_at))
+        .bind(file.encrypted_properties.as_slice())
+        .execute(&mut *tx)
+        .await?;
+        outbox::enqueue(&mut tx, event, file.created_at).await?;
+        tx.commit().await
+    }
+
+    /// The file unless it expired (`expires_at <= now`); with `lock`, its row stays locked for
+    /// the rest of the transaction.
+    pub async fn find_live(
+        &self,
+        conn: &mut AnyConnection,
+        id: &FileId,
+        now: DateTime<Utc>,
+        lock: bool,
+    ) -> sqlx::Result<Option<File>> {
+        let sql = format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE id = $1 AND expires_at > $2{}",
+            if lock { self.db.dialect().for_update() } else { "" }
+        );
+        let row = sqlx::query(&sql)
+            .bind(id.as_str())
+            .bind(to_millis(&now))
+            .fetch_optional(conn)
+            .await?;
+        row.as_ref().map(file_from_row).transpose()
+    }
+
+    /// A new ownership token, which also lifts the lock.
+    pub async fn set_ownership_token(
+        &self,
+        conn: &mut AnyConnection,
+        id: &FileId,
+        token: &str,
+    ) -> sqlx::Result<()> {
+        sqlx::query("UPDATE files SET ownership_token = $1, ownership_is_locked = 0 WHERE id = $2")
+            .bind(token)
+            .bind(id.as_str())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn lock_ownership(&self, conn: &mut AnyConnection, id: &FileId) -> sqlx::Result<()> {
+        sqlx::query("UPDATE files SET ownership_is_locked = 1 WHERE id = $1")
+            .bind(id.as_str())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves the file to its new owner with a fresh token.
+    pub async fn transfer_ownership(
+        &self,
+        conn: &mut AnyConnection,
+        id: &FileId,
+        new_owner: &IdentityAddress,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE files SET owner = $1, ownership_token = $2, last_ownership_claim_at = $3 WHERE id = $4",
+        )
+        .bind(new_owner.as_str())
+        .bind(token)
+        .bind(to_millis(&now))
+        .bind(id.as_str())
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete(&self, conn: &mut AnyConnection, id: &FileId) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM files WHERE id = $1")
+            .bind(id.as_str())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Which of `ids` have a row (expired or not): blobs of the others are orphans.
+    pub async fn existing_ids(&self, ids: &[String]) -> sqlx::Result<HashSet<String>> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT id FROM files WHERE id IN ({})", placeholders.join(", "));
+        let mut query = sqlx::query_scalar::<_, String>(&sql);
+        for id in ids {
+            query = query.bind(id.as_str());
+        }
+        Ok(query.fetch_all(self.db.pool()).await?.into_iter().collect())
+    }
+
+    /// Files `creator` created that have not expired, oldest first; only those among `ids` if
+    /// any are given.
+    pub async fn list_created_by(
+        &self,
+        creator: &IdentityAddress,
+        ids: &[FileId],
+        now: DateTime<Utc>,
+        page: PageRequest,
+    ) -> sqlx::Result<Page<File>> {
+        // $1 creator, $2 now, then one parameter per requested ID.
+        let mut filter = "FROM files WHERE created_by = $1 AND expires_at > $2".to_owned();
+        if !ids.is_empty() {
+            let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
+            filter.push_str(&format!(" AND id IN ({})", placeholders.join(", ")));
+        }
+        let next = ids.len() + 3;
+        let list_sql = format!(
+            "SELECT {FILE_COLUMNS} {filter} ORDER BY created_at, id LIMIT ${next} OFFSET ${}",
+            next + 1
+        );
+        let count_sql = format!("SELECT COUNT(*) {filter}");
+        let mut list = sqlx::query(&list_sql)
+            .bind(creator.as_str())
+            .bind(to_millis(&now));
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql)
+            .bind(creator.as_str())
+            .bind(to_millis(&now));
+        for id in ids {
+            list = list.bind(id.as_str());
+            count = count.bind(id.as_str());
+        }
+        let rows = list
+            .bind(page.limit())
+            .bind(page.offset())
+            .fetch_all(self.db.pool())
+            .await?;
+        let total = count.fetch_one(self.db.pool()).await?;
+        Ok(Page {
+            items: rows.iter().map(file_from_row).collect::<sqlx::Result<_>>()?,
+            request: page,
+            total_records: u64::try_from(total).unwrap_or_default(),
+        })
+    }
+}
+
+fn file_from_row(row: &AnyRow) -> sqlx::Result<File> {
+    Ok(File {
+        id: FileId::from_trusted(row.try_get("id")?),
+        created_at: from_millis(row.try_get("created_at")?),
+        created_by: IdentityAddress::from_trusted(row.try_get("created_by")?),
+        created_by_device: DeviceId::from_trusted(row.try_get("created_by_device")?),
+        owner: IdentityAddress::from_trusted(row.try_get("owner")?),
+        owner_signature: row.try_get("owner_signature")?,
+        ownership_token: row.try_get("ownership_token")?,
+        ownership_is_locked: get_flag(row, "ownership_is_locked")?,
+        last_ownership_claim_at: row
+            .try_get::<Option<i64>, _>("last_ownership_claim_at")?
+            .map(from_millis),
+        cipher_size: u64::try_from(row.try_get::<i64, _>("cipher_size")?).unwrap_or_default(),
+        cipher_hash: row.try_get("cipher_hash")?,
+        expires_at: from_millis(row.try_get("expires_at")?),
+        encrypted_properties: row.try_get("encrypted_properties")?,
+    })
+}
