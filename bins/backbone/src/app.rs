@@ -126,8 +126,13 @@ impl Application {
                 max_failed_logins: settings.authentication.max_failed_logins,
                 max_feature_flags_per_identity: settings.devices.max_number_of_feature_flags_per_identity,
                 paging,
+                grace_period_days: settings.devices.deletion_grace_period_days,
+                reminder_schedule: backbone_devices::deletion::ReminderSchedule {
+                    days_before_end: settings.devices.grace_period_reminder_days,
+                },
             }),
             verified_secrets: Default::default(),
+            deletion: backbone_devices::deletion::DeletionStore::new(db.clone()),
         };
         let relationships = RelationshipsService {
             store: relationships_store.clone(),
@@ -186,6 +191,10 @@ impl Application {
                 clock: clock.clone(),
             }),
             Arc::new(backbone_relationships::events::FeatureFlagsHandler {
+                store: relationships_store.clone(),
+                clock: clock.clone(),
+            }),
+            Arc::new(backbone_relationships::events::IdentityDeletionHandler {
                 store: relationships_store,
                 clock: clock.clone(),
             }),
@@ -280,6 +289,33 @@ impl Application {
             tasks.spawn(async move { axum::serve(listener, service).await.context("admin API server") });
         }
         if roles.worker {
+            let schedule = &self.settings.jobs;
+            for (name, seconds) in [
+                ("identity-deletion", schedule.identity_deletion_interval_seconds),
+                (
+                    "grace-period-reminders",
+                    schedule.grace_period_reminders_interval_seconds,
+                ),
+                ("housekeeping", schedule.housekeeping_interval_seconds),
+            ] {
+                if seconds == 0 {
+                    continue;
+                }
+                let app = self.clone();
+                tasks.spawn(async move {
+                    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(seconds));
+                    loop {
+                        ticks.tick().await;
+                        match crate::jobs::run(&app, name).await {
+                            Ok(summary) => tracing::info!(job = name, %summary, "job finished"),
+                            Err(error) => {
+                                tracing::error!(job = name, error = %format!("{error:#}"), "job failed")
+                            }
+                        }
+                        app.wake.notify_one();
+                    }
+                });
+            }
             let worker = RelayWorker {
                 relay: self.relay.clone(),
                 wake: self.wake.clone(),

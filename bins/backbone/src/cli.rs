@@ -32,6 +32,15 @@ pub enum Command {
     /// Manage tiers.
     #[command(subcommand)]
     Tier(TierCommand),
+    /// Run background jobs by hand.
+    #[command(subcommand)]
+    Job(JobCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Run one job once: identity-deletion, grace-period-reminders or housekeeping.
+    Run { name: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -41,6 +41,7 @@ pub struct Settings {
     pub pagination: PaginationSettings,
     pub cors: CorsSettings,
     pub files: FilesConfig,
+    pub jobs: JobsConfig,
     pub messages: MessagesConfig,
     pub relationships: RelationshipsConfig,
     pub tags: TagsConfig,
@@ -94,6 +95,10 @@ pub struct DevicesConfig {
     /// `relaxed` (any non-empty password) or `strict` (upstream's production policy).
     /// Default: relaxed in dev, strict otherwise.
     pub password_policy: Option<String>,
+    /// Length of an identity's deletion grace period, in days (the client may override it).
+    pub deletion_grace_period_days: f64,
+    /// Days before the end of the grace period at which reminders 1, 2 and 3 are due.
+    pub grace_period_reminder_days: [f64; 3],
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,6 +126,15 @@ pub struct FilesConfig {
     /// Where file contents live: `provider = "local"` (default, `<data_dir>/blobs`), `"azure"`
     /// or `"s3"`; see `config/backbone.example.toml`.
     pub blob_storage: BlobStorageConfig,
+}
+
+/// How often the worker runs each job, in seconds; 0 disables a job (run it with `backbone job run`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    pub identity_deletion_interval_seconds: u64,
+    pub grace_period_reminders_interval_seconds: u64,
+    pub housekeeping_interval_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -179,6 +193,7 @@ const SECTIONS: &[&str] = &[
     "pagination",
     "cors",
     "files",
+    "jobs",
     "messages",
     "relationships",
     "tags",
@@ -247,6 +262,8 @@ impl Default for Settings {
                 lockout_seconds: None,
             },
             devices: DevicesConfig {
+                deletion_grace_period_days: 14.0,
+                grace_period_reminder_days: [12.0, 10.0, 5.0],
                 max_number_of_feature_flags_per_identity: 200,
                 password_policy: None,
             },
@@ -258,6 +275,11 @@ impl Default for Settings {
             files: FilesConfig {
                 max_file_size_bytes: backbone_files::domain::DEFAULT_MAX_FILE_SIZE,
                 blob_storage: BlobStorageConfig::default(),
+            },
+            jobs: JobsConfig {
+                identity_deletion_interval_seconds: 3600,
+                grace_period_reminders_interval_seconds: 3600,
+                housekeeping_interval_seconds: 86_400,
             },
             messages: MessagesConfig {
                 max_number_of_recipients: 20,

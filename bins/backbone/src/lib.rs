@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod consumer_api;
 pub mod docs;
+pub mod jobs;
 
 pub use app::{Application, Roles};
 pub use config::Settings;

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use backbone::app::{connect_and_migrate, Application, Roles};
-use backbone::cli::{Cli, ClientCommand, Command, TierCommand};
+use backbone::cli::{Cli, ClientCommand, Command, JobCommand, TierCommand};
 use backbone::config::Settings;
 use backbone_devices::{ClientOverviewDto, CreatedClientDto, TierOverviewDto};
 use clap::Parser;
@@ -62,6 +62,14 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Client(command) => client_command(command, settings).await,
         Command::Tier(command) => tier_command(command, settings).await,
+        Command::Job(JobCommand::Run { name }) => {
+            let app = Application::build(settings, None).await?;
+            let summary = backbone::jobs::run(&app, &name).await?;
+            // Events the job raised reach their handlers before the command ends.
+            app.relay.relay_all().await?;
+            let _ = writeln!(std::io::stdout(), "{name}: {summary}");
+            Ok(())
+        }
     }
 }
 

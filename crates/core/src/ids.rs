@@ -157,6 +157,23 @@ typed_id!(
     "MSG"
 );
 
+typed_id!(
+    /// An identity's deletion process.
+    IdentityDeletionProcessId,
+    "IDP"
+);
+typed_id!(
+    /// An entry of the identity deletion audit log.
+    IdentityDeletionAuditLogEntryId,
+    "IDA"
+);
+
+typed_id!(
+    /// Identifies a device's push registration to the app (stable across updates).
+    DevicePushIdentifierId,
+    "DPI"
+);
+
 impl TierId {
     /// The fixed tier identities are moved to while their deletion is pending.
     pub fn queued_for_deletion() -> Self {

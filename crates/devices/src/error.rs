@@ -26,6 +26,12 @@ pub enum DevicesError {
     InvalidClientCredentials,
     #[error("The maximum number of feature flags per identity ({0}) has been exceeded.")]
     MaxNumberOfFeatureFlagsExceeded(usize),
+    #[error("Only one active deletion process is allowed.")]
+    OnlyOneActiveDeletionProcessAllowed,
+    #[error("The deletion process is not in the required status 'Active'.")]
+    DeletionProcessIsNotInRequiredStatus,
+    #[error("The grace period of the deletion process has already expired.")]
+    GracePeriodHasAlreadyExpired,
     #[error("A client with this id already exists.")]
     ClientAlreadyExists,
     #[error("The tier '{0}' does not exist or cannot be used as the default tier of a client.")]
@@ -58,6 +64,15 @@ impl DevicesError {
             Self::InvalidClientCredentials => "error.platform.unauthorized",
             Self::MaxNumberOfFeatureFlagsExceeded(_) => {
                 "error.platform.validation.featureFlag.maxNumberOfFeatureFlagsExceeded"
+            }
+            Self::OnlyOneActiveDeletionProcessAllowed => {
+                "error.platform.validation.device.onlyOneActiveDeletionProcessAllowed"
+            }
+            Self::DeletionProcessIsNotInRequiredStatus => {
+                "error.platform.validation.device.deletionProcessIsNotInRequiredStatus"
+            }
+            Self::GracePeriodHasAlreadyExpired => {
+                "error.platform.validation.device.gracePeriodHasAlreadyExpired"
             }
             Self::ClientAlreadyExists => "error.platform.validation.client.clientIdAlreadyExists",
             Self::UnknownDefaultTier(_) => "error.platform.validation.client.tierDoesNotExist",

@@ -8,6 +8,7 @@
 //! - `http`: thin handlers for the Consumer API.
 
 pub mod crypto;
+pub mod deletion;
 pub mod domain;
 pub mod error;
 pub mod events;

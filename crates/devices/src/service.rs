@@ -47,6 +47,9 @@ pub struct DevicesSettings {
     pub max_failed_logins: i64,
     pub max_feature_flags_per_identity: usize,
     pub paging: PagingLimits,
+    /// Default length of a deletion grace period.
+    pub grace_period_days: f64,
+    pub reminder_schedule: crate::deletion::ReminderSchedule,
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +100,7 @@ pub struct DevicesService {
     pub clock: SharedClock,
     pub settings: Arc<DevicesSettings>,
     pub verified_secrets: Arc<VerifiedSecrets>,
+    pub deletion: crate::deletion::DeletionStore,
 }
 
 impl DevicesService {
@@ -194,8 +198,9 @@ impl DevicesService {
             .await
             .map_err(ApiError::internal)?;
         let Some(device) = device else {
-            // The deletion audit log (identity deletion milestone) answers for removed identities.
-            return Ok((false, None));
+            // The identity is gone; the deletion audit log knows its former usernames' hashes.
+            let deleted_at = self.deletion_date_of_username(username.as_str()).await?;
+            return Ok((deleted_at.is_some(), deleted_at));
         };
         let identity = self.identity(&device.identity_address).await?;
         let now = self.clock.now();

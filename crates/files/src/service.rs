@@ -290,6 +290,30 @@ impl FilesService {
             .map_err(internal)
     }
 
+    /// The deletion job's step for this module: files the identity owns are deleted (rows,
+    /// then blobs); files it created but no longer owns name the anonymous address.
+    pub async fn delete_identity(
+        &self,
+        identity: &IdentityAddress,
+        anonymous: &IdentityAddress,
+    ) -> anyhow::Result<()> {
+        let owned = self.store.delete_owned_by(identity).await?;
+        for id in owned {
+            self.blobs.delete(id.as_str()).await?;
+        }
+        self.store.anonymise_creator(identity, anonymous).await?;
+        Ok(())
+    }
+
+    /// Deletes files (rows, then blobs) that expired before `before` (housekeeping).
+    pub async fn delete_expired(&self, before: DateTime<Utc>) -> anyhow::Result<usize> {
+        let expired = self.store.delete_expired(before).await?;
+        for id in &expired {
+            self.blobs.delete(id.as_str()).await?;
+        }
+        Ok(expired.len())
+    }
+
     /// §7.7: only the creator deletes; the row goes first, then the blob.
     pub async fn delete(&self, actor: &Actor, id: &FileId) -> ApiResult<()> {
         let mut tx = self.store.db().begin_write().await.map_err(internal)?;

@@ -29,6 +29,37 @@ impl FilesStore {
         Self { db }
     }
 
+    /// Deletes the rows of files the identity owns; returns their IDs (for their blobs).
+    pub async fn delete_owned_by(&self, owner: &IdentityAddress) -> sqlx::Result<Vec<FileId>> {
+        let ids: Vec<String> = sqlx::query_scalar("DELETE FROM files WHERE owner = $1 RETURNING id")
+            .bind(owner.as_str())
+            .fetch_all(self.db.pool())
+            .await?;
+        Ok(ids.into_iter().map(FileId::from_trusted).collect())
+    }
+
+    pub async fn anonymise_creator(
+        &self,
+        creator: &IdentityAddress,
+        anonymous: &IdentityAddress,
+    ) -> sqlx::Result<()> {
+        sqlx::query("UPDATE files SET created_by = $1 WHERE created_by = $2")
+            .bind(anonymous.as_str())
+            .bind(creator.as_str())
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the rows of files that expired before `before`; returns their IDs.
+    pub async fn delete_expired(&self, before: DateTime<Utc>) -> sqlx::Result<Vec<FileId>> {
+        let ids: Vec<String> = sqlx::query_scalar("DELETE FROM files WHERE expires_at < $1 RETURNING id")
+            .bind(to_millis(&before))
+            .fetch_all(self.db.pool())
+            .await?;
+        Ok(ids.into_iter().map(FileId::from_trusted).collect())
+    }
+
     pub fn db(&self) -> &Database {
         &self.db
     }

@@ -229,6 +229,34 @@ impl MessagesStore {
         Ok(())
     }
 
+    /// Replaces a deleted identity by the anonymous address as sender and recipient, then
+    /// deletes messages that name nobody any more.
+    pub async fn anonymise_identity(
+        &self,
+        identity: &IdentityAddress,
+        anonymous: &IdentityAddress,
+    ) -> sqlx::Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query("UPDATE messages SET created_by = $1 WHERE created_by = $2")
+            .bind(anonymous.as_str())
+            .bind(identity.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE message_recipients SET address = $1 WHERE address = $2")
+            .bind(anonymous.as_str())
+            .bind(identity.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "DELETE FROM messages WHERE created_by = $1 AND NOT EXISTS (SELECT 1 FROM message_recipients r \
+             WHERE r.message_id = messages.id AND r.address <> $1)",
+        )
+        .bind(anonymous.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
+
     async fn complete(&self, conn: &mut AnyConnection, row: &AnyRow) -> sqlx::Result<Message> {
         let id = MessageId::from_trusted(row.try_get("id")?);
         let recipients = sqlx::query(

@@ -67,3 +67,75 @@ impl EventHandler for FeatureFlagsHandler {
         Ok(())
     }
 }
+
+/// The identity deletion events of the Devices module → one `Peer…` event per relationship
+/// that is pending, active or terminated, for the Synchronization module to notify the peer.
+pub struct IdentityDeletionHandler {
+    pub store: RelationshipsStore,
+    pub clock: SharedClock,
+}
+
+const DELETION_CONSUMER: &str = "Relationships.IdentityDeletion";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct IdentityDeletionEvent {
+    identity_address: String,
+    grace_period_ends_at: Option<serde_json::Value>,
+}
+
+#[async_trait]
+impl EventHandler for IdentityDeletionHandler {
+    fn name(&self) -> &'static str {
+        DELETION_CONSUMER
+    }
+
+    fn event_types(&self) -> &'static [&'static str] {
+        &[
+            "IdentityToBeDeleted",
+            "IdentityDeletionCancelled",
+            "IdentityDeleted",
+        ]
+    }
+
+    async fn handle(&self, event: &Event) -> anyhow::Result<()> {
+        let e: IdentityDeletionEvent = event.payload_as()?;
+        let identity = IdentityAddress::parse(&e.identity_address)
+            .ok_or_else(|| anyhow::anyhow!("invalid address {}", e.identity_address))?;
+        let relationships = self.store.open_relationships_of(&identity).await?;
+        let events: Vec<DomainEvent> = relationships
+            .iter()
+            .map(|(id, peer)| match event.event_type.as_str() {
+                "IdentityToBeDeleted" => DomainEvent::new(
+                    "PeerToBeDeleted",
+                    &serde_json::json!({
+                        "PeerOfIdentityToBeDeleted": peer,
+                        "RelationshipId": id,
+                        "IdentityToBeDeleted": identity,
+                        "GracePeriodEndsAt": e.grace_period_ends_at,
+                    }),
+                ),
+                "IdentityDeletionCancelled" => DomainEvent::new(
+                    "PeerDeletionCancelled",
+                    &serde_json::json!({
+                        "PeerOfIdentityWithDeletionCancelled": peer,
+                        "RelationshipId": id,
+                        "IdentityWithDeletionCancelled": identity,
+                    }),
+                ),
+                _ => DomainEvent::new(
+                    "PeerDeleted",
+                    &serde_json::json!({ "PeerOfDeletedIdentity": peer, "RelationshipId": id, "DeletedIdentity": identity }),
+                ),
+            })
+            .collect();
+        let now = self.clock.now();
+        let mut tx = self.store.db().begin_write().await?;
+        if !backbone_db::processed::mark_processed(&mut tx, DELETION_CONSUMER, &event.id).await? {
+            return Ok(());
+        }
+        self.store.enqueue_all(&mut tx, &events, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -466,6 +466,32 @@ impl RelationshipsService {
         Ok(relationship)
     }
 
+    /// The deletion job's step for this module: decompose every relationship of the identity
+    /// (raising the events that tell peers and the Messages module), then anonymise it.
+    pub async fn delete_identity(
+        &self,
+        identity: &IdentityAddress,
+        anonymous: &IdentityAddress,
+    ) -> anyhow::Result<()> {
+        for id in self.store.relationship_ids_of(identity).await? {
+            let now = self.clock.now();
+            let mut tx = self.store.db().begin_write().await?;
+            let Some(mut relationship) = self.store.find_relationship(&mut tx, &id, identity, true).await?
+            else {
+                continue;
+            };
+            let persisted = relationship.audit_log.len();
+            let events = relationship.decompose_due_to_identity_deletion(identity, now)?;
+            self.store
+                .save_relationship(&mut tx, &relationship, persisted)
+                .await?;
+            self.store.enqueue_all(&mut tx, &events, now).await?;
+            tx.commit().await?;
+        }
+        self.store.anonymise_identity(identity, anonymous).await?;
+        Ok(())
+    }
+
     /// Whether `caller` may read `target`'s feature flags (Devices module, spec I5).
     pub async fn are_acquainted(
         &self,

@@ -395,6 +395,91 @@ impl RelationshipsStore {
         Ok(count > 0)
     }
 
+    /// The identity's relationships that are pending, active or terminated: (id, peer).
+    pub async fn open_relationships_of(
+        &self,
+        identity: &IdentityAddress,
+    ) -> sqlx::Result<Vec<(RelationshipId, IdentityAddress)>> {
+        let rows = sqlx::query(
+            "SELECT id, CASE WHEN from_address = $1 THEN to_address ELSE from_address END AS peer FROM relationships \
+             WHERE (from_address = $1 OR to_address = $1) AND status IN ('Pending', 'Active', 'Terminated') ORDER BY created_at",
+        )
+        .bind(identity.as_str())
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    RelationshipId::from_trusted(row.try_get("id")?),
+                    IdentityAddress::from_trusted(row.try_get("peer")?),
+                ))
+            })
+            .collect()
+    }
+
+    pub async fn relationship_ids_of(&self, identity: &IdentityAddress) -> sqlx::Result<Vec<RelationshipId>> {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM relationships WHERE from_address = $1 OR to_address = $1")
+                .bind(identity.as_str())
+                .fetch_all(self.db.pool())
+                .await?;
+        Ok(ids.into_iter().map(RelationshipId::from_trusted).collect())
+    }
+
+    /// Replaces a deleted identity everywhere in this module: in relationships (which then no
+    /// longer belong to a pair that could block anything) and their audit logs, in templates
+    /// addressed to it and in its allocations; its own templates are deleted.
+    pub async fn anonymise_identity(
+        &self,
+        identity: &IdentityAddress,
+        anonymous: &IdentityAddress,
+    ) -> sqlx::Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        for (column, other) in [("from_address", "to_address"), ("to_address", "from_address")] {
+            sqlx::query(&format!(
+                "UPDATE relationships SET {column} = $1, pair_key = 'anonymised ' || id WHERE {column} = $2 AND {other} <> $2"
+            ))
+            .bind(anonymous.as_str())
+            .bind(identity.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE relationship_audit_log SET created_by = $1 WHERE created_by = $2")
+            .bind(anonymous.as_str())
+            .bind(identity.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE relationships SET template_id = NULL WHERE template_id IN (SELECT id FROM relationship_templates WHERE created_by = $1)")
+            .bind(identity.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM relationship_templates WHERE created_by = $1")
+            .bind(identity.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE relationship_templates SET for_identity = $1 WHERE for_identity = $2")
+            .bind(anonymous.as_str())
+            .bind(identity.as_str())
+            .execute(&mut *tx)
+            .await?;
+        // An allocation keeps its slot under the anonymous address, unless that template
+        // already has an anonymous allocation (the key is template + allocator).
+        sqlx::query(
+            "UPDATE relationship_template_allocations SET allocated_by = $1 WHERE allocated_by = $2 AND NOT EXISTS \
+             (SELECT 1 FROM relationship_template_allocations a WHERE a.template_id = relationship_template_allocations.template_id \
+             AND a.allocated_by = $1)",
+        )
+        .bind(anonymous.as_str())
+        .bind(identity.as_str())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM relationship_template_allocations WHERE allocated_by = $1")
+            .bind(identity.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
     /// Who hears about `identity`'s feature flags: peers of pending or active relationships and
     /// identities that allocated one of its templates.
     pub async fn feature_flag_audience(

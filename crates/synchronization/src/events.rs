@@ -93,6 +93,28 @@ struct FileOwnershipClaimed {
     new_owner_address: String,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PeerToBeDeleted {
+    peer_of_identity_to_be_deleted: String,
+    relationship_id: String,
+    grace_period_ends_at: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PeerDeletionCancelled {
+    peer_of_identity_with_deletion_cancelled: String,
+    relationship_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PeerDeleted {
+    peer_of_deleted_identity: String,
+    relationship_id: String,
+}
+
 fn address(value: &str) -> anyhow::Result<IdentityAddress> {
     IdentityAddress::parse(value).ok_or_else(|| anyhow::anyhow!("invalid identity address in event: {value}"))
 }
@@ -204,6 +226,47 @@ impl ExternalEventsHandler {
                     Vec::new(),
                 )
             }
+            "PeerToBeDeleted" => {
+                let e: PeerToBeDeleted = event.payload_as()?;
+                let payload =
+                    json!({ "relationshipId": e.relationship_id, "deletionDate": e.grace_period_ends_at });
+                let id = e.relationship_id.as_str();
+                (
+                    vec![external(
+                        address(&e.peer_of_identity_to_be_deleted)?,
+                        "PeerToBeDeleted",
+                        payload,
+                        Some(id),
+                    )],
+                    Vec::new(),
+                )
+            }
+            "PeerDeletionCancelled" => {
+                let e: PeerDeletionCancelled = event.payload_as()?;
+                let payload = json!({ "relationshipId": e.relationship_id });
+                let id = e.relationship_id.as_str();
+                let owner = address(&e.peer_of_identity_with_deletion_cancelled)?;
+                (
+                    vec![external(owner, "PeerDeletionCancelled", payload, Some(id))],
+                    Vec::new(),
+                )
+            }
+            "PeerDeleted" => {
+                let e: PeerDeleted = event.payload_as()?;
+                // The deletion date is when the deletion was handled (upstream: "now").
+                let deleted_at = backbone_core::encoding::format_precise_date(&event.created_at);
+                let payload = json!({ "relationshipId": e.relationship_id, "deletionDate": deleted_at });
+                let id = e.relationship_id.as_str();
+                (
+                    vec![external(
+                        address(&e.peer_of_deleted_identity)?,
+                        "PeerDeleted",
+                        payload,
+                        Some(id),
+                    )],
+                    Vec::new(),
+                )
+            }
             "MessageCreated" => {
                 let e: MessageCreated = event.payload_as()?;
                 let events = e
@@ -280,6 +343,9 @@ impl EventHandler for ExternalEventsHandler {
             "PeerFeatureFlagsChanged",
             "TokenLocked",
             "MessageCreated",
+            "PeerToBeDeleted",
+            "PeerDeletionCancelled",
+            "PeerDeleted",
             "FileOwnershipLocked",
             "FileOwnershipClaimed",
         ]

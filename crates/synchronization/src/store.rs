@@ -323,6 +323,25 @@ impl SynchronizationStore {
         Ok(true)
     }
 
+    /// Deletes an identity's external events, sync runs (with their errors) and datawallet
+    /// (with its modifications): the deletion job's step for this module.
+    pub async fn delete_identity(&self, owner: &IdentityAddress) -> sqlx::Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query("DELETE FROM external_events WHERE owner = $1")
+            .bind(owner.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sync_runs WHERE owner = $1")
+            .bind(owner.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM datawallets WHERE owner = $1")
+            .bind(owner.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
     // Datawallet ------------------------------------------------------------------------------
 
     pub async fn datawallet(

@@ -28,6 +28,49 @@ impl TokensStore {
         Self { db }
     }
 
+    /// The deletion job's step for this module: the identity's tokens are deleted; tokens
+    /// for it and its allocations name the anonymous address instead.
+    pub async fn delete_identity(
+        &self,
+        identity: &IdentityAddress,
+        anonymous: &IdentityAddress,
+    ) -> sqlx::Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query("DELETE FROM tokens WHERE created_by = $1")
+            .bind(identity.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE tokens SET for_identity = $1 WHERE for_identity = $2")
+            .bind(anonymous.as_str())
+            .bind(identity.as_str())
+            .execute(&mut *tx)
+            .await?;
+        // The key is token + allocator: where the anonymous address already allocated the
+        // token, the deleted identity's allocation is dropped instead.
+        sqlx::query(
+            "UPDATE token_allocations SET allocated_by = $1 WHERE allocated_by = $2 AND NOT EXISTS (SELECT 1 \
+             FROM token_allocations a WHERE a.token_id = token_allocations.token_id AND a.allocated_by = $1)",
+        )
+        .bind(anonymous.as_str())
+        .bind(identity.as_str())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM token_allocations WHERE allocated_by = $1")
+            .bind(identity.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// Deletes tokens that expired before `before` (housekeeping); returns how many.
+    pub async fn delete_expired(&self, before: DateTime<Utc>) -> sqlx::Result<u64> {
+        let deleted = sqlx::query("DELETE FROM tokens WHERE expires_at < $1")
+            .bind(to_millis(&before))
+            .execute(self.db.pool())
+            .await?;
+        Ok(deleted.rows_affected())
+    }
+
     pub fn db(&self) -> &Database {
         &self.db
     }

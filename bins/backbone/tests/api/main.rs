@@ -4,6 +4,7 @@
 mod helpers;
 
 mod challenges;
+mod deletion;
 mod devices;
 mod events;
 mod files;

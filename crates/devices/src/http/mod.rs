@@ -2,6 +2,7 @@
 //! shape the upstream DTOs.
 
 mod admin;
+mod deletion;
 mod devices;
 mod dto;
 mod identities;
@@ -23,6 +24,7 @@ pub struct DevicesState {
 
 pub fn routes(state: DevicesState) -> Routes {
     identities::routes()
+        .merge(deletion::routes())
         .merge(devices::routes())
         .merge(token::routes())
         .with_state(state)

@@ -373,6 +373,47 @@ impl Relationship {
         self.change_status(actor, AuditReason::Decomposition, new_status, now)
     }
 
+    /// The deletion job decomposes every relationship of a deleted identity it had not
+    /// decomposed itself; no device acts, and the peer is told unless it already decomposed.
+    pub fn decompose_due_to_identity_deletion(
+        &mut self,
+        identity: &IdentityAddress,
+        now: DateTime<Utc>,
+    ) -> Transition {
+        if self.has_decomposed(identity) {
+            return Ok(Vec::new());
+        }
+        let new_status = if self.status == RelationshipStatus::DeletionProposed {
+            RelationshipStatus::ReadyForDeletion
+        } else {
+            RelationshipStatus::DeletionProposed
+        };
+        if identity == &self.from {
+            self.from_has_decomposed = true;
+        } else {
+            self.to_has_decomposed = true;
+        }
+        let old_status = self.status;
+        self.status = new_status;
+        self.audit_log.push(AuditEntry {
+            id: RelationshipAuditLogEntryId::generate(),
+            created_at: now,
+            created_by: identity.clone(),
+            created_by_device: None,
+            reason: AuditReason::DecompositionDueToIdentityDeletion,
+            old_status: Some(old_status),
+            new_status,
+        });
+        let payload = StatusChanged {
+            relationship_id: self.id.as_str(),
+            new_status: new_status.as_str(),
+            initiator: identity.as_str(),
+            peer: self.peer_of(identity).as_str(),
+            was_due_to_identity_deletion: true,
+        };
+        Ok(vec![DomainEvent::new("RelationshipStatusChanged", &payload)])
+    }
+
     fn complete_reactivation(
         &mut self,
         actor: &Actor,

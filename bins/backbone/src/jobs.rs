@@ -1,0 +1,125 @@
+//! Background jobs: identity deletion, grace-period reminders and housekeeping. The worker
+//! role runs them on the configured schedule; `backbone job run <name>` runs one once.
+//!
+//! Every job can be run again after a failure and finishes the work: each step is idempotent,
+//! and an identity being deleted is leased, so two workers never delete it at the same time.
+
+use backbone_core::IdentityAddress;
+use backbone_devices::deletion::DeletionJobReport;
+use chrono::Duration;
+
+use crate::app::Application;
+
+/// How long one worker may hold an identity it is deleting before another may take over.
+const DELETION_LEASE_MINUTES: i64 = 30;
+
+/// The names `backbone job run` accepts.
+pub const JOBS: &[&str] = &["identity-deletion", "grace-period-reminders", "housekeeping"];
+
+/// Runs one job by name; returns a human-readable summary.
+pub async fn run(app: &Application, name: &str) -> anyhow::Result<String> {
+    match name {
+        "identity-deletion" => {
+            let report = delete_identities(app).await?;
+            Ok(format!(
+                "started: {}, deleted: {}, failed: {}",
+                report.started.len(),
+                report.deleted.len(),
+                report.failed.len()
+            ))
+        }
+        "grace-period-reminders" => {
+            let reminders = app.devices.send_grace_period_reminders().await?;
+            Ok(format!("reminders sent: {}", reminders.len()))
+        }
+        "housekeeping" => housekeeping(app).await,
+        other => anyhow::bail!("unknown job {other:?}; jobs: {}", JOBS.join(", ")),
+    }
+}
+
+/// Starts the deletion of identities whose grace period is over and deletes the data of every
+/// identity being deleted, module by module (upstream's order; the identity itself last, so a
+/// failed run can be resumed from its process).
+pub async fn delete_identities(app: &Application) -> anyhow::Result<DeletionJobReport> {
+    let (started, deleting) = app.devices.start_due_deletions().await?;
+    if !started.is_empty() {
+        // Peers are told through the identity's relationships (`IdentityDeleted` → `PeerDeleted`),
+        // so those events must be handled before the relationships are anonymised below.
+        app.relay.relay_all().await?;
+    }
+    let mut report = DeletionJobReport {
+        started,
+        ..Default::default()
+    };
+    for address in deleting {
+        if !app
+            .devices
+            .claim_for_deletion(&address, Duration::minutes(DELETION_LEASE_MINUTES))
+            .await?
+        {
+            continue;
+        }
+        match delete_identity_data(app, &address).await {
+            Ok(()) => report.deleted.push(address),
+            Err(error) => {
+                let message = format!("{error:#}");
+                tracing::error!(identity = %address, error = %message, "identity deletion failed; it is retried next run");
+                app.devices.audit_deletion_error(&address, &message).await?;
+                app.devices.release_deletion_claim(&address).await?;
+                report.failed.push((address, message));
+            }
+        }
+    }
+    Ok(report)
+}
+
+async fn delete_identity_data(app: &Application, address: &IdentityAddress) -> anyhow::Result<()> {
+    let anonymous = IdentityAddress::anonymous(&app.settings.did_domain_name);
+    let devices = &app.devices;
+    app.challenges.delete_created_by(address).await?;
+    devices.audit_data_deleted(address, "Challenges").await?;
+    app.files.delete_identity(address, &anonymous).await?;
+    devices.audit_data_deleted(address, "Files").await?;
+    app.messages.store.anonymise_identity(address, &anonymous).await?;
+    devices.audit_data_deleted(address, "Messages").await?;
+    app.relationships.delete_identity(address, &anonymous).await?;
+    devices.audit_data_deleted(address, "Relationships").await?;
+    app.synchronization.store.delete_identity(address).await?;
+    devices.audit_data_deleted(address, "ExternalEvents").await?;
+    app.tokens.store.delete_identity(address, &anonymous).await?;
+    devices.audit_data_deleted(address, "Tokens").await?;
+    forget_published_events(app, address).await?;
+    devices.delete_identity(address).await?;
+    Ok(())
+}
+
+/// Published domain events are kept for a while for diagnosis; those naming the deleted
+/// identity go now.
+async fn forget_published_events(app: &Application, address: &IdentityAddress) -> anyhow::Result<()> {
+    backbone_db::sqlx::query("DELETE FROM outbox_events WHERE published_at IS NOT NULL AND payload LIKE $1")
+        .bind(format!("%{address}%"))
+        .execute(app.db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Removes what expired long enough ago: challenges (an hour after expiry, when they can no
+/// longer be read), tokens and files 30 days after expiry (files with their blobs), blobs
+/// without metadata, and published outbox events after a week.
+pub async fn housekeeping(app: &Application) -> anyhow::Result<String> {
+    let now = app.clock.now();
+    let challenges = app.challenges.delete_expired(now - Duration::hours(1)).await?;
+    let tokens = app.tokens.store.delete_expired(now - Duration::days(30)).await?;
+    let files = app.files.delete_expired(now - Duration::days(30)).await?;
+    let orphans = app.files.sweep_orphaned_blobs(now - Duration::hours(1)).await?;
+    let events = backbone_db::sqlx::query(
+        "DELETE FROM outbox_events WHERE published_at IS NOT NULL AND published_at < $1",
+    )
+    .bind(backbone_core::encoding::to_millis(&(now - Duration::days(7))))
+    .execute(app.db.pool())
+    .await?
+    .rows_affected();
+    Ok(format!(
+        "challenges: {challenges}, tokens: {tokens}, files: {files}, orphaned blobs: {orphans:?}, outbox events: {events}"
+    ))
+}

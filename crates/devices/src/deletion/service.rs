@@ -1,0 +1,376 @@
+//! Use cases of identity deletion, as methods of the Devices service.
+
+use backbone_core::events::DomainEvent;
+use backbone_core::ids::{DeviceId, IdentityDeletionProcessId, TierId};
+use backbone_core::{ApiError, ApiResult, IdentityAddress};
+use backbone_db::sqlx;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+use super::audit::keys;
+use super::store::AuditEntry;
+use super::{DeletionProcess, ProcessStatus};
+use crate::domain::IdentityStatus;
+use crate::{DevicesError, DevicesService};
+
+fn internal(error: sqlx::Error) -> ApiError {
+    ApiError::internal(error)
+}
+
+/// A grace-period reminder that is due: who, which one, how many days are left.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReminderDue {
+    pub identity: IdentityAddress,
+    pub reminder: usize,
+    pub days_until_deletion: i64,
+}
+
+/// What a run of the deletion job did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct DeletionJobReport {
+    pub started: Vec<IdentityAddress>,
+    pub deleted: Vec<IdentityAddress>,
+    pub failed: Vec<(IdentityAddress, String)>,
+}
+
+fn event(event_type: &'static str, payload: serde_json::Value) -> DomainEvent {
+    DomainEvent::new(event_type, &payload)
+}
+
+fn status_changed(process: &DeletionProcess, address: &IdentityAddress) -> DomainEvent {
+    event(
+        "IdentityDeletionProcessStatusChanged",
+        json!({ "DeletionProcessOwner": address, "DeletionProcessId": process.id, "Initiator": address }),
+    )
+}
+
+impl DevicesService {
+    /// P1: starts the grace period; the identity becomes `ToBeDeleted` and moves to the
+    /// "Queued for Deletion" tier.
+    pub async fn start_deletion_process(
+        &self,
+        address: &IdentityAddress,
+        device: &DeviceId,
+        grace_period_days: Option<f64>,
+    ) -> ApiResult<DeletionProcess> {
+        let now = self.clock.now();
+        let days = grace_period_days.unwrap_or(self.settings.grace_period_days);
+        let grace_period_ends_at = now + Duration::milliseconds((days * 86_400_000.0) as i64);
+        let identity = self.identity(address).await?;
+        let process = DeletionProcess {
+            id: IdentityDeletionProcessId::generate(),
+            identity_address: address.clone(),
+            status: ProcessStatus::Active,
+            created_at: now,
+            created_by_device: device.clone(),
+            grace_period_ends_at: Some(grace_period_ends_at),
+            reminders_sent_at: [None; 3],
+            cancelled_at: None,
+            deletion_started_at: None,
+        };
+        let store = &self.deletion;
+        let mut tx = store.db().begin_write().await.map_err(internal)?;
+        if store.has_open_process(&mut tx, address).await.map_err(internal)?
+            || !store.insert_process(&mut tx, &process).await.map_err(internal)?
+        {
+            return Err(DevicesError::OnlyOneActiveDeletionProcessAllowed.into());
+        }
+        let queued = TierId::queued_for_deletion();
+        let previous_tier = identity.tier_id.clone();
+        store
+            .update_identity(
+                &mut tx,
+                address,
+                IdentityStatus::ToBeDeleted.as_str(),
+                Some(grace_period_ends_at),
+                &queued,
+                Some(&previous_tier),
+            )
+            .await
+            .map_err(internal)?;
+        let audit = AuditEntry {
+            process: Some(&process.id),
+            address,
+            device: Some(device),
+            message_key: keys::STARTED_BY_OWNER,
+            old_status: None,
+            new_status: Some(ProcessStatus::Active),
+            additional_data: None,
+        };
+        store.audit(&mut tx, audit, now).await.map_err(internal)?;
+        let events = [
+            event(
+                "IdentityToBeDeleted",
+                json!({ "IdentityAddress": address, "GracePeriodEndsAt": grace_period_ends_at }),
+            ),
+            event(
+                "TierOfIdentityChanged",
+                json!({ "OldTierId": previous_tier, "NewTierId": queued, "IdentityAddress": address }),
+            ),
+            status_changed(&process, address),
+        ];
+        for e in &events {
+            backbone_db::outbox::enqueue(&mut tx, e, now)
+                .await
+                .map_err(internal)?;
+        }
+        tx.commit().await.map_err(internal)?;
+        Ok(process)
+    }
+
+    /// P2
+    pub async fn deletion_processes(&self, address: &IdentityAddress) -> ApiResult<Vec<DeletionProcess>> {
+        self.deletion.processes(address).await.map_err(internal)
+    }
+
+    /// P3
+    pub async fn deletion_process(
+        &self,
+        address: &IdentityAddress,
+        id: &IdentityDeletionProcessId,
+    ) -> ApiResult<DeletionProcess> {
+        let mut conn = self.deletion.db().pool().acquire().await.map_err(internal)?;
+        let process = self
+            .deletion
+            .find_process(&mut conn, address, id)
+            .await
+            .map_err(internal)?;
+        process.ok_or(ApiError::not_found("IdentityDeletionProcess"))
+    }
+
+    /// P4: only an active process whose grace period is not over; restores status and tier.
+    pub async fn cancel_deletion_process(
+        &self,
+        address: &IdentityAddress,
+        device: &DeviceId,
+        id: &IdentityDeletionProcessId,
+    ) -> ApiResult<DeletionProcess> {
+        let now = self.clock.now();
+        let store = &self.deletion;
+        let mut tx = store.db().begin_write().await.map_err(internal)?;
+        let process = store.find_process(&mut tx, address, id).await.map_err(internal)?;
+        let mut process = process.ok_or(ApiError::not_found("IdentityDeletionProcess"))?;
+        if process.status != ProcessStatus::Active {
+            return Err(DevicesError::DeletionProcessIsNotInRequiredStatus.into());
+        }
+        if process.grace_period_ends_at.is_some_and(|ends| ends < now) {
+            return Err(DevicesError::GracePeriodHasAlreadyExpired.into());
+        }
+        store.cancel_process(&mut tx, id, now).await.map_err(internal)?;
+        let previous = store
+            .tier_before_deletion(&mut tx, address)
+            .await
+            .map_err(internal)?;
+        let restored = previous.unwrap_or_else(|| TierId::from_trusted("TIRBasic000000000000".into()));
+        store
+            .update_identity(
+                &mut tx,
+                address,
+                IdentityStatus::Active.as_str(),
+                None,
+                &restored,
+                None,
+            )
+            .await
+            .map_err(internal)?;
+        let audit = AuditEntry {
+            process: Some(id),
+            address,
+            device: Some(device),
+            message_key: keys::CANCELLED_BY_OWNER,
+            old_status: Some(ProcessStatus::Active),
+            new_status: Some(ProcessStatus::Cancelled),
+            additional_data: None,
+        };
+        store.audit(&mut tx, audit, now).await.map_err(internal)?;
+        process.status = ProcessStatus::Cancelled;
+        process.cancelled_at = Some(now);
+        process.grace_period_ends_at = None;
+        let events = [
+            event("IdentityDeletionCancelled", json!({ "IdentityAddress": address })),
+            event(
+                "TierOfIdentityChanged",
+                json!({ "OldTierId": TierId::queued_for_deletion(), "NewTierId": restored, "IdentityAddress": address }),
+            ),
+            status_changed(&process, address),
+        ];
+        for e in &events {
+            backbone_db::outbox::enqueue(&mut tx, e, now)
+                .await
+                .map_err(internal)?;
+        }
+        tx.commit().await.map_err(internal)?;
+        Ok(process)
+    }
+
+    /// The reminder job: marks due reminders sent and returns them for the push notifications.
+    pub async fn send_grace_period_reminders(&self) -> anyhow::Result<Vec<ReminderDue>> {
+        let now = self.clock.now();
+        let mut due = Vec::new();
+        for process in self.deletion.processes_in(ProcessStatus::Active).await? {
+            let Some((reminder, days)) = process.reminder_due(now, self.settings.reminder_schedule) else {
+                continue;
+            };
+            let mut tx = self.deletion.db().begin_write().await?;
+            self.deletion
+                .mark_reminder_sent(&mut tx, &process.id, reminder, now)
+                .await?;
+            let audit = AuditEntry {
+                process: Some(&process.id),
+                address: &process.identity_address,
+                device: None,
+                message_key: super::audit::keys::REMINDER_SENT[reminder - 1],
+                old_status: Some(ProcessStatus::Active),
+                new_status: Some(ProcessStatus::Active),
+                additional_data: None,
+            };
+            self.deletion.audit(&mut tx, audit, now).await?;
+            let push = event(
+                "DeletionProcessGracePeriodReminder",
+                json!({ "IdentityAddress": process.identity_address, "DaysUntilDeletion": days }),
+            );
+            backbone_db::outbox::enqueue(&mut tx, &push, now).await?;
+            tx.commit().await?;
+            due.push(ReminderDue {
+                identity: process.identity_address,
+                reminder,
+                days_until_deletion: days,
+            });
+        }
+        Ok(due)
+    }
+
+    /// First half of the deletion job: identities whose grace period is over start `Deleting`.
+    /// Returns every identity whose data is to be deleted now (including earlier failures).
+    pub async fn start_due_deletions(&self) -> anyhow::Result<(Vec<IdentityAddress>, Vec<IdentityAddress>)> {
+        let now = self.clock.now();
+        let mut started = Vec::new();
+        for process in self.deletion.processes_in(ProcessStatus::Active).await? {
+            if process.grace_period_ends_at.is_none_or(|ends| ends >= now) {
+                continue;
+            }
+            let address = process.identity_address.clone();
+            let mut tx = self.deletion.db().begin_write().await?;
+            if !self.deletion.start_deleting(&mut tx, &process.id, now).await? {
+                continue;
+            }
+            let tier = TierId::queued_for_deletion();
+            self.deletion
+                .update_identity(
+                    &mut tx,
+                    &address,
+                    IdentityStatus::Deleting.as_str(),
+                    process.grace_period_ends_at,
+                    &tier,
+                    None,
+                )
+                .await?;
+            let audit = AuditEntry {
+                process: Some(&process.id),
+                address: &address,
+                device: None,
+                message_key: keys::DELETION_STARTED,
+                old_status: Some(ProcessStatus::Active),
+                new_status: Some(ProcessStatus::Deleting),
+                additional_data: None,
+            };
+            self.deletion.audit(&mut tx, audit, now).await?;
+            let events = [
+                event("IdentityDeleted", json!({ "IdentityAddress": address })),
+                event(
+                    "IdentityDeletionProcessStatusChanged",
+                    json!({ "DeletionProcessOwner": address, "DeletionProcessId": process.id, "Initiator": address }),
+                ),
+            ];
+            for e in &events {
+                backbone_db::outbox::enqueue(&mut tx, e, now).await?;
+            }
+            tx.commit().await?;
+            started.push(address);
+        }
+        let deleting = self.deletion.processes_in(ProcessStatus::Deleting).await?;
+        Ok((
+            started,
+            deleting.into_iter().map(|p| p.identity_address).collect(),
+        ))
+    }
+
+    /// Claims the identity for this worker for `lease`; `false` if another worker has it.
+    pub async fn claim_for_deletion(
+        &self,
+        address: &IdentityAddress,
+        lease: Duration,
+    ) -> anyhow::Result<bool> {
+        let now = self.clock.now();
+        Ok(self.deletion.take_lease(address, now, now + lease).await?)
+    }
+
+    pub async fn release_deletion_claim(&self, address: &IdentityAddress) -> anyhow::Result<()> {
+        Ok(self.deletion.release_lease(address).await?)
+    }
+
+    /// Records that a module deleted its data of the identity.
+    pub async fn audit_data_deleted(&self, address: &IdentityAddress, aggregate: &str) -> anyhow::Result<()> {
+        self.audit_standalone(address, keys::DATA_DELETED, json!({ "aggregateType": aggregate }))
+            .await
+    }
+
+    pub async fn audit_deletion_error(&self, address: &IdentityAddress, message: &str) -> anyhow::Result<()> {
+        self.audit_standalone(
+            address,
+            keys::ERROR_DURING_DELETION,
+            json!({ "errorMessage": message }),
+        )
+        .await
+    }
+
+    async fn audit_standalone(
+        &self,
+        address: &IdentityAddress,
+        key: &str,
+        data: serde_json::Value,
+    ) -> anyhow::Result<()> {
+        let mut conn = self.deletion.db().pool().acquire().await?;
+        let entry = AuditEntry {
+            process: None,
+            address,
+            device: None,
+            message_key: key,
+            old_status: None,
+            new_status: None,
+            additional_data: Some(data),
+        };
+        self.deletion.audit(&mut conn, entry, self.clock.now()).await?;
+        Ok(())
+    }
+
+    /// Last step of the deletion job: deletes the identity with its devices, feature flags and
+    /// processes, completes the audit log and attaches the hashed usernames to it.
+    pub async fn delete_identity(&self, address: &IdentityAddress) -> anyhow::Result<()> {
+        let usernames = self.deletion.usernames(address).await?;
+        self.deletion.delete_identity(address).await?;
+        self.audit_data_deleted(address, "Identities").await?;
+        let mut conn = self.deletion.db().pool().acquire().await?;
+        let entry = AuditEntry {
+            process: None,
+            address,
+            device: None,
+            message_key: keys::DELETION_COMPLETED,
+            old_status: Some(ProcessStatus::Deleting),
+            new_status: None,
+            additional_data: None,
+        };
+        self.deletion.audit(&mut conn, entry, self.clock.now()).await?;
+        let hashes: Vec<String> = usernames.iter().map(|u| super::audit::hash(u)).collect();
+        self.deletion.attach_username_hashes(address, &hashes).await?;
+        Ok(())
+    }
+
+    /// When a deleted identity's deletion completed, found by one of its former usernames.
+    pub async fn deletion_date_of_username(&self, username: &str) -> ApiResult<Option<DateTime<Utc>>> {
+        self.deletion
+            .deletion_completed_for_username(username)
+            .await
+            .map_err(internal)
+    }
+}

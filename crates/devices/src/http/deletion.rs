@@ -1,0 +1,137 @@
+//! `/api/v2/Identities/Self/DeletionProcesses` (spec P1–P4).
+
+use axum::extract::{Path, Request, State};
+use axum::routing::{get, put};
+use backbone_core::encoding::date_format;
+use backbone_core::ids::IdentityDeletionProcessId;
+use backbone_core::{ApiError, ApiResult};
+use backbone_web::json::{parse_json, read_body};
+use backbone_web::{Caller, Created, Envelope, Routes};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::DevicesState;
+use crate::deletion::DeletionProcess;
+
+pub fn routes() -> Routes<DevicesState> {
+    Routes::new()
+        .route(
+            "/api/v2/Identities/Self/DeletionProcesses",
+            get(get_processes).post(post_process),
+        )
+        .route("/api/v2/Identities/Self/DeletionProcesses/{id}", get(get_process))
+        .route(
+            "/api/v2/Identities/Self/DeletionProcesses/{id}/Cancel",
+            put(put_cancel),
+        )
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProcessDto {
+    id: String,
+    status: &'static str,
+    #[serde(with = "date_format")]
+    created_at: DateTime<Utc>,
+    created_by_device: String,
+    /// Deprecated aliases of `createdAt`/`createdByDevice`, kept for older clients.
+    #[serde(with = "date_format")]
+    approved_at: DateTime<Utc>,
+    approved_by_device: String,
+    #[serde(with = "date_format::option")]
+    grace_period_ends_at: Option<DateTime<Utc>>,
+    #[serde(with = "date_format::option")]
+    grace_period_reminder1_sent_at: Option<DateTime<Utc>>,
+    #[serde(with = "date_format::option")]
+    grace_period_reminder2_sent_at: Option<DateTime<Utc>>,
+    #[serde(with = "date_format::option")]
+    grace_period_reminder3_sent_at: Option<DateTime<Utc>>,
+}
+
+impl From<DeletionProcess> for ProcessDto {
+    fn from(p: DeletionProcess) -> Self {
+        let [reminder1, reminder2, reminder3] = p.reminders_sent_at;
+        Self {
+            id: p.id.into_string(),
+            status: p.status.as_str(),
+            created_at: p.created_at,
+            created_by_device: p.created_by_device.to_string(),
+            approved_at: p.created_at,
+            approved_by_device: p.created_by_device.into_string(),
+            grace_period_ends_at: p.grace_period_ends_at,
+            grace_period_reminder1_sent_at: reminder1,
+            grace_period_reminder2_sent_at: reminder2,
+            grace_period_reminder3_sent_at: reminder3,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct StartRequest {
+    length_of_grace_period_in_days: Option<f64>,
+}
+
+/// P1: the body is optional; the grace-period override is not validated, as upstream.
+async fn post_process(
+    State(state): State<DevicesState>,
+    caller: Caller,
+    request: Request,
+) -> ApiResult<Created<ProcessDto>> {
+    let body = read_body(request, &()).await?;
+    let request: StartRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        StartRequest::default()
+    } else {
+        parse_json(&body)?
+    };
+    let process = state
+        .service
+        .start_deletion_process(
+            &caller.address,
+            &caller.device_id,
+            request.length_of_grace_period_in_days,
+        )
+        .await?;
+    Ok(Created::new(process.into()))
+}
+
+/// P2
+async fn get_processes(
+    State(state): State<DevicesState>,
+    caller: Caller,
+) -> ApiResult<Envelope<Vec<ProcessDto>>> {
+    let processes = state.service.deletion_processes(&caller.address).await?;
+    Ok(Envelope(processes.into_iter().map(ProcessDto::from).collect()))
+}
+
+fn parse_id(id: &str) -> ApiResult<IdentityDeletionProcessId> {
+    IdentityDeletionProcessId::parse(id).ok_or_else(|| ApiError::invalid_id("id"))
+}
+
+/// P3
+async fn get_process(
+    State(state): State<DevicesState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Envelope<ProcessDto>> {
+    Ok(Envelope(
+        state
+            .service
+            .deletion_process(&caller.address, &parse_id(&id)?)
+            .await?
+            .into(),
+    ))
+}
+
+/// P4: the body is ignored.
+async fn put_cancel(
+    State(state): State<DevicesState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Envelope<ProcessDto>> {
+    let process = state
+        .service
+        .cancel_deletion_process(&caller.address, &caller.device_id, &parse_id(&id)?)
+        .await?;
+    Ok(Envelope(process.into()))
+}
