@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark against the release binary (see tools/bench for the scenarios).
-# Usage: scripts/bench.sh [sqlite|postgres] [count] [concurrency] [identities|sync|messages]
+# Usage: scripts/bench.sh [sqlite|postgres] [count] [concurrency] [identities|sync|messages|deletion]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +30,8 @@ trap cleanup EXIT
 
 target/release/backbone migrate >/dev/null
 target/release/backbone client create --clientId test --clientSecret test --defaultTier Basic >/dev/null
+# Jobs run only when the benchmark says so.
+export BACKBONE_JOBS__IDENTITY_DELETION_INTERVAL_SECONDS=0 BACKBONE_JOBS__GRACE_PERIOD_REMINDERS_INTERVAL_SECONDS=0 BACKBONE_JOBS__HOUSEKEEPING_INTERVAL_SECONDS=0
 target/release/backbone serve &
 server_pid=$!
 
@@ -40,5 +42,14 @@ for _ in $(seq 1 300); do
 done
 
 echo "database=$database count=$count concurrency=$concurrency scenario=$scenario"
-target/release/backbone-bench --base-url "http://127.0.0.1:$port" --count "$count" --concurrency "$concurrency" --scenario "$scenario"
+if [ "$scenario" = deletion ]; then
+  # An identity with $count relationships and 10 messages per peer; then time the deletion job.
+  target/release/backbone-bench --base-url "http://127.0.0.1:$port" --count "$count" --concurrency "$concurrency" --scenario deletion-setup
+  sleep 2 # let the worker relay the set-up's events, as it would in production
+  started=$(date +%s%N)
+  target/release/backbone job run identity-deletion
+  echo "identity deletion job: $(( ($(date +%s%N) - started) / 1000000 )) ms"
+else
+  target/release/backbone-bench --base-url "http://127.0.0.1:$port" --count "$count" --concurrency "$concurrency" --scenario "$scenario"
+fi
 echo "server peak RSS: $(grep VmHWM /proc/$server_pid/status | awk '{print $2, $3}')"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The project's test command. Runs three stages and always all three:
-#   1. cargo test --workspace       (unit tests; API tests on SQLite and PostgreSQL)
-#   2. interop suite on SQLite      (tests/interop: the real binary driven by @nmshd/transport)
-#   3. interop suite on PostgreSQL
+# The project's test command. Runs these stages and always all of them:
+#   1. cargo test --workspace                 (unit tests; API tests on SQLite and PostgreSQL)
+#   2. interop suite on SQLite + local files  (tests/interop: the real binary driven by @nmshd/transport)
+#   3. interop suite on PostgreSQL + Azure    (Azurite from tests/blob-emulators, started by the suite)
+#   4. interop suite on PostgreSQL + S3       (moto_server from PyPI, started by the suite)
 # Logs go to target/test-logs/. The last line printed is always "N passed, M failed";
 # the exit status is non-zero if any stage failed.
 set -euo pipefail
@@ -30,7 +31,7 @@ record_stage() {
     [[ $status -ne 0 ]] && verdict=FAILED
     TOTAL_PASSED=$((TOTAL_PASSED + passed))
     TOTAL_FAILED=$((TOTAL_FAILED + failed))
-    STAGE_LINES+=("$(printf '%-20s %-7s %5d passed, %3d failed   %s' \
+    STAGE_LINES+=("$(printf '%-26s %-7s %5d passed, %3d failed   %s' \
         "$name" "$verdict" "$passed" "$failed" "${log#"$ROOT/"}")")
     [[ $status -eq 0 ]] || ANY_STAGE_FAILED=1
 }
@@ -122,10 +123,11 @@ run_cargo_tests() {
 
 # npm ci only when needed: it deletes and reinstalls node_modules, which is slow.
 ensure_node_modules() {
-    local lock="$INTEROP_DIR/package-lock.json" installed="$INTEROP_DIR/node_modules/.package-lock.json"
-    if [[ ! -d $INTEROP_DIR/node_modules || ! -f $installed || $lock -nt $installed ]]; then
-        say "npm ci (tests/interop)"
-        (cd "$INTEROP_DIR" && npm ci --no-audit --no-fund)
+    local dir=$1
+    local lock="$dir/package-lock.json" installed="$dir/node_modules/.package-lock.json"
+    if [[ ! -d $dir/node_modules || ! -f $installed || $lock -nt $installed ]]; then
+        say "npm ci (${dir#"$ROOT/"})"
+        (cd "$dir" && npm ci --no-audit --no-fund)
     fi
 }
 
@@ -136,27 +138,33 @@ node_count() {
     sed -n "s/^\(# \|ℹ \)$what \([0-9][0-9]*\)\$/\2/p" "$log" | tail -n 1 | grep . || echo 0
 }
 
+# $1: the suite's npm script without "test:" (sqlite, postgres:azure, ...), which picks the
+# database and the blob storage; the suite starts the Azure/S3 emulator itself.
 run_interop() {
-    local database=$1 log="$LOG_DIR/interop-$1.log" status=0
-    say "interop suite on $database"
-    (cd "$INTEROP_DIR" && BACKBONE_BIN="$BACKBONE_BIN_PATH" npm run "test:$database") 2>&1 | tee "$log" || status=$?
-    record_stage "interop $database" "$status" "$(node_count pass "$log")" "$(node_count fail "$log")" "$log"
+    local config=$1 log="$LOG_DIR/interop-${1//:/-}.log" status=0
+    say "interop suite on $config"
+    (cd "$INTEROP_DIR" && BACKBONE_BIN="$BACKBONE_BIN_PATH" npm run "test:$config") 2>&1 | tee "$log" || status=$?
+    record_stage "interop $config" "$status" "$(node_count pass "$log")" "$(node_count fail "$log")" "$log"
     local failed
     while IFS= read -r failed; do
-        FAILURES+=("interop $database: $failed")
+        FAILURES+=("interop $config: $failed")
     done < <(sed -n 's/^ *not ok [0-9]* - //p' "$log")
 }
 
 run_interop_suites() {
     local log="$LOG_DIR/npm-ci.log" status=0
-    ensure_node_modules 2>&1 | tee "$log" || status=$?
+    ensure_node_modules "$INTEROP_DIR" 2>&1 | tee "$log" || status=$?
     if [[ $status -ne 0 ]]; then
         # Without its dependencies the suite cannot run at all.
         record_stage "interop (npm ci)" "$status" 0 0 "$log"
         return
     fi
     run_interop sqlite
-    run_interop postgres
+    # Azurite for postgres:azure (.ci/run installs it too; moto_server comes from PyPI, see .ci/run).
+    # If this fails, the azure run fails with a message saying what is missing.
+    ensure_node_modules "$ROOT/tests/blob-emulators" 2>&1 | tee -a "$log" || true
+    run_interop postgres:azure
+    run_interop postgres:s3
 }
 
 # --- Main --------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 //       BACKBONE_AUTHENTICATION__JWT_LIFETIME_SECONDS, BACKBONE_TESTING__CLOCK_OFFSET_SECONDS
 //   `backbone migrate`, `backbone client create --clientId .. --clientSecret .. --defaultTier ..`,
 //   `backbone serve`, GET /health -> 200 when ready.
+//   File contents: BACKBONE_FILES__BLOB_STORAGE__* (set from lib/blob-storage.mjs via `extraEnv`).
 
 import { spawn, spawnSync } from "node:child_process";
 import crypto from "node:crypto";
@@ -42,12 +43,16 @@ export class BackboneServer {
      * @param {object} opts
      * @param {string} opts.bin       path of the backbone binary
      * @param {"sqlite"|"postgres"} opts.database
-     * @param {string} opts.logDir   where server-<db>.log is written
+     * @param {string} opts.logDir   where server-<configName>.log is written
      */
     constructor({ bin, database, logDir }) {
         this.bin = bin;
         this.database = database;
         this.logDir = logDir;
+        /** Names the log files: the database, plus the blob storage when it is not local (e.g. "postgres-azure"). */
+        this.configName = database;
+        /** Extra environment for every backbone process (the blob storage configuration). */
+        this.extraEnv = {};
         this.child = undefined;
         this.childExit = undefined;
         this.ring = [];
@@ -101,7 +106,7 @@ export class BackboneServer {
         }
 
         fs.mkdirSync(this.logDir, { recursive: true });
-        this.logFile = path.join(this.logDir, `server-${this.database}.log`);
+        this.logFile = path.join(this.logDir, `server-${this.configName}.log`);
         fs.writeFileSync(this.logFile, "");
 
         this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "backbone-interop-"));
@@ -124,6 +129,9 @@ export class BackboneServer {
     env(extra = {}) {
         const env = { ...process.env, NO_COLOR: "1" };
         delete env.BACKBONE_TESTING__CLOCK_OFFSET_SECONDS;
+        // the blob storage is chosen by the harness (extraEnv), never inherited from the caller's shell
+        for (const k of Object.keys(env)) if (k.startsWith("BACKBONE_FILES__BLOB_STORAGE__")) delete env[k];
+        Object.assign(env, this.extraEnv);
         Object.assign(env, {
             BACKBONE_DATA_DIR: this.dataDir,
             BACKBONE_DATABASE__URL: this.databaseUrl,

@@ -172,3 +172,33 @@ export async function onboardNewDevice(account, connection, { anonymousTokens, d
     await newDevice.init(loaded.content.sharedSecret);
     return { device, token, truncatedReference, newDevice };
 }
+
+/**
+ * An Active relationship between `a` and `b`: the existing one if either side already has it
+ * Active, otherwise a new one (`a` is the templator). Returns its id.
+ */
+export async function ensureActiveRelationship(a, b, { loggerFactory, onStage = () => undefined, tag = "" } = {}) {
+    const existing = await a.relationships.getActiveRelationshipToIdentity(b.identity.address);
+    if (existing) {
+        const peerSide = await b.relationships.getRelationship(existing.id);
+        if (peerSide?.status === RelationshipStatus.Active) return existing.id;
+    }
+    const r = await establishRelationship(a, b, { loggerFactory, onStage: (s) => onStage(`relationship ${labelOf(a)}<->${labelOf(b)}: ${s}`), tag });
+    return r.id;
+}
+
+/**
+ * `account` syncs until the message `id` is in its local database (the MessageReceived
+ * external event makes the library GET /api/v2/Messages/{id}, decrypt it and load the
+ * attachments' metadata, GET /api/v2/Files/{id}/metadata).
+ */
+export async function syncUntilMessage(account, id, { loggerFactory, timeoutMs } = {}) {
+    return await syncUntil(account, `message ${id}`, async () => await account.messages.getMessage(id), {
+        loggerFactory,
+        timeoutMs,
+        describe: async () => {
+            const messages = await account.messages.getMessages();
+            return messages.length ? `${messages.length} message(s): ${messages.map((m) => m.id.toString()).join(", ")}` : "no messages";
+        }
+    });
+}

@@ -1,17 +1,22 @@
 // Client interop suite: drives the real Backbone binary with the published
 // enmeshed client library (@nmshd/transport 7.0.0). Steps run in order and
-// share state (accounts A and B from a/b are used by c-l; the relationship of g
-// by h and i). Library recipes for g-l are in lib/flows.mjs.
+// share state (accounts A and B from a/b are used by c-o; the relationship of g
+// by h and i; C from k by n). Library recipes for g-o are in lib/flows.mjs.
+// INTEROP_DATABASE (sqlite|postgres) and INTEROP_BLOB_STORAGE (local|azure|s3) pick the
+// configuration; azure/s3 start an emulator (lib/blob-storage.mjs).
 
 import assert from "node:assert/strict";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 
 import { CoreDate } from "@nmshd/core-types";
+import { CoreBuffer } from "@nmshd/crypto";
 import { AnonymousTokenController, PasswordGenerator, RelationshipStatus, RelationshipTemplateReference, TokenReference } from "@nmshd/transport";
 
 import { BackboneServer } from "../lib/backbone.mjs";
+import { BlobStorage } from "../lib/blob-storage.mjs";
 import {
     MemoryLoggerFactory,
     PLATFORM_CLIENT_ID,
@@ -26,6 +31,7 @@ import {
 import {
     SyncTimeoutError,
     describeRelationship,
+    ensureActiveRelationship,
     establishRelationship,
     labelOf,
     lastAuditLogEntry,
@@ -33,6 +39,7 @@ import {
     relationshipTo,
     setLabel,
     syncUntil,
+    syncUntilMessage,
     syncUntilRelationship
 } from "../lib/flows.mjs";
 import { WireProxy, formatExchange, isFailure } from "../lib/wire-proxy.mjs";
@@ -45,6 +52,8 @@ const useProxy = process.env.INTEROP_PROXY !== "0";
 const STEP_TIMEOUT_MS = 120_000;
 
 const server = BackboneServer.fromEnv();
+const blobStorage = BlobStorage.fromEnv({ logDir: server.logDir });
+server.configName = blobStorage.kind === "local" ? server.database : `${server.database}-${blobStorage.kind}`;
 const loggerFactory = new MemoryLoggerFactory();
 let proxy;
 let baseUrl;
@@ -60,27 +69,34 @@ before(async () => {
     let port;
     if (useProxy) {
         fs.mkdirSync(server.logDir, { recursive: true });
-        proxy = new WireProxy({ logFile: path.join(server.logDir, `wire-${server.database}.log`) });
+        proxy = new WireProxy({ logFile: path.join(server.logDir, `wire-${server.configName}.log`) });
         port = await proxy.listen();
     }
-    await server.allocatePorts({ exclude: port ? [port] : [] });
+    // the emulator first, so the server's ports (picked now, bound later) cannot collide with it
+    await blobStorage.start();
+    server.extraEnv = blobStorage.serverEnv();
+    await server.allocatePorts({ exclude: [port, blobStorage.port].filter(Boolean) });
     if (proxy) proxy.targetPort = server.consumerPort;
     else port = server.consumerPort;
     // host must be "localhost": the client derives the identity address from the baseUrl's hostname
     baseUrl = `http://localhost:${port}`;
     transport = await createTransport({ baseUrl, loggerFactory });
     connection = createDatabaseConnection();
-    console.log(`interop: database=${server.database} bin=${server.bin} baseUrl=${baseUrl}${useProxy ? ` -> ${server.consumerUrl}` : ""}`);
+    console.log(
+        `interop: database=${server.database} blobStorage=${blobStorage.kind} (${blobStorage.describe()}) bin=${server.bin} baseUrl=${baseUrl}${useProxy ? ` -> ${server.consumerUrl}` : ""}`
+    );
 
     await server.setup();
+    blobStorage.dataDir = server.dataDir;
     await server.start();
 }, { timeout: 240_000 });
 
 after(async () => {
     await server.dispose();
+    await blobStorage.stop();
     await proxy?.close();
     await connection?.close().catch(() => undefined);
-    if (proxy) console.log(`interop: full HTTP log in ${proxy.logFile}; server log in ${server.logFile}`);
+    if (proxy) console.log(`interop: full HTTP log in ${proxy.logFile}; server log in ${server.logFile}${blobStorage.logFile ? `; emulator log in ${blobStorage.logFile}` : ""}`);
 });
 
 /**
@@ -683,3 +699,237 @@ function publicKeyBytes(b64) {
         return b64;
     }
 }
+
+// ---------------------------------------------------------------------------
+// m-o: files and messages (library controllers; blob storage per INTEROP_BLOB_STORAGE)
+// ---------------------------------------------------------------------------
+
+/** Plaintext size of the attachment in step m; the upload (ciphertext) is about 4/3 of it, below the 10 MiB limit. */
+const ATTACHMENT_BYTES = Number(process.env.INTEROP_ATTACHMENT_BYTES ?? 5 * 1024 * 1024 + 12345);
+
+function sha256(bytes) {
+    return crypto.createHash("sha256").update(bytes).digest("hex");
+}
+
+/** Creates a fresh account for a step (with its label), failing the step if that does not work. */
+async function newAccount(name) {
+    const { account, initError } = await createAccount(transport, connection, name);
+    if (initError) throw new HarnessError(`creating ${name} failed: ${describeError(initError)}`, { cause: initError });
+    setLabel(account, name);
+    accounts[name] = account;
+    return account;
+}
+
+/** The server's view of a message for `account` (GET /api/v2/Messages/{id} through the library's REST client). */
+async function serverViewOfMessage(account, id) {
+    return (await authenticatedClient(account).get(`/api/v2/Messages/${id}`)).value;
+}
+
+step("m: A uploads several MiB (files.sendFile) and sends B a message with it attached; B syncs, reads it, downloads the attachment: same bytes", async (t, mark) => {
+    await ensureRealClock(t);
+    const A = requireAccount(t, "A");
+    const B = A && requireAccount(t, "B");
+    if (!A || !B) return;
+    const logMark = loggerFactory.total;
+
+    stage("ensuring an Active relationship A<->B (step i decomposed the one of g)");
+    const relationshipId = await ensureActiveRelationship(A, B, { loggerFactory, onStage: stage, tag: "m" });
+    shared.relationshipAB = relationshipId;
+
+    stage(`A uploads ${ATTACHMENT_BYTES} random bytes (files.sendFile -> POST /api/v2/Files, multipart)`);
+    const plain = crypto.randomBytes(ATTACHMENT_BYTES);
+    const plainHash = sha256(plain);
+    const expiresAt = CoreDate.utc().add({ hours: 1 });
+    const file = await A.files.sendFile({
+        buffer: new CoreBuffer(new Uint8Array(plain)),
+        title: "interop m",
+        description: "random bytes",
+        filename: "interop-m.bin",
+        mimetype: "application/octet-stream",
+        filemodified: CoreDate.from("2024-01-02T03:04:05.000Z"),
+        expiresAt,
+        tags: ["interop", "m"]
+    });
+    assert.match(file.id.toString(), /^FIL[A-Za-z0-9]{17}$/, "file id");
+    assert.equal(file.isOwn, true);
+    assert.equal(file.owner.toString(), A.identity.address.toString(), "owner (POST /api/v2/Files result)");
+    assert.equal(file.createdBy.toString(), A.identity.address.toString(), "createdBy (POST /api/v2/Files result)");
+    assert.equal(file.createdByDevice.toString(), A.activeDevice.id.toString(), "createdByDevice (POST /api/v2/Files result)");
+    assert.equal(file.expiresAt.toISOString(), expiresAt.toISOString(), "expiresAt (POST /api/v2/Files result)");
+    t.diagnostic(`file ${file.id}, ownershipToken ${file.ownershipToken ? "returned" : "NOT returned"} by POST /api/v2/Files`);
+    if (proxy) {
+        const post = exchangesSince(mark, "POST", "/api/v2/Files").at(-1);
+        t.diagnostic(`POST /api/v2/Files: ${post?.reqBody} -> ${post?.status}`);
+    }
+
+    stage(`the blob is in the configured storage (${blobStorage.describe()})`);
+    const stat = await blobStorage.stat(file.id.toString());
+    assert.ok(stat, `${blobStorage.describe()} holds no blob named ${file.id}`);
+    assert.ok(stat.size > ATTACHMENT_BYTES, `the stored blob has ${stat.size} bytes, less than the plaintext (${ATTACHMENT_BYTES}); it should be the ciphertext`);
+    const serverLog = fs.readFileSync(server.logFile, "utf8");
+    const expectedLine = `file contents are kept in the ${blobStorage.expectedServerLogLine()}`;
+    assert.ok(serverLog.includes(expectedLine), `the server log does not say '${expectedLine}'`);
+
+    stage("A sends B a message with the file attached (messages.sendMessage -> POST /api/v2/Messages)");
+    const content = { content: "interop message m", number: 13, nested: { list: [1, "two"] } };
+    const sent = await A.messages.sendMessage({ recipients: [B.identity.address], content, attachments: [file] });
+    assert.match(sent.id.toString(), /^MSG[A-Za-z0-9]{17}$/, "message id");
+    assert.deepEqual(sent.attachments.map(String), [file.id.toString()], "attachments of the sent message");
+
+    stage("B syncs until the message arrives (MessageReceived -> GET /api/v2/Messages/{id}, GET /api/v2/Files/{id}/metadata)");
+    const received = await syncUntilMessage(B, sent.id, syncOpts());
+    assert.equal(received.isOwn, false);
+    assert.deepEqual(contentValue(received.content), content, "content as B decrypted it");
+    assert.equal(received.createdBy.toString(), A.identity.address.toString(), "createdBy");
+    assert.equal(received.createdByDevice.toString(), A.activeDevice.id.toString(), "createdByDevice");
+    assert.deepEqual(received.attachments.map(String), [file.id.toString()], "attachments as B sees them");
+    assert.deepEqual(received.recipients.map((r) => r.address.toString()), [B.identity.address.toString()], "recipients as B sees them");
+    assert.equal(received.recipients[0].relationshipId?.toString(), relationshipId.toString(), "relationshipId of B's recipient entry");
+
+    stage("B has the attachment's metadata (loaded through the message's file reference)");
+    const fileB = await B.files.getFile(received.attachments[0]);
+    assert.ok(fileB, "B's sync did not load the attachment (files.getFile)");
+    const again = await B.files.getOrLoadFileByReference(file.toFileReference(baseUrl));
+    assert.equal(again.id.toString(), file.id.toString());
+    assert.equal(fileB.isOwn, false);
+    assert.equal(fileB.owner.toString(), A.identity.address.toString(), "owner as B sees it");
+    assert.equal(fileB.filename, "interop-m.bin");
+    assert.equal(fileB.filesize, ATTACHMENT_BYTES, "filesize (encrypted metadata)");
+    assert.equal(fileB.mimetype, "application/octet-stream");
+    assert.equal(fileB.title, "interop m");
+    assert.equal(fileB.cipherHash.hash, file.cipherHash.hash, "cipherHash (GET /api/v2/Files/{id}/metadata)");
+
+    stage("B downloads the content (files.downloadFileContent -> GET /api/v2/Files/{id})");
+    const downloaded = await B.files.downloadFileContent(fileB);
+    const bytes = Buffer.from(downloaded.buffer);
+    assert.equal(bytes.length, ATTACHMENT_BYTES, "size of the downloaded plaintext");
+    assert.equal(sha256(bytes), plainHash, "SHA-256 of the downloaded plaintext");
+    if (proxy) {
+        const get = exchangesSince(mark, "GET", `/api/v2/Files/${file.id}`).filter((x) => x.path === `/api/v2/Files/${file.id}`).at(-1);
+        t.diagnostic(`GET /api/v2/Files/${file.id}: ${get?.status} ${get?.resBody} content-length ${get?.resHeaders?.["content-length"]}`);
+    }
+
+    stage("A's server view: B's receipt (GET /api/v2/Messages/{id} through the library's REST client)");
+    const view = await serverViewOfMessage(A, sent.id);
+    const entry = view.recipients?.find((r) => r.address === B.identity.address.toString());
+    assert.ok(entry, `A's GET /api/v2/Messages/${sent.id} has no recipient entry for B: ${JSON.stringify(view.recipients)}`);
+    assert.ok(entry.receivedAt, "the server did not record that B received the message (receivedAt)");
+    assert.equal(entry.receivedByDevice, B.activeDevice.id.toString(), "receivedByDevice");
+    assertExternalEventsApplied(mark, logMark);
+});
+
+step("n: a message to two recipients (B and C): both receive it; each sees only itself as recipient on the server", async (t, mark) => {
+    await ensureRealClock(t);
+    const A = requireAccount(t, "A");
+    const B = A && requireAccount(t, "B");
+    if (!A || !B) return;
+    const logMark = loggerFactory.total;
+    let C = accounts.C;
+    if (!C) {
+        stage("creating C (step k did not)");
+        C = await newAccount("C");
+    }
+
+    stage("ensuring Active relationships A<->B and A<->C");
+    const relB = await ensureActiveRelationship(A, B, { loggerFactory, onStage: stage, tag: "n" });
+    const relC = await ensureActiveRelationship(A, C, { loggerFactory, onStage: stage, tag: "n" });
+
+    stage("A sends one message to B and C (messages.sendMessage)");
+    const content = { content: "interop message n", to: ["B", "C"] };
+    const sent = await A.messages.sendMessage({ recipients: [B.identity.address, C.identity.address], content });
+    assert.deepEqual(
+        sent.recipients.map((r) => r.address.toString()),
+        [B.identity.address.toString(), C.identity.address.toString()],
+        "recipients of the sent message (A's view)"
+    );
+
+    for (const [label, R, relId] of [["B", B, relB], ["C", C, relC]]) {
+        stage(`${label} syncs until the message arrives`);
+        const got = await syncUntilMessage(R, sent.id, syncOpts());
+        assert.deepEqual(contentValue(got.content), content, `content as ${label} decrypted it`);
+        assert.equal(got.createdBy.toString(), A.identity.address.toString(), `createdBy as ${label} sees it`);
+        // the library keeps only the own entry of a received message, whatever the server sends
+        assert.deepEqual(got.recipients.map((r) => r.address.toString()), [R.identity.address.toString()], `recipients in ${label}'s library`);
+        assert.equal(got.recipients[0].relationshipId?.toString(), relId.toString(), `relationshipId in ${label}'s library`);
+
+        stage(`${label}'s server view (GET /api/v2/Messages/{id} through the library's REST client)`);
+        const view = await serverViewOfMessage(R, sent.id);
+        assert.deepEqual(
+            view.recipients.map((r) => r.address),
+            [R.identity.address.toString()],
+            `the server shows ${label} other recipients: ${JSON.stringify(view.recipients.map((r) => r.address))}`
+        );
+        assert.ok(view.recipients[0].receivedAt, `the server did not record that ${label} received it`);
+    }
+
+    stage("A's server view: both recipients, both received");
+    const view = await serverViewOfMessage(A, sent.id);
+    assert.deepEqual(view.recipients.map((r) => r.address).sort(), [B.identity.address.toString(), C.identity.address.toString()].sort(), "recipients in A's view");
+    for (const r of view.recipients) assert.ok(r.receivedAt, `no receivedAt for ${r.address} in A's view`);
+    assertExternalEventsApplied(mark, logMark);
+});
+
+const LIBRARY_PRECHECK_CODE = "error.transport.messages.hasNeitherActiveNorTerminatedRelationship";
+
+/**
+ * `sender` tries to message `recipient` through the library (sendMessage), then sends an
+ * otherwise valid POST /api/v2/Messages straight to the server through the library's REST
+ * client; the server must refuse it with `serverCode` (400). Returns what the library did.
+ */
+async function expectMessageRefused(t, sender, recipient, what, serverCode) {
+    stage(`${what}: ${labelOf(sender)} -> ${labelOf(recipient)} through the library (messages.sendMessage)`);
+    const before = proxy?.mark(`  - (${what}: library call)`) ?? 0;
+    const libError = await rejection(
+        sender.messages.sendMessage({ recipients: [recipient.identity.address], content: { content: `refused: ${what}` } }),
+        `${what}: messages.sendMessage to ${labelOf(recipient)}`
+    );
+    const posted = exchangesSince(before, "POST", "/api/v2/Messages");
+    let library;
+    if (proxy && posted.length) {
+        library = `sent POST /api/v2/Messages (${posted.at(-1).status}), surfaced ${libError.code}`;
+        assert.equal(libError.code, serverCode, `${what}: the library sent the message and surfaced ${describeError(libError)}`);
+    } else {
+        library = `refused before sending (${libError.code}${proxy ? ", no POST /api/v2/Messages" : ""})`;
+        const expected = proxy ? [LIBRARY_PRECHECK_CODE] : [LIBRARY_PRECHECK_CODE, serverCode];
+        assert.ok(expected.includes(libError.code), `${what}: unexpected library error ${describeError(libError)}`);
+    }
+    t.diagnostic(`${what}: library ${library}`);
+
+    stage(`${what}: the same request straight to the server (POST /api/v2/Messages through the library's REST client)`);
+    const direct = proxy?.mark(`  - (${what}: direct POST)`) ?? 0;
+    const result = await authenticatedClient(sender).post("/api/v2/Messages", {
+        recipients: [{ address: recipient.identity.address.toString(), encryptedKey: crypto.randomBytes(80).toString("base64") }],
+        body: crypto.randomBytes(200).toString("base64"),
+        attachments: []
+    });
+    assert.ok(result.isError, `${what}: the server accepted the message: ${JSON.stringify(result.isError ? undefined : result.value)}`);
+    assert.equal(result.error.code, serverCode, `${what}: ${describeError(result.error)}`);
+    if (proxy) assert.equal(exchangesSince(direct, "POST", "/api/v2/Messages").at(-1)?.status, 400, `${what}: status of the refused POST /api/v2/Messages`);
+    t.diagnostic(`${what}: server refused with 400 ${result.error.code}`);
+    return { library, libraryCode: libError.code, serverCode: result.error.code };
+}
+
+step("o: a message to a peer without an active relationship is refused (no relationship; rejected relationship)", async (t) => {
+    await ensureRealClock(t);
+    const A = requireAccount(t, "A");
+    if (!A) return;
+
+    stage("creating E (no relationship to A)");
+    const E = await newAccount("E");
+    await expectMessageRefused(t, A, E, "no relationship", "error.platform.validation.message.noRelationshipToRecipientExists");
+
+    stage("creating F; A requests a relationship through F's template; F rejects it");
+    const F = await newAccount("F");
+    const template = await F.relationshipTemplates.sendRelationshipTemplate({ content: { mycontent: "template o" }, expiresAt: CoreDate.utc().add({ minutes: 10 }), maxNumberOfAllocations: 1 });
+    const peerTemplate = await A.relationshipTemplates.loadPeerRelationshipTemplateByReference(
+        RelationshipTemplateReference.from(template.toRelationshipTemplateReference(baseUrl).truncate())
+    );
+    const requested = await A.relationships.sendRelationship({ template: peerTemplate, creationContent: { mycontent: "request o" } });
+    const pending = await syncUntilRelationship(F, requested.id, "status Pending", (r) => r.status === RelationshipStatus.Pending, syncOpts());
+    const rejected = await F.relationships.reject(pending.id);
+    assert.equal(rejected.status, RelationshipStatus.Rejected, "status after PUT .../Reject");
+    stage("A syncs until Rejected");
+    await syncUntilRelationship(A, requested.id, "status Rejected", (r) => r.status === RelationshipStatus.Rejected, syncOpts());
+
+    await expectMessageRefused(t, A, F, "rejected relationship", "error.platform.validation.message.relationshipToRecipientNotActive");
+});

@@ -45,6 +45,7 @@ async fn main() -> anyhow::Result<()> {
         "identities" => identities(&http, &args).await,
         "sync" => scenarios::sync(&http, &args).await,
         "messages" => scenarios::messages(&http, &args).await,
+        "deletion-setup" => scenarios::deletion_setup(&http, &args).await,
         other => bail!("unknown scenario {other}"),
     }
 }
