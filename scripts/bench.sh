@@ -16,6 +16,8 @@ export BACKBONE_DATA_DIR=$data_dir
 export BACKBONE_CONSUMER_API__LISTEN=127.0.0.1:$port
 export BACKBONE_ADMIN_API__LISTEN=127.0.0.1:18091
 export BACKBONE_LOG__LEVEL=warn
+# Long set-ups must not outlive their access tokens.
+export BACKBONE_AUTHENTICATION__JWT_LIFETIME_SECONDS=3600
 if [ "$database" = postgres ]; then
   db_name="bench_$(date +%s)"
   export BACKBONE_DATABASE__URL="postgres://postgres@127.0.0.1:5432/$db_name"

@@ -7,6 +7,8 @@
 //   `backbone migrate`, `backbone client create --clientId .. --clientSecret .. --defaultTier ..`,
 //   `backbone serve`, GET /health -> 200 when ready.
 //   File contents: BACKBONE_FILES__BLOB_STORAGE__* (set from lib/blob-storage.mjs via `extraEnv`).
+//   Jobs: BACKBONE_JOBS__{IDENTITY_DELETION,GRACE_PERIOD_REMINDERS,HOUSEKEEPING}_INTERVAL_SECONDS=0
+//   (the worker inside `serve` runs no job by itself), `backbone job run <name>` runs one once.
 
 import { spawn, spawnSync } from "node:child_process";
 import crypto from "node:crypto";
@@ -37,6 +39,13 @@ export async function getFreePort() {
 }
 
 export class BackboneError extends Error {}
+
+/** Interval 0 disables a job in the worker's schedule (it can still be run with `backbone job run`). */
+const JOBS_DISABLED = {
+    BACKBONE_JOBS__IDENTITY_DELETION_INTERVAL_SECONDS: "0",
+    BACKBONE_JOBS__GRACE_PERIOD_REMINDERS_INTERVAL_SECONDS: "0",
+    BACKBONE_JOBS__HOUSEKEEPING_INTERVAL_SECONDS: "0"
+};
 
 export class BackboneServer {
     /**
@@ -131,6 +140,9 @@ export class BackboneServer {
         delete env.BACKBONE_TESTING__CLOCK_OFFSET_SECONDS;
         // the blob storage is chosen by the harness (extraEnv), never inherited from the caller's shell
         for (const k of Object.keys(env)) if (k.startsWith("BACKBONE_FILES__BLOB_STORAGE__")) delete env[k];
+        // the jobs run only when a step runs them (runJob); the worker of `serve` must not run them on its schedule
+        for (const k of Object.keys(env)) if (k.startsWith("BACKBONE_JOBS__")) delete env[k];
+        Object.assign(env, JOBS_DISABLED);
         Object.assign(env, this.extraEnv);
         Object.assign(env, {
             BACKBONE_DATA_DIR: this.dataDir,
@@ -178,6 +190,22 @@ export class BackboneServer {
             throw new BackboneError(`'${cmd}' failed (${why}).\n--- stdout ---\n${tail(stripAnsi(stdout))}\n--- stderr ---\n${tail(stripAnsi(stderr))}`);
         }
         return { stdout, stderr };
+    }
+
+    /**
+     * Runs one background job once (`backbone job run <name>`, same environment and database as
+     * the server, which keeps running) and returns its output. The command relays the domain
+     * events it raised before it exits, so their external events exist when this returns.
+     */
+    async runJob(name) {
+        try {
+            return await this.runCli(["job", "run", name], this.clockOffsetSeconds ? { BACKBONE_TESTING__CLOCK_OFFSET_SECONDS: this.clockOffsetSeconds } : {});
+        } catch (e) {
+            if (/unrecognized subcommand 'job'/.test(e.message)) {
+                throw new BackboneError(`the server binary '${this.bin}' has no 'backbone job run' (rebuild it: cargo build).\n${e.message}`);
+            }
+            throw e;
+        }
     }
 
     /** Starts `backbone serve` and waits until GET /health answers 200. */

@@ -59,9 +59,35 @@ export class MemoryLoggerFactory {
     }
 }
 
-/** The library only ever calls eventBus.publish(); nothing in these tests listens. */
-export class NullEventBus {
-    publish() {}
+/**
+ * The library only ever calls eventBus.publish(); nothing in these tests subscribes. The bus
+ * keeps the published events (namespace, target address, data) so a step can check what the
+ * library made of the external events it processed (e.g. `transport.peerToBeDeleted`).
+ * All accounts of one Transport share the bus; `eventTargetAddress` tells them apart.
+ */
+export class RecordingEventBus {
+    constructor({ max = 500 } = {}) {
+        this.max = max;
+        this.events = [];
+        this.total = 0;
+    }
+
+    publish(event) {
+        this.total++;
+        this.events.push({ seq: this.total, namespace: event?.namespace, eventTargetAddress: event?.eventTargetAddress, data: event?.data });
+        if (this.events.length > this.max) this.events.shift();
+    }
+
+    /** A position to pass to since(). */
+    mark() {
+        return this.total;
+    }
+
+    /** Events published after mark(), optionally only those for `address` (string or CoreAddress). */
+    since(mark, address) {
+        return this.events.filter((e) => e.seq > mark && (address === undefined || String(e.eventTargetAddress) === String(address)));
+    }
+
     subscribe() {
         return 0;
     }
@@ -75,7 +101,7 @@ export class NullEventBus {
 }
 
 /** Creates and initialises a Transport (libsodium is loaded by init()). */
-export async function createTransport({ baseUrl, loggerFactory, datawalletEnabled = process.env.INTEROP_DATAWALLET === "1" }) {
+export async function createTransport({ baseUrl, loggerFactory, eventBus = new RecordingEventBus(), datawalletEnabled = process.env.INTEROP_DATAWALLET === "1" }) {
     const transport = new Transport(
         {
             baseUrl,
@@ -86,7 +112,7 @@ export async function createTransport({ baseUrl, loggerFactory, datawalletEnable
             debug: false,
             platformTimeout: 30_000
         },
-        new NullEventBus(),
+        eventBus,
         loggerFactory
     );
     await transport.init();

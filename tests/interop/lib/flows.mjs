@@ -71,7 +71,8 @@ export async function syncUntil(account, what, condition, { describe, loggerFact
 export function describeRelationship(rel) {
     if (!rel) return "no relationship";
     const log = rel.auditLog.map((e) => `${e.reason}(${e.oldStatus ?? "-"}->${e.newStatus} by ${e.createdBy.toString().slice(-6)})`).join(", ");
-    return `${rel.id} status=${rel.status} auditLog=[${log}]`;
+    const deletion = rel.peerDeletionInfo ? ` peerDeletionInfo=${rel.peerDeletionInfo.deletionStatus}@${rel.peerDeletionInfo.deletionDate?.toString()}` : "";
+    return `${rel.id} status=${rel.status} auditLog=[${log}]${deletion}`;
 }
 
 /** The account's local relationship to `peer` (the newest one), as the library reports it. */

@@ -1,7 +1,7 @@
 // Client interop suite: drives the real Backbone binary with the published
 // enmeshed client library (@nmshd/transport 7.0.0). Steps run in order and
-// share state (accounts A and B from a/b are used by c-o; the relationship of g
-// by h and i; C from k by n). Library recipes for g-o are in lib/flows.mjs.
+// share state (accounts A and B from a/b are used by c-q; the relationship of g
+// by h and i; C from k by n; step q deletes A, so it comes last). Library recipes for g-o are in lib/flows.mjs.
 // INTEROP_DATABASE (sqlite|postgres) and INTEROP_BLOB_STORAGE (local|azure|s3) pick the
 // configuration; azure/s3 start an emulator (lib/blob-storage.mjs).
 
@@ -751,6 +751,7 @@ step("m: A uploads several MiB (files.sendFile) and sends B a message with it at
         tags: ["interop", "m"]
     });
     assert.match(file.id.toString(), /^FIL[A-Za-z0-9]{17}$/, "file id");
+    shared.fileOfA = file.id.toString();
     assert.equal(file.isOwn, true);
     assert.equal(file.owner.toString(), A.identity.address.toString(), "owner (POST /api/v2/Files result)");
     assert.equal(file.createdBy.toString(), A.identity.address.toString(), "createdBy (POST /api/v2/Files result)");
@@ -932,4 +933,214 @@ step("o: a message to a peer without an active relationship is refused (no relat
     await syncUntilRelationship(A, requested.id, "status Rejected", (r) => r.status === RelationshipStatus.Rejected, syncOpts());
 
     await expectMessageRefused(t, A, F, "rejected relationship", "error.platform.validation.message.relationshipToRecipientNotActive");
+});
+
+// ---------------------------------------------------------------------------
+// p-q: identity deletion (IdentityDeletionProcessController, peer events, the deletion job)
+// ---------------------------------------------------------------------------
+
+/** The library's events (RecordingEventBus) for `account` since `mark` with the namespace, about relationship `id`. */
+function libraryEvents(account, mark, namespace, relationshipId) {
+    return transport.eventBus
+        .since(mark, account.identity.address.toString())
+        .filter((e) => e.namespace === namespace && (relationshipId === undefined || e.data?.id?.toString() === relationshipId.toString()));
+}
+
+/** External events as the server delivered them since `mark` (GET /api/v2/SyncRuns/{id}/ExternalEvents responses), e.g. "PeerToBeDeleted {...}". */
+function externalEventsOnWire(mark) {
+    const out = [];
+    for (const x of exchangesSince(mark, "GET", "/api/v2/SyncRuns/").filter((e) => e.path.includes("/ExternalEvents") && e.status === 200)) {
+        try {
+            for (const ev of JSON.parse(x.resBody).result ?? []) out.push(`${ev.type} ${JSON.stringify(ev.payload)}`);
+        } catch {
+            out.push(`(unparsable or cut body of #${x.seq})`);
+        }
+    }
+    return out;
+}
+
+/** ISO string of a CoreDate / date string, for comparisons that ignore the textual format. */
+function iso(date) {
+    return date === undefined || date === null ? String(date) : CoreDate.from(date).toISOString();
+}
+
+/** Deletion process as text, for messages. */
+function describeProcess(p) {
+    return p ? JSON.stringify(p.toJSON()) : String(p);
+}
+
+step("p: A starts an identity deletion process and cancels it; B syncs until it saw PeerToBeDeleted, then PeerDeletionCancelled", async (t, mark) => {
+    await ensureRealClock(t);
+    const A = requireAccount(t, "A");
+    const B = A && requireAccount(t, "B");
+    if (!A || !B) return;
+    const logMark = loggerFactory.total;
+    const eventMark = transport.eventBus.mark();
+
+    stage("ensuring an Active relationship A<->B");
+    const relationshipId = await ensureActiveRelationship(A, B, { loggerFactory, onStage: stage, tag: "p" });
+    const before = await B.relationships.getRelationship(relationshipId);
+    assert.equal(before?.peerDeletionInfo, undefined, `B's relationship already has peerDeletionInfo: ${describeRelationship(before)}`);
+
+    stage("A starts a deletion process (identityDeletionProcess.initiateIdentityDeletionProcess() -> POST /api/v2/Identities/Self/DeletionProcesses)");
+    const startMark = proxy?.mark("  - (initiate)") ?? 0;
+    const startedAt = CoreDate.utc();
+    const started = await A.identityDeletionProcess.initiateIdentityDeletionProcess();
+    if (proxy) {
+        const post = exchangesSince(startMark, "POST", "/api/v2/Identities/Self/DeletionProcesses").at(-1);
+        t.diagnostic(`POST /api/v2/Identities/Self/DeletionProcesses ${post?.reqBody || "(no body)"} -> ${post?.status} ${post?.resBody}`);
+    }
+    assert.match(started.id.toString(), /^IDP[A-Za-z0-9]{17}$/, "deletion process id");
+    assert.equal(started.status, "Active", `status of the new process: ${describeProcess(started)}`);
+    assert.equal(started.createdByDevice?.toString(), A.activeDevice.id.toString(), "createdByDevice");
+    assert.ok(started.gracePeriodEndsAt, `the new process has no gracePeriodEndsAt: ${describeProcess(started)}`);
+    assert.ok(started.gracePeriodEndsAt.isAfter(startedAt.add({ days: 1 })), `gracePeriodEndsAt ${started.gracePeriodEndsAt} is not days ahead (default grace period)`);
+    const stored = await A.identityDeletionProcess.getIdentityDeletionProcess(started.id.toString());
+    assert.equal(stored?.status, "Active", "the library did not store the process");
+
+    stage("B syncs until its relationship to A shows the peer ToBeDeleted (PeerToBeDeleted -> relationship.peerDeletionInfo)");
+    const toBeDeleted = await syncUntilRelationship(B, relationshipId, "peerDeletionInfo.deletionStatus ToBeDeleted", (r) => r.peerDeletionInfo?.deletionStatus === "ToBeDeleted", syncOpts());
+    assert.equal(iso(toBeDeleted.peerDeletionInfo.deletionDate), iso(started.gracePeriodEndsAt), "deletionDate of PeerToBeDeleted (should be the process' gracePeriodEndsAt)");
+    assert.equal(toBeDeleted.status, RelationshipStatus.Active, `the relationship is no longer Active: ${describeRelationship(toBeDeleted)}`);
+
+    stage("A's server view of its processes (GET /api/v2/Identities/Self/DeletionProcesses and /{id}, library REST client)");
+    const list = (await authenticatedClient(A).get("/api/v2/Identities/Self/DeletionProcesses")).value;
+    const listed = list.find((p) => p.id === started.id.toString());
+    assert.ok(listed, `GET .../DeletionProcesses does not list ${started.id}: ${JSON.stringify(list)}`);
+    assert.equal(listed.status, "Active", `status in the list: ${JSON.stringify(listed)}`);
+    const one = (await authenticatedClient(A).get(`/api/v2/Identities/Self/DeletionProcesses/${started.id}`)).value;
+    assert.equal(one.status, "Active", `GET .../DeletionProcesses/${started.id}: ${JSON.stringify(one)}`);
+    assert.equal(iso(one.gracePeriodEndsAt), iso(started.gracePeriodEndsAt), "gracePeriodEndsAt of GET .../{id}");
+
+    stage("A cancels (identityDeletionProcess.cancelIdentityDeletionProcess(id) -> PUT /api/v2/Identities/Self/DeletionProcesses/{id}/Cancel)");
+    const cancelledAt = CoreDate.utc();
+    const cancelled = await A.identityDeletionProcess.cancelIdentityDeletionProcess(started.id.toString());
+    assert.equal(cancelled.id.toString(), started.id.toString());
+    assert.equal(cancelled.status, "Cancelled", `status after Cancel: ${describeProcess(cancelled)}`);
+    // The .NET Backbone answers Cancel with {id, status, cancelledAt, cancelledByDevice}; the library
+    // stores that object as the process. Checked at the end, so the peer's side is checked anyway.
+    const cancelProblems = [];
+    if (!cancelled.cancelledAt) cancelProblems.push("no cancelledAt");
+    else if (!cancelled.cancelledAt.isWithin({ minutes: 1 }, { minutes: 1 }, cancelledAt)) cancelProblems.push(`cancelledAt ${cancelled.cancelledAt} is not about now`);
+    if (cancelled.cancelledByDevice?.toString() !== A.activeDevice.id.toString()) cancelProblems.push(`cancelledByDevice is ${cancelled.cancelledByDevice}, not ${A.activeDevice.id}`);
+    const cancelExchange = proxy ? exchangesSince(mark, "PUT", `/api/v2/Identities/Self/DeletionProcesses/${started.id}/Cancel`).at(-1) : undefined;
+    assert.equal((await A.identityDeletionProcess.getIdentityDeletionProcess(started.id.toString()))?.status, "Cancelled", "A's local process after cancel");
+
+    stage("B syncs until the peerDeletionInfo is gone (PeerDeletionCancelled)");
+    const back = await syncUntilRelationship(B, relationshipId, "peerDeletionInfo removed", (r) => !r.peerDeletionInfo, syncOpts());
+    assert.equal(back.status, RelationshipStatus.Active, `B: ${describeRelationship(back)}`);
+
+    stage("the library's events at B (transport.peerToBeDeleted, transport.peerDeletionCancelled for the relationship)");
+    const toBe = libraryEvents(B, eventMark, "transport.peerToBeDeleted", relationshipId);
+    const cancel = libraryEvents(B, eventMark, "transport.peerDeletionCancelled", relationshipId);
+    t.diagnostic(`external events on the wire: ${externalEventsOnWire(mark).join("; ") || "(none / no proxy)"}`);
+    assert.equal(toBe.length, 1, `B's library published ${toBe.length} transport.peerToBeDeleted events for ${relationshipId}`);
+    assert.equal(cancel.length, 1, `B's library published ${cancel.length} transport.peerDeletionCancelled events for ${relationshipId}`);
+
+    stage("A syncs (its own process: no event expected; the local process stays Cancelled)");
+    await A.syncEverything();
+    assert.equal((await A.identityDeletionProcess.getIdentityDeletionProcess(started.id.toString()))?.status, "Cancelled", "A's local process after a sync");
+    const after = (await authenticatedClient(A).get(`/api/v2/Identities/Self/DeletionProcesses/${started.id}`)).value;
+    assert.equal(after.status, "Cancelled", `server view after cancel: ${JSON.stringify(after)}`);
+    const isDeleted = await A.identity.checkIfIdentityIsDeleted();
+    if (isDeleted.isError) throw isDeleted.error;
+    assert.deepEqual(isDeleted.value, { isDeleted: false, deletionDate: undefined }, "IsDeleted of A after the cancellation");
+    assertExternalEventsApplied(mark, logMark);
+
+    stage("the Cancel result as the library stored it (cancelledAt, cancelledByDevice, as the .NET Backbone sends them)");
+    assert.deepEqual(
+        cancelProblems,
+        [],
+        `PUT .../DeletionProcesses/${started.id}/Cancel: the library's process lacks what the .NET Backbone returns (CancelDeletionProcessAsOwnerResponse: id, status, cancelledAt, cancelledByDevice): ${cancelProblems.join("; ")}\n` +
+            `library: ${describeProcess(cancelled)}${cancelExchange ? `\nwire: ${formatExchange(cancelExchange, { headers: false, maxBody: 1000 }).trimEnd()}` : ""}`
+    );
+});
+
+step("q: A starts a deletion with a zero-day grace period; `backbone job run identity-deletion`; B syncs until the peer is Deleted; A cannot log in; IsDeleted says deleted", async (t, mark) => {
+    await ensureRealClock(t);
+    const A = requireAccount(t, "A");
+    const B = A && requireAccount(t, "B");
+    if (!A || !B) return;
+    const logMark = loggerFactory.total;
+    const eventMark = transport.eventBus.mark();
+
+    stage("ensuring an Active relationship A<->B");
+    const relationshipId = await ensureActiveRelationship(A, B, { loggerFactory, onStage: stage, tag: "q" });
+    const open = await A.identityDeletionProcess.getIdentityDeletionProcessByStatus("Active");
+    if (open) {
+        stage(`cancelling the process ${open.id} that step p left open`);
+        await A.identityDeletionProcess.cancelIdentityDeletionProcess(open.id.toString());
+    }
+    const credentials = await A.activeDevice.getCredentials();
+
+    stage("A starts a deletion process with lengthOfGracePeriodInDays 0 (initiateIdentityDeletionProcess(0))");
+    const startMark = proxy?.mark("  - (initiate 0)") ?? 0;
+    const deletionProcess = await A.identityDeletionProcess.initiateIdentityDeletionProcess(0);
+    if (proxy) {
+        const post = exchangesSince(startMark, "POST", "/api/v2/Identities/Self/DeletionProcesses").at(-1);
+        t.diagnostic(`POST /api/v2/Identities/Self/DeletionProcesses ${post?.reqBody} -> ${post?.status} ${post?.resBody}`);
+        assert.deepEqual(JSON.parse(post.reqBody), { lengthOfGracePeriodInDays: 0 }, "request body");
+    }
+    assert.equal(deletionProcess.status, "Active", `status: ${describeProcess(deletionProcess)}`);
+    assert.ok(deletionProcess.gracePeriodEndsAt?.isSameOrBefore(CoreDate.utc().add({ seconds: 5 })), `gracePeriodEndsAt ${deletionProcess.gracePeriodEndsAt} is not now (grace period 0)`);
+
+    stage("IsDeleted before the job: the grace period is over (identity.checkIfIdentityIsDeleted() -> anonymous GET /api/v2/Identities/IsDeleted)");
+    const pending = await A.identity.checkIfIdentityIsDeleted();
+    if (pending.isError) throw pending.error;
+    t.diagnostic(`IsDeleted before the job: ${JSON.stringify(pending.value)} (gracePeriodEndsAt ${deletionProcess.gracePeriodEndsAt})`);
+    assert.equal(pending.value.isDeleted, true, "IsDeleted before the job (grace period over, as upstream)");
+    assert.equal(pending.value.deletionDate, deletionProcess.gracePeriodEndsAt.toString(), "deletionDate before the job = gracePeriodEndsAt (upstream compares the strings)");
+
+    stage("running `backbone job run identity-deletion` (same env/database, server keeps running)");
+    const job = await server.runJob("identity-deletion");
+    t.diagnostic(`backbone job run identity-deletion: ${(job.stdout.trim() || job.stderr.trim().split("\n").at(-1) || "").slice(0, 300)}`);
+
+    stage("B syncs until its relationship shows the peer Deleted (PeerDeleted -> relationship.peerDeletionInfo)");
+    const deleted = await syncUntilRelationship(B, relationshipId, "peerDeletionInfo.deletionStatus Deleted", (r) => r.peerDeletionInfo?.deletionStatus === "Deleted", syncOpts());
+    const deletionDate = deleted.peerDeletionInfo.deletionDate;
+    assert.ok(deletionDate?.isSameOrAfter(deletionProcess.createdAt.subtract({ seconds: 1 })), `deletionDate ${deletionDate} of PeerDeleted is before the process started (${deletionProcess.createdAt})`);
+    t.diagnostic(`B: ${describeRelationship(deleted)}`);
+
+    stage("B's relationship is decomposed due to the identity deletion (RelationshipStatusChanged -> DeletionProposed)");
+    const decomposed = await syncUntilRelationship(
+        B,
+        relationshipId,
+        "status DeletionProposed, last audit entry DecompositionDueToIdentityDeletion",
+        (r) => r.status === RelationshipStatus.DeletionProposed && lastAuditLogEntry(r)?.reason === "DecompositionDueToIdentityDeletion",
+        syncOpts()
+    );
+    assert.equal(decomposed.peerDeletionInfo?.deletionStatus, "Deleted", `B: ${describeRelationship(decomposed)}`);
+    assert.equal(libraryEvents(B, eventMark, "transport.peerDeleted", relationshipId).length, 1, "B's library published no transport.peerDeleted event for the relationship");
+    t.diagnostic(`external events on the wire: ${externalEventsOnWire(mark).join("; ") || "(none / no proxy)"}`);
+
+    stage("A can no longer log in (authClient.authenticate -> POST /connect/token)");
+    const loginMark = proxy?.mark("  - (login of the deleted identity)") ?? 0;
+    const login = await A.authenticator.authClient.authenticate({
+        grantType: "password",
+        clientId: PLATFORM_CLIENT_ID,
+        clientSecret: PLATFORM_CLIENT_SECRET,
+        username: credentials.username,
+        password: credentials.password
+    });
+    assert.ok(login.isError, "POST /connect/token still grants a token to the deleted identity's device");
+    const tokenCall = exchangesSince(loginMark, "POST", "/connect/token").at(-1);
+    t.diagnostic(`login of the deleted identity: ${describeError(login.error)}${tokenCall ? `; wire ${tokenCall.status} ${tokenCall.resBody}` : ""}`);
+    assert.equal(login.error.code, "error.transport.request.noAuthGrant", `library error: ${describeError(login.error)}`);
+    assert.equal(login.error.object, "invalid_grant", `OAuth error of the refused login: ${describeError(login.error)}`);
+    if (tokenCall) assert.equal(tokenCall.status, 400, "status of the refused POST /connect/token");
+
+    stage("IsDeleted after the job (identity.checkIfIdentityIsDeleted())");
+    const gone = await A.identity.checkIfIdentityIsDeleted();
+    if (gone.isError) throw gone.error;
+    t.diagnostic(`IsDeleted after the job: ${JSON.stringify(gone.value)}`);
+    assert.equal(gone.value.isDeleted, true, "IsDeleted after the job");
+    assert.ok(gone.value.deletionDate, "IsDeleted after the job has no deletionDate");
+    assert.ok(CoreDate.from(gone.value.deletionDate).isSameOrAfter(deletionProcess.gracePeriodEndsAt), `deletionDate ${gone.value.deletionDate} is before the end of the grace period ${deletionProcess.gracePeriodEndsAt}`);
+
+    if (shared.fileOfA) {
+        stage(`A's file ${shared.fileOfA} (step m) is gone from ${blobStorage.describe()}`);
+        assert.equal(await blobStorage.stat(shared.fileOfA), undefined, `${blobStorage.describe()} still holds ${shared.fileOfA} of the deleted identity`);
+    }
+    shared.deletedA = true;
+    assertExternalEventsApplied(mark, logMark);
 });

@@ -68,6 +68,8 @@ impl DevicesService {
             cancelled_at: None,
             deletion_started_at: None,
         };
+        // Hashing is slow: before the transaction, not inside it.
+        let audit = AuditEntry::new(Some(&process.id), address, Some(device), keys::STARTED_BY_OWNER, (None, Some(ProcessStatus::Active)), None);
         let store = &self.deletion;
         let mut tx = store.db().begin_write().await.map_err(internal)?;
         if store.has_open_process(&mut tx, address).await.map_err(internal)?
@@ -88,15 +90,6 @@ impl DevicesService {
             )
             .await
             .map_err(internal)?;
-        let audit = AuditEntry {
-            process: Some(&process.id),
-            address,
-            device: Some(device),
-            message_key: keys::STARTED_BY_OWNER,
-            old_status: None,
-            new_status: Some(ProcessStatus::Active),
-            additional_data: None,
-        };
         store.audit(&mut tx, audit, now).await.map_err(internal)?;
         let events = [
             event(
@@ -147,6 +140,8 @@ impl DevicesService {
     ) -> ApiResult<DeletionProcess> {
         let now = self.clock.now();
         let store = &self.deletion;
+        // Hashing is slow: before the transaction, not inside it.
+        let audit = AuditEntry::new(Some(id), address, Some(device), keys::CANCELLED_BY_OWNER, (Some(ProcessStatus::Active), Some(ProcessStatus::Cancelled)), None);
         let mut tx = store.db().begin_write().await.map_err(internal)?;
         let process = store.find_process(&mut tx, address, id).await.map_err(internal)?;
         let mut process = process.ok_or(ApiError::not_found("IdentityDeletionProcess"))?;
@@ -173,15 +168,6 @@ impl DevicesService {
             )
             .await
             .map_err(internal)?;
-        let audit = AuditEntry {
-            process: Some(id),
-            address,
-            device: Some(device),
-            message_key: keys::CANCELLED_BY_OWNER,
-            old_status: Some(ProcessStatus::Active),
-            new_status: Some(ProcessStatus::Cancelled),
-            additional_data: None,
-        };
         store.audit(&mut tx, audit, now).await.map_err(internal)?;
         process.status = ProcessStatus::Cancelled;
         process.cancelled_at = Some(now);
@@ -211,19 +197,18 @@ impl DevicesService {
             let Some((reminder, days)) = process.reminder_due(now, self.settings.reminder_schedule) else {
                 continue;
             };
+            let audit = AuditEntry::new(
+                Some(&process.id),
+                &process.identity_address,
+                None,
+                super::audit::keys::REMINDER_SENT[reminder - 1],
+                (Some(ProcessStatus::Active), Some(ProcessStatus::Active)),
+                None,
+            );
             let mut tx = self.deletion.db().begin_write().await?;
             self.deletion
                 .mark_reminder_sent(&mut tx, &process.id, reminder, now)
                 .await?;
-            let audit = AuditEntry {
-                process: Some(&process.id),
-                address: &process.identity_address,
-                device: None,
-                message_key: super::audit::keys::REMINDER_SENT[reminder - 1],
-                old_status: Some(ProcessStatus::Active),
-                new_status: Some(ProcessStatus::Active),
-                additional_data: None,
-            };
             self.deletion.audit(&mut tx, audit, now).await?;
             let push = event(
                 "DeletionProcessGracePeriodReminder",
@@ -250,6 +235,7 @@ impl DevicesService {
                 continue;
             }
             let address = process.identity_address.clone();
+            let audit = AuditEntry::new(Some(&process.id), &address, None, keys::DELETION_STARTED, (Some(ProcessStatus::Active), Some(ProcessStatus::Deleting)), None);
             let mut tx = self.deletion.db().begin_write().await?;
             if !self.deletion.start_deleting(&mut tx, &process.id, now).await? {
                 continue;
@@ -265,15 +251,6 @@ impl DevicesService {
                     None,
                 )
                 .await?;
-            let audit = AuditEntry {
-                process: Some(&process.id),
-                address: &address,
-                device: None,
-                message_key: keys::DELETION_STARTED,
-                old_status: Some(ProcessStatus::Active),
-                new_status: Some(ProcessStatus::Deleting),
-                additional_data: None,
-            };
             self.deletion.audit(&mut tx, audit, now).await?;
             let events = [
                 event("IdentityDeleted", json!({ "IdentityAddress": address })),
@@ -331,15 +308,7 @@ impl DevicesService {
         data: serde_json::Value,
     ) -> anyhow::Result<()> {
         let mut conn = self.deletion.db().pool().acquire().await?;
-        let entry = AuditEntry {
-            process: None,
-            address,
-            device: None,
-            message_key: key,
-            old_status: None,
-            new_status: None,
-            additional_data: Some(data),
-        };
+        let entry = AuditEntry::new(None, address, None, key, (None, None), Some(data));
         self.deletion.audit(&mut conn, entry, self.clock.now()).await?;
         Ok(())
     }
@@ -351,15 +320,7 @@ impl DevicesService {
         self.deletion.delete_identity(address).await?;
         self.audit_data_deleted(address, "Identities").await?;
         let mut conn = self.deletion.db().pool().acquire().await?;
-        let entry = AuditEntry {
-            process: None,
-            address,
-            device: None,
-            message_key: keys::DELETION_COMPLETED,
-            old_status: Some(ProcessStatus::Deleting),
-            new_status: None,
-            additional_data: None,
-        };
+        let entry = AuditEntry::new(None, address, None, keys::DELETION_COMPLETED, (Some(ProcessStatus::Deleting), None), None);
         self.deletion.audit(&mut conn, entry, self.clock.now()).await?;
         let hashes: Vec<String> = usernames.iter().map(|u| super::audit::hash(u)).collect();
         self.deletion.attach_username_hashes(address, &hashes).await?;

@@ -21,16 +21,38 @@ pub struct DeletionStore {
     db: Database,
 }
 
-/// One audit entry to write.
+/// One audit entry to write. The hashes are slow to compute (PBKDF2), so entries are built
+/// before a transaction starts, never inside one.
 #[derive(Debug, Clone)]
 pub struct AuditEntry<'a> {
     pub process: Option<&'a IdentityDeletionProcessId>,
-    pub address: &'a IdentityAddress,
-    pub device: Option<&'a DeviceId>,
+    pub address_hash: String,
+    pub device_hash: Option<String>,
     pub message_key: &'a str,
     pub old_status: Option<ProcessStatus>,
     pub new_status: Option<ProcessStatus>,
     pub additional_data: Option<serde_json::Value>,
+}
+
+impl<'a> AuditEntry<'a> {
+    pub fn new(
+        process: Option<&'a IdentityDeletionProcessId>,
+        address: &IdentityAddress,
+        device: Option<&DeviceId>,
+        message_key: &'a str,
+        statuses: (Option<ProcessStatus>, Option<ProcessStatus>),
+        additional_data: Option<serde_json::Value>,
+    ) -> Self {
+        Self {
+            process,
+            address_hash: audit::hash(address.as_str()),
+            device_hash: device.map(|d| audit::hash(d.as_str())),
+            message_key,
+            old_status: statuses.0,
+            new_status: statuses.1,
+            additional_data,
+        }
+    }
 }
 
 impl DeletionStore {
@@ -264,8 +286,8 @@ impl DeletionStore {
         .bind(IdentityDeletionAuditLogEntryId::generate().as_str())
         .bind(entry.process.map(|p| p.as_str().to_owned()))
         .bind(to_millis(&now))
-        .bind(audit::hash(entry.address.as_str()))
-        .bind(entry.device.map(|d| audit::hash(d.as_str())))
+        .bind(entry.address_hash)
+        .bind(entry.device_hash)
         .bind(entry.message_key)
         .bind(entry.old_status.map(ProcessStatus::as_str))
         .bind(entry.new_status.map(ProcessStatus::as_str))

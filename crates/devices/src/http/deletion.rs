@@ -123,15 +123,29 @@ async fn get_process(
     ))
 }
 
+/// The process as P4 returns it: the DTO plus when and by which device it was cancelled,
+/// which upstream's response carries and the client stores.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CancelledProcessDto {
+    #[serde(flatten)]
+    process: ProcessDto,
+    #[serde(with = "date_format::option")]
+    cancelled_at: Option<DateTime<Utc>>,
+    cancelled_by_device: String,
+}
+
 /// P4: the body is ignored.
 async fn put_cancel(
     State(state): State<DevicesState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Envelope<ProcessDto>> {
-    let process = state
-        .service
-        .cancel_deletion_process(&caller.address, &caller.device_id, &parse_id(&id)?)
-        .await?;
-    Ok(Envelope(process.into()))
+) -> ApiResult<Envelope<CancelledProcessDto>> {
+    let process = state.service.cancel_deletion_process(&caller.address, &caller.device_id, &parse_id(&id)?).await?;
+    let cancelled_at = process.cancelled_at;
+    Ok(Envelope(CancelledProcessDto {
+        process: process.into(),
+        cancelled_at,
+        cancelled_by_device: caller.device_id.into_string(),
+    }))
 }
