@@ -42,3 +42,26 @@ pub mod processed {
         Ok(result.rows_affected() == 1)
     }
 }
+
+/// `$first, $first+1, …` for `count` positional parameters, e.g. an `IN (…)` list.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The outcome of an insert that may lose a race: `false` if a unique constraint refused it.
+pub fn inserted<T>(result: sqlx::Result<T>) -> sqlx::Result<bool> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_count_from_the_first() {
+        assert_eq!(super::placeholders(2, 3), "$2, $3, $4");
+        assert_eq!(super::placeholders(1, 0), "");
+    }
+}

@@ -167,8 +167,7 @@ impl FilesStore {
         if ids.is_empty() {
             return Ok(HashSet::new());
         }
-        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("SELECT id FROM files WHERE id IN ({})", placeholders.join(", "));
+        let sql = format!("SELECT id FROM files WHERE id IN ({})", backbone_db::placeholders(1, ids.len()));
         let mut query = sqlx::query_scalar::<_, String>(&sql);
         for id in ids {
             query = query.bind(id.as_str());
@@ -188,8 +187,7 @@ impl FilesStore {
         // $1 creator, $2 now, then one parameter per requested ID.
         let mut filter = "FROM files WHERE created_by = $1 AND expires_at > $2".to_owned();
         if !ids.is_empty() {
-            let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
-            filter.push_str(&format!(" AND id IN ({})", placeholders.join(", ")));
+            filter.push_str(&format!(" AND id IN ({})", backbone_db::placeholders(3, ids.len())));
         }
         let next = ids.len() + 3;
         let list_sql = format!(

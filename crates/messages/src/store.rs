@@ -114,8 +114,8 @@ impl MessagesStore {
         let id_filter = if ids.is_empty() {
             String::new()
         } else {
-            let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
-            format!(" AND m.id IN ({})", placeholders.join(", "))
+            let placeholders = backbone_db::placeholders(2, ids.len());
+            format!(" AND m.id IN ({})", placeholders)
         };
         let next = ids.len() + 2;
         let list_sql = format!(

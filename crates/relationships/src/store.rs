@@ -303,10 +303,10 @@ impl RelationshipsStore {
         ids: &[RelationshipId],
         page: PageRequest,
     ) -> sqlx::Result<Page<Relationship>> {
-        let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+        let placeholders = backbone_db::placeholders(2, ids.len());
         let filter = format!(
             "(from_address = $1 OR to_address = $1) AND id IN ({})",
-            placeholders.join(", ")
+            placeholders
         );
         let next = ids.len() + 2;
         let list_sql = format!(

@@ -81,7 +81,7 @@ impl SynchronizationStore {
 
     /// Inserts a run; `false` if another run took the same index meanwhile.
     pub async fn insert_run(&self, conn: &mut AnyConnection, run: &SyncRun) -> sqlx::Result<bool> {
-        let result = sqlx::query(&format!(
+        backbone_db::inserted(sqlx::query(&format!(
             "INSERT INTO sync_runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)"
         ))
         .bind(run.id.as_str())
@@ -93,12 +93,7 @@ impl SynchronizationStore {
         .bind(to_millis(&run.expires_at))
         .bind(run.event_count)
         .execute(conn)
-        .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if backbone_db::is_unique_violation(&e) => Ok(false),
-            Err(e) => Err(e),
-        }
+        .await)
     }
 
     /// Assigns every deliverable event of `owner` to the run; returns how many.

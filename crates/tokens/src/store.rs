@@ -204,11 +204,11 @@ impl TokensStore {
         page: PageRequest,
     ) -> sqlx::Result<Page<Token>> {
         // $1 is the identity, then one positional parameter per requested ID.
-        let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+        let placeholders = backbone_db::placeholders(2, ids.len());
         let filter = format!(
             "FROM tokens t WHERE t.id IN ({}) AND (t.created_by = $1 OR EXISTS \
              (SELECT 1 FROM token_allocations a WHERE a.token_id = t.id AND a.allocated_by = $1))",
-            placeholders.join(", ")
+            placeholders
         );
         let next = ids.len() + 2;
         let columns = TOKEN_COLUMNS

@@ -46,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
         "sync" => scenarios::sync(&http, &args).await,
         "messages" => scenarios::messages(&http, &args).await,
         "deletion-setup" => scenarios::deletion_setup(&http, &args).await,
+        "files" => scenarios::files(&http, &args).await,
         other => bail!("unknown scenario {other}"),
     }
 }

@@ -324,3 +324,53 @@ pub async fn deletion_setup(http: &reqwest::Client, args: &Args) -> anyhow::Resu
     println!("deletion started for {}", target.address);
     Ok(())
 }
+
+/// Uploads and downloads one file of `count` MiB (streamed both ways on the client too), and
+/// reports both throughputs; run it with the server's file size limit raised accordingly.
+pub async fn files(http: &reqwest::Client, args: &Args) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    let me = session(http, args).await?;
+    let size = args.count * 1024 * 1024;
+    let chunk = bytes::Bytes::from(vec![0x5a; 1024 * 1024]);
+    let body = futures::stream::iter((0..args.count).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+    let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(body), size as u64)
+        .file_name("cipher.bin")
+        .mime_str("application/octet-stream")?;
+    let expires = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let form = reqwest::multipart::Form::new()
+        .part("content", part)
+        .text("cipherHash", b64(&[1; 32]))
+        .text("owner", me.address.clone())
+        .text("ownerSignature", b64(&[2; 64]))
+        .text("expiresAt", expires)
+        .text("encryptedProperties", b64(b"properties"));
+    let timer = Instant::now();
+    let response = http.post(format!("{}/api/v2/Files", args.base_url)).bearer_auth(&me.token).multipart(form).send().await?;
+    let upload = timer.elapsed();
+    let status = response.status();
+    let created: Value = response.json().await?;
+    if status != 201 {
+        bail!("upload failed: {status} {created}");
+    }
+    let id = created["result"]["id"].as_str().context("file id")?.to_owned();
+    let timer = Instant::now();
+    let mut download = http.get(format!("{}/api/v2/Files/{id}", args.base_url)).bearer_auth(&me.token).send().await?.bytes_stream();
+    let mut received = 0usize;
+    while let Some(chunk) = download.next().await {
+        received += chunk?.len();
+    }
+    let download = timer.elapsed();
+    if received != size {
+        bail!("downloaded {received} bytes, expected {size}");
+    }
+    let mib_per_second = |elapsed: Duration| args.count as f64 / elapsed.as_secs_f64();
+    println!(
+        "file of {} MiB: upload {:.0} ms ({:.0} MiB/s), download {:.0} ms ({:.0} MiB/s)",
+        args.count,
+        upload.as_secs_f64() * 1000.0,
+        mib_per_second(upload),
+        download.as_secs_f64() * 1000.0,
+        mib_per_second(download)
+    );
+    Ok(())
+}

@@ -66,7 +66,7 @@ impl DeletionStore {
 
     /// Inserts a process; `false` if the identity already has an active or deleting one.
     pub async fn insert_process(&self, conn: &mut AnyConnection, p: &DeletionProcess) -> sqlx::Result<bool> {
-        let result = sqlx::query(&format!(
+        backbone_db::inserted(sqlx::query(&format!(
             "INSERT INTO identity_deletion_processes ({PROCESS_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, NULL, NULL, NULL)"
         ))
         .bind(p.id.as_str())
@@ -76,12 +76,7 @@ impl DeletionStore {
         .bind(p.created_by_device.as_str())
         .bind(p.grace_period_ends_at.as_ref().map(to_millis))
         .execute(conn)
-        .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if backbone_db::is_unique_violation(&e) => Ok(false),
-            Err(e) => Err(e),
-        }
+        .await)
     }
 
     pub async fn has_open_process(
