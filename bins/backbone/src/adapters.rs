@@ -81,3 +81,51 @@ impl IdentityDirectory for IdentitiesFromDevices {
             .map(|status| status == IdentityStatus::Active))
     }
 }
+
+/// Push asks Devices for the devices (with their languages) and the status of identities.
+pub struct DevicesForPush(pub DevicesStore);
+
+#[async_trait]
+impl backbone_push::DeviceDirectory for DevicesForPush {
+    async fn devices_of(
+        &self,
+        identities: &[IdentityAddress],
+    ) -> anyhow::Result<Vec<backbone_push::DeviceLanguage>> {
+        let mut devices = Vec::new();
+        for identity in identities {
+            for number in 1.. {
+                let page = backbone_core::paging::PageRequest { number, size: 200 };
+                let listed = self.0.list_devices(identity, &[], page).await?;
+                let done = u64::from(number) * u64::from(page.size) >= listed.total_records;
+                devices.extend(listed.items.into_iter().map(|d| backbone_push::DeviceLanguage {
+                    device_id: d.id,
+                    communication_language: d.communication_language,
+                }));
+                if done {
+                    break;
+                }
+            }
+        }
+        Ok(devices)
+    }
+
+    async fn is_active(&self, identity: &IdentityAddress) -> anyhow::Result<bool> {
+        let identity = self.0.find_identity(identity).await?;
+        Ok(identity.is_some_and(|i| i.status == IdentityStatus::Active))
+    }
+}
+
+/// Push asks Relationships whether identities may notify each other (N4).
+pub struct RelationshipsForPush(pub RelationshipsStore);
+
+#[async_trait]
+impl backbone_push::RelationshipStatuses for RelationshipsForPush {
+    async fn youngest_status(
+        &self,
+        a: &IdentityAddress,
+        b: &IdentityAddress,
+    ) -> anyhow::Result<Option<String>> {
+        let youngest = self.0.youngest_between(a, b).await?;
+        Ok(youngest.map(|(_, status)| status.as_str().to_owned()))
+    }
+}

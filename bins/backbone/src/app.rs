@@ -16,6 +16,7 @@ use backbone_eventbus::{EventHandler, InProcessBus, OutboxRelay, RelayWorker};
 use backbone_files::{FilesService, FilesState, FilesStore};
 use backbone_messages::store::MessagesStore;
 use backbone_messages::{MessagesService, MessagesSettings, MessagesState};
+use backbone_push::{PushSender, PushService, PushState, PushStore, PushWorker};
 use backbone_relationships::store::RelationshipsStore;
 use backbone_relationships::{RelationshipsService, RelationshipsState};
 use backbone_synchronization::{
@@ -66,6 +67,10 @@ pub struct Application {
     pub synchronization: SynchronizationService,
     pub tags: TagsState,
     pub tokens: TokensService,
+    /// Queues push notifications (`send_to_identity` for jobs).
+    pub push: PushService,
+    /// Sends queued pushes; the worker runs it, tests call `run_due` step by step.
+    pub push_sender: PushSender,
     /// Hands outbox events to the in-process bus; tests call it directly.
     pub relay: OutboxRelay,
     /// Woken after every successful write request, so the worker relays at once.
@@ -181,6 +186,23 @@ impl Application {
                 paging,
             }),
         };
+        let push_connectors =
+            Arc::new(backbone_push::Connectors::from_config(&settings.push, clock.clone()).context("push")?);
+        let push = PushService {
+            store: PushStore::new(db.clone()),
+            connectors: push_connectors.clone(),
+            devices: Arc::new(crate::adapters::DevicesForPush(DevicesStore::new(db.clone()))),
+            relationships: Arc::new(crate::adapters::RelationshipsForPush(relationships_store.clone())),
+            texts: Arc::new(settings.push.text_catalog()),
+            clock: clock.clone(),
+            wake: Arc::new(Notify::new()),
+        };
+        let push_sender = PushSender {
+            store: push.store.clone(),
+            connectors: push_connectors,
+            clock: clock.clone(),
+            policy: backbone_push::RetryPolicy::from_config(&settings.push.delivery),
+        };
         let handlers: Vec<Arc<dyn EventHandler>> = vec![
             Arc::new(backbone_messages::events::DecompositionHandler {
                 store: messages.store.clone(),
@@ -198,6 +220,10 @@ impl Application {
                 store: relationships_store,
                 clock: clock.clone(),
             }),
+            // Last: pushes only queue deliveries, after the other modules did their part.
+            Arc::new(backbone_push::PushEventsHandler {
+                service: push.clone(),
+            }),
         ];
         let relay = OutboxRelay::new(db.clone(), Arc::new(InProcessBus::new(handlers)), clock.clone());
         Ok(Self {
@@ -213,6 +239,8 @@ impl Application {
             synchronization,
             tags,
             tokens,
+            push,
+            push_sender,
             relay,
             wake: Arc::new(Notify::new()),
         })
@@ -229,6 +257,13 @@ impl Application {
         ChallengesState {
             store: self.challenges.clone(),
             clock: self.clock.clone(),
+        }
+    }
+
+    pub fn push_state(&self) -> PushState {
+        PushState {
+            service: self.push.clone(),
+            keep_alive: self.settings.push.sse.keep_alive_interval(),
         }
     }
 
@@ -316,6 +351,17 @@ impl Application {
                     }
                 });
             }
+            let push_worker = PushWorker {
+                sender: self.push_sender.clone(),
+                wake: self.push.wake.clone(),
+                interval: std::time::Duration::from_millis(
+                    self.settings.push.delivery.poll_interval_milliseconds,
+                ),
+            };
+            tasks.spawn(async move {
+                push_worker.run().await;
+                Ok(())
+            });
             let worker = RelayWorker {
                 relay: self.relay.clone(),
                 wake: self.wake.clone(),

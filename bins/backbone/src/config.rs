@@ -43,6 +43,8 @@ pub struct Settings {
     pub files: FilesConfig,
     pub jobs: JobsConfig,
     pub messages: MessagesConfig,
+    /// Push notifications: FCM, APNs, dummy, SSE, delivery retries and texts.
+    pub push: backbone_push::PushConfig,
     pub relationships: RelationshipsConfig,
     pub tags: TagsConfig,
     pub worker: WorkerSettings,
@@ -195,6 +197,7 @@ const SECTIONS: &[&str] = &[
     "files",
     "jobs",
     "messages",
+    "push",
     "relationships",
     "tags",
     "worker",
@@ -285,6 +288,7 @@ impl Default for Settings {
                 max_number_of_recipients: 20,
                 max_number_of_unreceived_messages_from_one_sender: 20,
             },
+            push: backbone_push::PushConfig::default(),
             relationships: RelationshipsConfig::default(),
             tags: TagsConfig::default(),
             worker: WorkerSettings {
@@ -366,6 +370,7 @@ impl Settings {
             bail!("log.format must be \"text\" or \"json\"");
         }
         self.tags.validate()?;
+        self.push.validate()?;
         if self.files.max_file_size_bytes < 1 {
             bail!("files.max_file_size_bytes must be at least 1");
         }

@@ -45,7 +45,10 @@ pub mod processed {
 
 /// `$first, $first+1, …` for `count` positional parameters, e.g. an `IN (…)` list.
 pub fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The outcome of an insert that may lose a race: `false` if a unique constraint refused it.

@@ -167,7 +167,10 @@ impl FilesStore {
         if ids.is_empty() {
             return Ok(HashSet::new());
         }
-        let sql = format!("SELECT id FROM files WHERE id IN ({})", backbone_db::placeholders(1, ids.len()));
+        let sql = format!(
+            "SELECT id FROM files WHERE id IN ({})",
+            backbone_db::placeholders(1, ids.len())
+        );
         let mut query = sqlx::query_scalar::<_, String>(&sql);
         for id in ids {
             query = query.bind(id.as_str());
@@ -187,7 +190,10 @@ impl FilesStore {
         // $1 creator, $2 now, then one parameter per requested ID.
         let mut filter = "FROM files WHERE created_by = $1 AND expires_at > $2".to_owned();
         if !ids.is_empty() {
-            filter.push_str(&format!(" AND id IN ({})", backbone_db::placeholders(3, ids.len())));
+            filter.push_str(&format!(
+                " AND id IN ({})",
+                backbone_db::placeholders(3, ids.len())
+            ));
         }
         let next = ids.len() + 3;
         let list_sql = format!(

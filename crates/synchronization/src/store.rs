@@ -81,19 +81,21 @@ impl SynchronizationStore {
 
     /// Inserts a run; `false` if another run took the same index meanwhile.
     pub async fn insert_run(&self, conn: &mut AnyConnection, run: &SyncRun) -> sqlx::Result<bool> {
-        backbone_db::inserted(sqlx::query(&format!(
-            "INSERT INTO sync_runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)"
-        ))
-        .bind(run.id.as_str())
-        .bind(run.owner.as_str())
-        .bind(run.index)
-        .bind(run.run_type.as_str())
-        .bind(to_millis(&run.created_at))
-        .bind(run.created_by_device.as_str())
-        .bind(to_millis(&run.expires_at))
-        .bind(run.event_count)
-        .execute(conn)
-        .await)
+        backbone_db::inserted(
+            sqlx::query(&format!(
+                "INSERT INTO sync_runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)"
+            ))
+            .bind(run.id.as_str())
+            .bind(run.owner.as_str())
+            .bind(run.index)
+            .bind(run.run_type.as_str())
+            .bind(to_millis(&run.created_at))
+            .bind(run.created_by_device.as_str())
+            .bind(to_millis(&run.expires_at))
+            .bind(run.event_count)
+            .execute(conn)
+            .await,
+        )
     }
 
     /// Assigns every deliverable event of `owner` to the run; returns how many.

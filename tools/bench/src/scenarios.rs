@@ -291,23 +291,57 @@ pub async fn messages(http: &reqwest::Client, args: &Args) -> anyhow::Result<()>
 pub async fn deletion_setup(http: &reqwest::Client, args: &Args) -> anyhow::Result<()> {
     use reqwest::Method;
     let target = session(http, args).await?;
-    let template = call(http, args, &target.token, Method::POST, "/api/v2/RelationshipTemplates", Some(json!({ "content": b64(b"t") }))).await?;
+    let template = call(
+        http,
+        args,
+        &target.token,
+        Method::POST,
+        "/api/v2/RelationshipTemplates",
+        Some(json!({ "content": b64(b"t") })),
+    )
+    .await?;
     let template = template["id"].as_str().context("template id")?.to_owned();
     let started = Instant::now();
     let peers = run_concurrently(args.count, args.concurrency, |_| {
         let (template, target) = (template.clone(), &target);
         async move {
             let peer = session(http, args).await?;
-            get(http, args, &peer.token, &format!("/api/v2/RelationshipTemplates/{template}")).await?;
+            get(
+                http,
+                args,
+                &peer.token,
+                &format!("/api/v2/RelationshipTemplates/{template}"),
+            )
+            .await?;
             let body = json!({ "relationshipTemplateId": template, "creationContent": b64(b"c") });
-            let relationship = call(http, args, &peer.token, Method::POST, "/api/v2/Relationships", Some(body)).await?;
+            let relationship = call(
+                http,
+                args,
+                &peer.token,
+                Method::POST,
+                "/api/v2/Relationships",
+                Some(body),
+            )
+            .await?;
             let id = relationship["id"].as_str().context("relationship id")?.to_owned();
-            call(http, args, &target.token, Method::PUT, &format!("/api/v2/Relationships/{id}/Accept"), Some(json!({}))).await?;
+            call(
+                http,
+                args,
+                &target.token,
+                Method::PUT,
+                &format!("/api/v2/Relationships/{id}/Accept"),
+                Some(json!({})),
+            )
+            .await?;
             Ok(peer)
         }
     })
     .await?;
-    println!("{} relationships in {:.1} s", peers.len(), started.elapsed().as_secs_f64());
+    println!(
+        "{} relationships in {:.1} s",
+        peers.len(),
+        started.elapsed().as_secs_f64()
+    );
     let started = Instant::now();
     let sends = run_concurrently(peers.len() * 10, args.concurrency, |i| {
         let peer = &peers[i % peers.len()];
@@ -315,12 +349,34 @@ pub async fn deletion_setup(http: &reqwest::Client, args: &Args) -> anyhow::Resu
             "recipients": [{ "address": target.address, "encryptedKey": b64(&[7; 64]) }],
             "body": b64(&[42; 256]),
         });
-        async move { call(http, args, &peer.token, Method::POST, "/api/v2/Messages", Some(body)).await }
+        async move {
+            call(
+                http,
+                args,
+                &peer.token,
+                Method::POST,
+                "/api/v2/Messages",
+                Some(body),
+            )
+            .await
+        }
     })
     .await?;
-    println!("{} messages in {:.1} s", sends.len(), started.elapsed().as_secs_f64());
+    println!(
+        "{} messages in {:.1} s",
+        sends.len(),
+        started.elapsed().as_secs_f64()
+    );
     let body = json!({ "lengthOfGracePeriodInDays": 0 });
-    call(http, args, &target.token, Method::POST, "/api/v2/Identities/Self/DeletionProcesses", Some(body)).await?;
+    call(
+        http,
+        args,
+        &target.token,
+        Method::POST,
+        "/api/v2/Identities/Self/DeletionProcesses",
+        Some(body),
+    )
+    .await?;
     println!("deletion started for {}", target.address);
     Ok(())
 }
@@ -345,7 +401,12 @@ pub async fn files(http: &reqwest::Client, args: &Args) -> anyhow::Result<()> {
         .text("expiresAt", expires)
         .text("encryptedProperties", b64(b"properties"));
     let timer = Instant::now();
-    let response = http.post(format!("{}/api/v2/Files", args.base_url)).bearer_auth(&me.token).multipart(form).send().await?;
+    let response = http
+        .post(format!("{}/api/v2/Files", args.base_url))
+        .bearer_auth(&me.token)
+        .multipart(form)
+        .send()
+        .await?;
     let upload = timer.elapsed();
     let status = response.status();
     let created: Value = response.json().await?;
@@ -354,7 +415,12 @@ pub async fn files(http: &reqwest::Client, args: &Args) -> anyhow::Result<()> {
     }
     let id = created["result"]["id"].as_str().context("file id")?.to_owned();
     let timer = Instant::now();
-    let mut download = http.get(format!("{}/api/v2/Files/{id}", args.base_url)).bearer_auth(&me.token).send().await?.bytes_stream();
+    let mut download = http
+        .get(format!("{}/api/v2/Files/{id}", args.base_url))
+        .bearer_auth(&me.token)
+        .send()
+        .await?
+        .bytes_stream();
     let mut received = 0usize;
     while let Some(chunk) = download.next().await {
         received += chunk?.len();

@@ -92,7 +92,10 @@ async fn starting_listing_and_cancelling_a_process(app: TestApp) {
     assert_eq!(cancelled.result()["status"], "Cancelled");
     assert!(cancelled.result()["gracePeriodEndsAt"].is_null());
     assert!(cancelled.result()["cancelledAt"].is_string());
-    assert_eq!(cancelled.result()["cancelledByDevice"], identity.device_id.as_str());
+    assert_eq!(
+        cancelled.result()["cancelledByDevice"],
+        identity.device_id.as_str()
+    );
     let me = app.get("/api/v2/Identities/Self", Some(&identity.token)).await;
     assert_eq!(me.result()["status"], "Active");
     assert_eq!(me.result()["tierId"], "TIRBasic000000000000");

@@ -69,7 +69,14 @@ impl DevicesService {
             deletion_started_at: None,
         };
         // Hashing is slow: before the transaction, not inside it.
-        let audit = AuditEntry::new(Some(&process.id), address, Some(device), keys::STARTED_BY_OWNER, (None, Some(ProcessStatus::Active)), None);
+        let audit = AuditEntry::new(
+            Some(&process.id),
+            address,
+            Some(device),
+            keys::STARTED_BY_OWNER,
+            (None, Some(ProcessStatus::Active)),
+            None,
+        );
         let store = &self.deletion;
         let mut tx = store.db().begin_write().await.map_err(internal)?;
         if store.has_open_process(&mut tx, address).await.map_err(internal)?
@@ -141,7 +148,14 @@ impl DevicesService {
         let now = self.clock.now();
         let store = &self.deletion;
         // Hashing is slow: before the transaction, not inside it.
-        let audit = AuditEntry::new(Some(id), address, Some(device), keys::CANCELLED_BY_OWNER, (Some(ProcessStatus::Active), Some(ProcessStatus::Cancelled)), None);
+        let audit = AuditEntry::new(
+            Some(id),
+            address,
+            Some(device),
+            keys::CANCELLED_BY_OWNER,
+            (Some(ProcessStatus::Active), Some(ProcessStatus::Cancelled)),
+            None,
+        );
         let mut tx = store.db().begin_write().await.map_err(internal)?;
         let process = store.find_process(&mut tx, address, id).await.map_err(internal)?;
         let mut process = process.ok_or(ApiError::not_found("IdentityDeletionProcess"))?;
@@ -235,7 +249,14 @@ impl DevicesService {
                 continue;
             }
             let address = process.identity_address.clone();
-            let audit = AuditEntry::new(Some(&process.id), &address, None, keys::DELETION_STARTED, (Some(ProcessStatus::Active), Some(ProcessStatus::Deleting)), None);
+            let audit = AuditEntry::new(
+                Some(&process.id),
+                &address,
+                None,
+                keys::DELETION_STARTED,
+                (Some(ProcessStatus::Active), Some(ProcessStatus::Deleting)),
+                None,
+            );
             let mut tx = self.deletion.db().begin_write().await?;
             if !self.deletion.start_deleting(&mut tx, &process.id, now).await? {
                 continue;
@@ -320,7 +341,14 @@ impl DevicesService {
         self.deletion.delete_identity(address).await?;
         self.audit_data_deleted(address, "Identities").await?;
         let mut conn = self.deletion.db().pool().acquire().await?;
-        let entry = AuditEntry::new(None, address, None, keys::DELETION_COMPLETED, (Some(ProcessStatus::Deleting), None), None);
+        let entry = AuditEntry::new(
+            None,
+            address,
+            None,
+            keys::DELETION_COMPLETED,
+            (Some(ProcessStatus::Deleting), None),
+            None,
+        );
         self.deletion.audit(&mut conn, entry, self.clock.now()).await?;
         let hashes: Vec<String> = usernames.iter().map(|u| super::audit::hash(u)).collect();
         self.deletion.attach_username_hashes(address, &hashes).await?;

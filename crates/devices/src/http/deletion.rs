@@ -141,7 +141,10 @@ async fn put_cancel(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Envelope<CancelledProcessDto>> {
-    let process = state.service.cancel_deletion_process(&caller.address, &caller.device_id, &parse_id(&id)?).await?;
+    let process = state
+        .service
+        .cancel_deletion_process(&caller.address, &caller.device_id, &parse_id(&id)?)
+        .await?;
     let cancelled_at = process.cancelled_at;
     Ok(Envelope(CancelledProcessDto {
         process: process.into(),
