@@ -215,20 +215,16 @@ impl MessagesService {
         device: &DeviceId,
         id: &MessageId,
     ) -> ApiResult<Message> {
-        let now = self.clock.now();
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
         let message = self
             .store
-            .find_visible(&mut tx, caller, id)
+            .find_visible(&mut conn, caller, id)
             .await
             .map_err(internal)?;
+        drop(conn);
         let mut message = message.ok_or(ApiError::not_found("Message"))?;
-        if self
-            .mark_received(&mut tx, &mut message, caller, device, now)
-            .await?
-        {
-            tx.commit().await.map_err(internal)?;
-        }
+        self.mark_received(std::slice::from_mut(&mut message), caller, device)
+            .await?;
         Ok(message.shaped_for(caller, &self.settings.anonymous_address))
     }
 
@@ -240,45 +236,53 @@ impl MessagesService {
         ids: &[MessageId],
         page: PageRequest,
     ) -> ApiResult<Page<Message>> {
-        let now = self.clock.now();
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
         let mut page = self
             .store
-            .list_visible(&mut tx, caller, ids, page)
+            .list_visible(&mut conn, caller, ids, page)
             .await
             .map_err(internal)?;
-        let mut changed = false;
-        for message in &mut page.items {
-            changed |= self.mark_received(&mut tx, message, caller, device, now).await?;
-        }
-        if changed {
-            tx.commit().await.map_err(internal)?;
-        }
+        drop(conn);
+        self.mark_received(&mut page.items, caller, device).await?;
         let anonymous = self.settings.anonymous_address.clone();
         Ok(page.map(|m| m.shaped_for(caller, &anonymous)))
     }
 
+    /// Marks the caller's not yet received entries of these messages received. Reads need no
+    /// write transaction (on SQLite that would take the database's write lock for every
+    /// read): one is opened only when there is something to mark, and the update itself
+    /// only touches entries still unreceived, so concurrent readers cannot overwrite it.
     async fn mark_received(
         &self,
-        conn: &mut sqlx::AnyConnection,
-        message: &mut Message,
+        messages: &mut [Message],
         caller: &IdentityAddress,
         device: &DeviceId,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> ApiResult<bool> {
-        let Some(entry) = message
-            .recipients
-            .iter_mut()
-            .find(|r| &r.address == caller && r.received_at.is_none())
-        else {
-            return Ok(false);
+    ) -> ApiResult<()> {
+        let unreceived = |m: &Message| {
+            m.recipients
+                .iter()
+                .any(|r| &r.address == caller && r.received_at.is_none())
         };
-        self.store
-            .mark_received(conn, &message.id, caller, device, now)
-            .await
-            .map_err(internal)?;
-        entry.received_at = Some(now);
-        entry.received_by_device = Some(device.clone());
-        Ok(true)
+        if !messages.iter().any(unreceived) {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        for message in messages.iter_mut() {
+            let Some(entry) = message
+                .recipients
+                .iter_mut()
+                .find(|r| &r.address == caller && r.received_at.is_none())
+            else {
+                continue;
+            };
+            self.store
+                .mark_received(&mut tx, &message.id, caller, device, now)
+                .await
+                .map_err(internal)?;
+            entry.received_at = Some(now);
+            entry.received_by_device = Some(device.clone());
+        }
+        tx.commit().await.map_err(internal)
     }
 }
