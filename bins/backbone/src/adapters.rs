@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use backbone_challenges::ChallengeStore;
 use backbone_core::ids::ChallengeId;
 use backbone_core::IdentityAddress;
+use backbone_db::sqlx::AnyConnection;
 use backbone_devices::domain::IdentityStatus;
 use backbone_devices::{AcquaintanceLookup, ChallengeLookup, DevicesStore};
 use backbone_relationships::store::RelationshipsStore;
@@ -44,10 +45,11 @@ pub struct RelationshipsForMessages(pub RelationshipsStore);
 impl backbone_messages::RelationshipLookup for RelationshipsForMessages {
     async fn youngest_between(
         &self,
+        conn: &mut AnyConnection,
         a: &IdentityAddress,
         b: &IdentityAddress,
     ) -> anyhow::Result<Option<(String, String)>> {
-        let youngest = self.0.youngest_between(a, b).await?;
+        let youngest = self.0.youngest_between(conn, a, b).await?;
         Ok(youngest.map(|(id, status)| (id.into_string(), status.as_str().to_owned())))
     }
 }
@@ -125,7 +127,19 @@ impl backbone_push::RelationshipStatuses for RelationshipsForPush {
         a: &IdentityAddress,
         b: &IdentityAddress,
     ) -> anyhow::Result<Option<String>> {
-        let youngest = self.0.youngest_between(a, b).await?;
+        let mut conn = self.0.db().pool().acquire().await?;
+        let youngest = self.0.youngest_between(&mut conn, a, b).await?;
         Ok(youngest.map(|(_, status)| status.as_str().to_owned()))
+    }
+}
+
+/// The authentication layer asks Devices whether a token's identity may still act.
+#[async_trait]
+impl backbone_web::IdentityGate for IdentitiesFromDevices {
+    async fn may_act(&self, address: &IdentityAddress) -> anyhow::Result<bool> {
+        Ok(self
+            .status(address)
+            .await?
+            .is_some_and(|status| status != IdentityStatus::Deleting))
     }
 }

@@ -8,7 +8,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use backbone_web::middleware::{case_insensitive, common_headers};
+use backbone_web::failures::{catch_panics, unavailable_as_503, UnavailableClassifier};
+use backbone_web::middleware::{case_insensitive, common_headers, refuse_control_characters};
 use backbone_web::Routes;
 
 use crate::app::Application;
@@ -23,6 +24,12 @@ pub fn service(app: &Application) -> anyhow::Result<Router> {
     let (router, segments) = routes.into_parts();
     let router = router
         .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(axum::middleware::from_fn_with_state(
+            backbone_db::is_unavailable as UnavailableClassifier,
+            unavailable_as_503,
+        ))
+        .layer(axum::middleware::from_fn(refuse_control_characters))
+        .layer(catch_panics())
         .layer(axum::middleware::from_fn(common_headers));
     Ok(case_insensitive(router, segments))
 }

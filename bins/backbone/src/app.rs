@@ -225,7 +225,8 @@ impl Application {
                 service: push.clone(),
             }),
         ];
-        let relay = OutboxRelay::new(db.clone(), Arc::new(InProcessBus::new(handlers)), clock.clone());
+        let relay = OutboxRelay::new(db.clone(), Arc::new(InProcessBus::new(handlers)), clock.clone())
+            .with_concurrency(settings.worker.max_concurrent_events);
         Ok(Self {
             settings: Arc::new(settings),
             db,
@@ -384,7 +385,7 @@ impl Application {
 }
 
 pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Database> {
-    let db = Database::connect(&settings.database_url(), settings.database.max_connections).await?;
+    let db = Database::connect(&settings.database_url(), settings.database.pool_options()).await?;
     db.migrate().await?;
     Ok(db)
 }

@@ -58,6 +58,17 @@ pub struct DatabaseSettings {
     /// `sqlite://<path>` or `postgres://user@host:port/db`; default: SQLite under the data dir.
     pub url: Option<String>,
     pub max_connections: u32,
+    /// How long a request waits for a pooled connection before it is answered 503.
+    pub acquire_timeout_seconds: u64,
+}
+
+impl DatabaseSettings {
+    pub fn pool_options(&self) -> backbone_db::PoolOptions {
+        backbone_db::PoolOptions {
+            max_connections: self.max_connections,
+            acquire_timeout: std::time::Duration::from_secs(self.acquire_timeout_seconds),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -162,6 +173,9 @@ pub struct WorkerSettings {
     /// How often the worker looks for events written by other processes. Writes in the same
     /// process wake it at once.
     pub relay_interval_milliseconds: u64,
+    /// Events the worker handles at once. Events about the same identity or relationship
+    /// still run in outbox order.
+    pub max_concurrent_events: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -249,6 +263,7 @@ impl Default for Settings {
             database: DatabaseSettings {
                 url: None,
                 max_connections: 10,
+                acquire_timeout_seconds: 5,
             },
             consumer_api: ConsumerApiSettings {
                 listen: ([127, 0, 0, 1], 8090).into(),
@@ -293,6 +308,7 @@ impl Default for Settings {
             tags: TagsConfig::default(),
             worker: WorkerSettings {
                 relay_interval_milliseconds: 500,
+                max_concurrent_events: 8,
             },
             testing: TestingSettings::default(),
             log: LogSettings {
@@ -366,6 +382,9 @@ impl Settings {
         if self.database.max_connections < 1 {
             bail!("database.max_connections must be at least 1");
         }
+        if !(1..=60).contains(&self.database.acquire_timeout_seconds) {
+            bail!("database.acquire_timeout_seconds must be between 1 and 60");
+        }
         if self.log.format != "text" && self.log.format != "json" {
             bail!("log.format must be \"text\" or \"json\"");
         }
@@ -383,6 +402,9 @@ impl Settings {
         }
         if !(10..=60_000).contains(&self.worker.relay_interval_milliseconds) {
             bail!("worker.relay_interval_milliseconds must be between 10 and 60000");
+        }
+        if !(1..=64).contains(&self.worker.max_concurrent_events) {
+            bail!("worker.max_concurrent_events must be between 1 and 64");
         }
         if self.testing.clock_offset_seconds != 0 && self.landscape != Landscape::Dev {
             bail!("testing.clock_offset_seconds is only allowed in the dev landscape");

@@ -7,7 +7,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use backbone_db::Database;
-use backbone_web::middleware::{case_insensitive, common_headers};
+use backbone_web::failures::{catch_panics, unavailable_as_503, UnavailableClassifier};
+use backbone_web::middleware::{case_insensitive, common_headers, refuse_control_characters};
 use backbone_web::{Envelope, Routes};
 use serde_json::json;
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
@@ -40,7 +41,12 @@ pub fn service(app: &Application) -> Router {
     let router = router
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(axum::middleware::from_fn_with_state(
-            app.jwt.clone(),
+            backbone_web::Authenticator {
+                keys: app.jwt.clone(),
+                identities: std::sync::Arc::new(crate::adapters::IdentitiesFromDevices(
+                    backbone_devices::DevicesStore::new(app.db.clone()),
+                )),
+            },
             backbone_web::auth::authenticate,
         ))
         .layer(DefaultBodyLimit::max(
@@ -55,6 +61,12 @@ pub fn service(app: &Application) -> Router {
             app.wake.clone(),
             wake_worker_after_writes,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            backbone_db::is_unavailable as UnavailableClassifier,
+            unavailable_as_503,
+        ))
+        .layer(axum::middleware::from_fn(refuse_control_characters))
+        .layer(catch_panics())
         .layer(axum::middleware::from_fn(common_headers));
     // Routing is case-insensitive upstream: literal segments are rewritten before routing.
     case_insensitive(router, segments)
@@ -75,9 +87,13 @@ async fn wake_worker_after_writes(
     response
 }
 
+/// A health check answers within this time even when the database does not.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Ready once it answers: listeners are bound only after migrations ran. Checks the database.
 async fn health(State(db): State<Database>) -> impl IntoResponse {
-    match backbone_db::sqlx::query("SELECT 1").execute(db.pool()).await {
+    let ping = tokio::time::timeout(HEALTH_TIMEOUT, db.ping()).await;
+    match ping.unwrap_or(Err(backbone_db::sqlx::Error::PoolTimedOut)) {
         Ok(_) => (StatusCode::OK, axum::Json(json!({ "status": "Healthy" }))),
         Err(error) => {
             tracing::error!(%error, "health check failed");

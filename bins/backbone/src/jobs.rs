@@ -98,7 +98,7 @@ async fn delete_identity_data(app: &Application, address: &IdentityAddress) -> a
 async fn forget_published_events(app: &Application, address: &IdentityAddress) -> anyhow::Result<()> {
     backbone_db::sqlx::query("DELETE FROM outbox_events WHERE published_at IS NOT NULL AND payload LIKE $1")
         .bind(format!("%{address}%"))
-        .execute(app.db.pool())
+        .execute(app.db.writer())
         .await?;
     Ok(())
 }
@@ -116,7 +116,7 @@ pub async fn housekeeping(app: &Application) -> anyhow::Result<String> {
         "DELETE FROM outbox_events WHERE published_at IS NOT NULL AND published_at < $1",
     )
     .bind(backbone_core::encoding::to_millis(&(now - Duration::days(7))))
-    .execute(app.db.pool())
+    .execute(app.db.writer())
     .await?
     .rows_affected();
     Ok(format!(

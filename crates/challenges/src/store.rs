@@ -30,7 +30,7 @@ impl ChallengeStore {
                 .as_ref()
                 .map(|d| d.as_str().to_owned()),
         )
-        .execute(self.db.pool())
+        .execute(self.db.writer())
         .await?;
         Ok(())
     }
@@ -39,7 +39,7 @@ impl ChallengeStore {
     pub async fn delete_created_by(&self, identity: &IdentityAddress) -> sqlx::Result<()> {
         sqlx::query("DELETE FROM challenges WHERE created_by = $1")
             .bind(identity.as_str())
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         Ok(())
     }
@@ -48,7 +48,7 @@ impl ChallengeStore {
     pub async fn delete_expired(&self, before: chrono::DateTime<chrono::Utc>) -> sqlx::Result<u64> {
         let deleted = sqlx::query("DELETE FROM challenges WHERE expires_at < $1")
             .bind(to_millis(&before))
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         Ok(deleted.rows_affected())
     }

@@ -33,7 +33,29 @@ pub fn format_precise_date(date: &DateTime<Utc>) -> String {
 /// Parses an input date leniently, as upstream's `DateTime.Parse`: RFC 3339 with or without an
 /// offset (no offset means UTC), or a plain `YYYY-MM-DD` (midnight UTC).
 pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
-    let text = text.trim();
+    parse_any_date(text.trim()).filter(is_representable)
+}
+
+/// Whether a date lies in years 1 to 9999, the range upstream's `DateTime` (and the DTO date
+/// format) can hold. Dates computed from client input are checked against it.
+pub fn is_representable(date: &DateTime<Utc>) -> bool {
+    (1..=9999).contains(&chrono::Datelike::year(date))
+}
+
+/// `start` plus a client-given number of days, if the result is a representable date.
+pub fn add_days(start: DateTime<Utc>, days: f64) -> Option<DateTime<Utc>> {
+    let millis = days * 86_400_000.0;
+    if !millis.is_finite() || millis.abs() > 400_000.0 * 365.0 * 86_400_000.0 {
+        return None;
+    }
+    #[expect(clippy::cast_possible_truncation, reason = "bounded just above")]
+    let millis = millis as i64;
+    start
+        .checked_add_signed(chrono::Duration::milliseconds(millis))
+        .filter(is_representable)
+}
+
+fn parse_any_date(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(date) = DateTime::parse_from_rfc3339(text) {
         return Some(date.with_timezone(&Utc));
     }

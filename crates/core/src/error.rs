@@ -167,6 +167,11 @@ impl ErrorBody {
     }
 }
 
+/// The cause of a 500, kept on the response so that an outer layer can tell an unavailable
+/// dependency (answered 503) from a bug without this crate knowing the dependency's types.
+#[derive(Debug, Clone)]
+pub struct InternalErrorCause(pub std::sync::Arc<anyhow::Error>);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
@@ -182,11 +187,31 @@ impl IntoResponse for ApiError {
         }
         let status = self.status();
         let mut body = ErrorBody::new(self.code(), self.message());
-        if let Self::QuotaExhausted(metrics) = self {
-            body.data = Some(metrics);
+        match self {
+            Self::QuotaExhausted(metrics) => body.data = Some(metrics),
+            Self::Internal(error) => {
+                let mut response = (status, axum::Json(ErrorEnvelope { error: body })).into_response();
+                response
+                    .extensions_mut()
+                    .insert(InternalErrorCause(std::sync::Arc::new(error)));
+                return response;
+            }
+            _ => {}
         }
         (status, axum::Json(ErrorEnvelope { error: body })).into_response()
     }
+}
+
+/// The upstream envelope for an unexpected failure, for layers that have no [`ApiError`]
+/// (a caught panic, an unavailable dependency).
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(ErrorEnvelope {
+            error: ErrorBody::new(code, message),
+        }),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -8,12 +8,43 @@
 mod connect;
 pub mod outbox;
 
-pub use connect::{Database, Dialect};
+pub use connect::{Database, Dialect, PoolOptions};
 pub use sqlx;
 
 /// Whether the error is a unique-constraint violation (a lost race against another writer).
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Whether an error means the database is unreachable or saturated for now (no connection
+/// in time, connection lost, server shutting down, SQLite busy) rather than a bug: such a
+/// request is answered 503 and may be retried.
+pub fn is_unavailable(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        if cause.is::<std::io::Error>() {
+            return true;
+        }
+        let Some(error) = cause.downcast_ref::<sqlx::Error>() else {
+            return false;
+        };
+        match error {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                // PostgreSQL: connection exceptions (08…), shutdown/cannot connect now (57P…),
+                // too many connections (53300). SQLite: SQLITE_BUSY and its extended codes.
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code == "53300"
+                    || code == "5"
+                    || code == "517"
+            }),
+            _ => false,
+        }
+    })
 }
 
 /// Reads a boolean stored as a 0/1 `BIGINT` (the `Any` driver cannot map SQLite booleans).

@@ -389,6 +389,8 @@ impl DevicesService {
             .await
             .map_err(ApiError::internal)?
         else {
+            // Costs what a wrong password costs, so timing does not tell which usernames exist.
+            verify(password.to_owned(), dummy_password_hash().to_owned()).await?;
             return Ok(Err(LoginFailure::InvalidGrant));
         };
         let now = self.clock.now();
@@ -396,24 +398,26 @@ impl DevicesService {
         if identity.grace_period_is_over(now) {
             return Ok(Err(LoginFailure::InvalidGrant));
         }
-        if login.locked_out_until.is_some_and(|until| until > now) {
+        // The attempt is counted before the password is checked, in one statement, so a
+        // burst of parallel guesses gets at most `max_failed_logins` evaluations.
+        let max = self.settings.max_failed_logins;
+        let Some(attempt) = self
+            .store
+            .begin_login_attempt(&login.device.id, now, max)
+            .await
+            .map_err(ApiError::internal)?
+        else {
             return Ok(Err(LoginFailure::LockedOut));
-        }
+        };
         if !verify(password.to_owned(), login.password_hash).await? {
-            let locked = self
-                .store
-                .record_failed_login(
-                    &login.device.id,
-                    self.settings.max_failed_logins,
-                    now + self.settings.lockout_duration,
-                )
+            if attempt < max {
+                return Ok(Err(LoginFailure::InvalidGrant));
+            }
+            self.store
+                .lock_out(&login.device.id, now + self.settings.lockout_duration)
                 .await
                 .map_err(ApiError::internal)?;
-            return Ok(Err(if locked {
-                LoginFailure::LockedOut
-            } else {
-                LoginFailure::InvalidGrant
-            }));
+            return Ok(Err(LoginFailure::LockedOut));
         }
         let backup_used = login
             .device
@@ -647,6 +651,19 @@ async fn hash(secret: String) -> ApiResult<String> {
     on_hashing_pool(move || crypto::hash_secret(&secret))
         .await?
         .map_err(ApiError::internal)
+}
+
+/// A hash of a random secret with the parameters real passwords get, verified against when a
+/// username is unknown. Computed once, on the first unknown username.
+fn dummy_password_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        crypto::hash_secret(&backbone_core::ids::random_string(
+            b"abcdefghijklmnopqrstuvwxyz",
+            32,
+        ))
+        .expect("hashing a random secret cannot fail")
+    })
 }
 
 async fn verify(secret: String, stored: String) -> ApiResult<bool> {

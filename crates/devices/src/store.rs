@@ -111,7 +111,7 @@ impl DevicesStore {
         .bind(client.default_tier.as_str())
         .bind(to_millis(&client.created_at))
         .bind(client.max_identities)
-        .execute(self.db.pool())
+        .execute(self.db.writer())
         .await;
         match result {
             Ok(_) => Ok(true),
@@ -155,7 +155,7 @@ impl DevicesStore {
     pub async fn delete_client(&self, client_id: &str) -> sqlx::Result<bool> {
         let result = sqlx::query("DELETE FROM oauth_clients WHERE client_id = $1")
             .bind(client_id)
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         Ok(result.rows_affected() > 0)
     }
@@ -336,7 +336,7 @@ impl DevicesStore {
         sqlx::query("UPDATE devices SET communication_language = $1 WHERE id = $2")
             .bind(language)
             .bind(id.as_str())
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         Ok(())
     }
@@ -345,7 +345,7 @@ impl DevicesStore {
         sqlx::query("UPDATE devices SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(id.as_str())
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         Ok(())
     }
@@ -354,37 +354,41 @@ impl DevicesStore {
     pub async fn delete_unonboarded_device(&self, id: &DeviceId) -> sqlx::Result<bool> {
         let result = sqlx::query("DELETE FROM devices WHERE id = $1 AND last_login_at IS NULL")
             .bind(id.as_str())
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         Ok(result.rows_affected() > 0)
     }
 
-    /// Counts a failed login; once `max_attempts` consecutive failures are reached the device is
-    /// locked until `lock_until` and the counter starts again. Returns whether it is now locked.
-    pub async fn record_failed_login(
+    /// Counts a login attempt before its password is checked, unless the device is locked or
+    /// `max_attempts` attempts are already counted (failed, or in flight). Returns the
+    /// attempt's number, or `None` if it may not be evaluated. One statement, so parallel
+    /// attempts cannot all read the same count.
+    pub async fn begin_login_attempt(
         &self,
         id: &DeviceId,
+        now: DateTime<Utc>,
         max_attempts: i64,
-        lock_until: DateTime<Utc>,
-    ) -> sqlx::Result<bool> {
-        let mut tx = self.db.begin_write().await?;
-        let attempts: i64 = sqlx::query_scalar(&format!(
-            "SELECT failed_login_attempts FROM devices WHERE id = $1{}",
-            self.db.dialect().for_update()
-        ))
+    ) -> sqlx::Result<Option<i64>> {
+        sqlx::query_scalar(
+            "UPDATE devices SET failed_login_attempts = failed_login_attempts + 1, locked_out_until = NULL \
+             WHERE id = $1 AND (locked_out_until IS NULL OR locked_out_until <= $2) \
+             AND failed_login_attempts < $3 RETURNING failed_login_attempts",
+        )
         .bind(id.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
-        let attempts = attempts + 1;
-        let locked = attempts >= max_attempts;
-        sqlx::query("UPDATE devices SET failed_login_attempts = $1, locked_out_until = $2 WHERE id = $3")
-            .bind(if locked { 0 } else { attempts })
-            .bind(locked.then(|| to_millis(&lock_until)))
+        .bind(to_millis(&now))
+        .bind(max_attempts)
+        .fetch_optional(self.db.writer())
+        .await
+    }
+
+    /// Locks the device until `until`; the attempt counter starts again after it.
+    pub async fn lock_out(&self, id: &DeviceId, until: DateTime<Utc>) -> sqlx::Result<()> {
+        sqlx::query("UPDATE devices SET failed_login_attempts = 0, locked_out_until = $1 WHERE id = $2")
+            .bind(to_millis(&until))
             .bind(id.as_str())
-            .execute(&mut *tx)
+            .execute(self.db.writer())
             .await?;
-        tx.commit().await?;
-        Ok(locked)
+        Ok(())
     }
 
     /// Records a successful login: resets the failure counter, sets the last login (the device

@@ -11,6 +11,7 @@
 //! same trait, so modules never know which one runs.
 
 mod bus;
+mod ordering;
 mod relay;
 
 pub use bus::{Event, EventBus, EventHandler, InProcessBus};

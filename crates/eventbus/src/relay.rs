@@ -4,9 +4,10 @@ use std::time::Duration;
 use backbone_core::encoding::{from_millis, to_millis};
 use backbone_core::SharedClock;
 use backbone_db::sqlx::{self, Row};
-use backbone_db::Database;
+use backbone_db::{placeholders, Database};
 use tokio::sync::Notify;
 
+use crate::ordering::{publish_in_order, Outcome};
 use crate::{Event, EventBus};
 
 /// How long a relay may work on a claimed batch before another relay may take it over.
@@ -18,35 +19,62 @@ pub struct OutboxRelay {
     db: Database,
     bus: Arc<dyn EventBus>,
     clock: SharedClock,
+    max_concurrent_events: usize,
 }
 
 impl OutboxRelay {
     pub fn new(db: Database, bus: Arc<dyn EventBus>, clock: SharedClock) -> Self {
-        Self { db, bus, clock }
+        Self {
+            db,
+            bus,
+            clock,
+            max_concurrent_events: 1,
+        }
     }
 
-    /// Publishes up to `limit` pending events in outbox order; returns how many were published.
+    /// Lets up to `max` events of a batch be handled at once (see [`publish_in_order`]).
+    #[must_use]
+    pub fn with_concurrency(mut self, max: usize) -> Self {
+        self.max_concurrent_events = max.max(1);
+        self
+    }
+
+    /// Publishes up to `limit` pending events; returns how many were published, or the first
+    /// failure after the rest of the batch was dealt with.
     ///
-    /// Events are first *claimed* (in a short transaction) so several relays can share the
-    /// outbox; an event whose claim ran out (its relay died) is claimed again. The claim is not
-    /// held in a transaction while handlers run, so in-process handlers can write freely.
+    /// Events are first *claimed* (in one statement) so several relays can share the outbox;
+    /// an event whose claim ran out (its relay died) is claimed again. The claim is not held in
+    /// a transaction while handlers run, so in-process handlers can write freely. Events that
+    /// share an identity or relationship are published in outbox order, others concurrently.
+    /// A failed event, and every later one that shares a key with it, is released to be
+    /// offered again; the published ones are marked in one statement.
     pub async fn relay_batch(&self, limit: i64) -> anyhow::Result<usize> {
         let events = self.claim(limit).await?;
-        let mut published = 0;
-        for (sequence, event) in events {
-            if let Err(error) = self.bus.publish(&event).await {
-                tracing::warn!(event_id = %event.id, event_type = %event.event_type, error = %format!("{error:#}"), "publishing failed; will retry");
-                self.release(sequence).await?;
-                return Err(error);
-            }
-            sqlx::query("UPDATE outbox_events SET published_at = $1 WHERE sequence = $2")
-                .bind(to_millis(&self.clock.now()))
-                .bind(sequence)
-                .execute(self.db.pool())
-                .await?;
-            published += 1;
+        if events.is_empty() {
+            return Ok(0);
         }
-        Ok(published)
+        let batch: Vec<&Event> = events.iter().map(|(_, event)| event).collect();
+        let outcomes = publish_in_order(self.bus.as_ref(), &batch, self.max_concurrent_events).await;
+        let mut published = Vec::new();
+        let mut released = Vec::new();
+        let mut first_failure = None;
+        for ((sequence, event), outcome) in events.iter().zip(outcomes) {
+            match outcome {
+                Outcome::Published => published.push(*sequence),
+                Outcome::Failed(error) => {
+                    tracing::warn!(event_id = %event.id, event_type = %event.event_type, error = %format!("{error:#}"), "publishing failed; will retry");
+                    released.push(*sequence);
+                    first_failure.get_or_insert(error);
+                }
+                Outcome::Held => released.push(*sequence),
+            }
+        }
+        self.set_published(&published).await?;
+        self.release(&released).await?;
+        match first_failure {
+            Some(error) => Err(anyhow::anyhow!("{error:#}")),
+            None => Ok(published.len()),
+        }
     }
 
     /// Publishes until the outbox is empty (tests and one-off runs).
@@ -61,50 +89,69 @@ impl OutboxRelay {
         }
     }
 
+    /// Claims the oldest unclaimed events in one statement. On PostgreSQL `SKIP LOCKED` lets
+    /// concurrent relays take different events; SQLite has a single writer anyway.
     async fn claim(&self, limit: i64) -> anyhow::Result<Vec<(i64, Event)>> {
         let now = self.clock.now();
-        let mut tx = self.db.begin_write().await?;
         let skip_locked = match self.db.dialect() {
             backbone_db::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
             backbone_db::Dialect::Sqlite => "",
         };
         let rows = sqlx::query(&format!(
-            "SELECT sequence, event_id, event_type, payload, created_at FROM outbox_events \
-             WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < $1) \
-             ORDER BY sequence LIMIT $2{skip_locked}"
+            "UPDATE outbox_events SET claimed_until = $1 WHERE sequence IN (\
+               SELECT sequence FROM outbox_events \
+               WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < $2) \
+               ORDER BY sequence LIMIT $3{skip_locked}) \
+             RETURNING sequence, event_id, event_type, payload, created_at"
         ))
+        .bind(to_millis(&(now + chrono::Duration::seconds(CLAIM_SECONDS))))
         .bind(to_millis(&now))
         .bind(limit)
-        .fetch_all(&mut *tx)
+        .fetch_all(self.db.writer())
         .await?;
-        let mut events = Vec::with_capacity(rows.len());
-        for row in rows {
-            let sequence: i64 = row.try_get("sequence")?;
-            sqlx::query("UPDATE outbox_events SET claimed_until = $1 WHERE sequence = $2")
-                .bind(to_millis(&(now + chrono::Duration::seconds(CLAIM_SECONDS))))
-                .bind(sequence)
-                .execute(&mut *tx)
-                .await?;
-            let payload: String = row.try_get("payload")?;
-            events.push((
-                sequence,
-                Event {
-                    id: row.try_get("event_id")?,
-                    event_type: row.try_get("event_type")?,
-                    payload: serde_json::from_str(&payload)?,
-                    created_at: from_millis(row.try_get("created_at")?),
-                },
-            ));
-        }
-        tx.commit().await?;
+        let mut events = rows
+            .iter()
+            .map(|row| -> anyhow::Result<(i64, Event)> {
+                let payload: String = row.try_get("payload")?;
+                Ok((
+                    row.try_get("sequence")?,
+                    Event {
+                        id: row.try_get("event_id")?,
+                        event_type: row.try_get("event_type")?,
+                        payload: serde_json::from_str(&payload)?,
+                        created_at: from_millis(row.try_get("created_at")?),
+                    },
+                ))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        // RETURNING gives no order.
+        events.sort_by_key(|(sequence, _)| *sequence);
         Ok(events)
     }
 
-    async fn release(&self, sequence: i64) -> anyhow::Result<()> {
-        sqlx::query("UPDATE outbox_events SET claimed_until = NULL WHERE sequence = $1")
-            .bind(sequence)
-            .execute(self.db.pool())
-            .await?;
+    async fn set_published(&self, sequences: &[i64]) -> anyhow::Result<()> {
+        let published_at = to_millis(&self.clock.now());
+        self.update_each(sequences, "published_at = $1", Some(published_at))
+            .await
+    }
+
+    async fn release(&self, sequences: &[i64]) -> anyhow::Result<()> {
+        self.update_each(sequences, "claimed_until = $1", None).await
+    }
+
+    async fn update_each(&self, sequences: &[i64], set: &str, value: Option<i64>) -> anyhow::Result<()> {
+        if sequences.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "UPDATE outbox_events SET {set} WHERE sequence IN ({})",
+            placeholders(2, sequences.len())
+        );
+        let mut query = sqlx::query(&sql).bind(value);
+        for sequence in sequences {
+            query = query.bind(sequence);
+        }
+        query.execute(self.db.writer()).await?;
         Ok(())
     }
 }

@@ -241,8 +241,10 @@ async fn read_text(field: &mut Field<'_>) -> ApiResult<String> {
         }
         bytes.extend_from_slice(&chunk);
     }
-    String::from_utf8(bytes)
-        .map_err(|_| ApiError::cannot_parse(format!("'{name}': The value is not valid UTF-8.")))
+    let text = String::from_utf8(bytes)
+        .map_err(|_| ApiError::cannot_parse(format!("'{name}': The value is not valid UTF-8.")))?;
+    backbone_web::text::check(&name, &text)?;
+    Ok(text)
 }
 
 fn multipart_error(error: MultipartError) -> ApiError {

@@ -33,7 +33,7 @@ impl FilesStore {
     pub async fn delete_owned_by(&self, owner: &IdentityAddress) -> sqlx::Result<Vec<FileId>> {
         let ids: Vec<String> = sqlx::query_scalar("DELETE FROM files WHERE owner = $1 RETURNING id")
             .bind(owner.as_str())
-            .fetch_all(self.db.pool())
+            .fetch_all(self.db.writer())
             .await?;
         Ok(ids.into_iter().map(FileId::from_trusted).collect())
     }
@@ -46,7 +46,7 @@ impl FilesStore {
         sqlx::query("UPDATE files SET created_by = $1 WHERE created_by = $2")
             .bind(anonymous.as_str())
             .bind(creator.as_str())
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         Ok(())
     }
@@ -55,7 +55,7 @@ impl FilesStore {
     pub async fn delete_expired(&self, before: DateTime<Utc>) -> sqlx::Result<Vec<FileId>> {
         let ids: Vec<String> = sqlx::query_scalar("DELETE FROM files WHERE expires_at < $1 RETURNING id")
             .bind(to_millis(&before))
-            .fetch_all(self.db.pool())
+            .fetch_all(self.db.writer())
             .await?;
         Ok(ids.into_iter().map(FileId::from_trusted).collect())
     }

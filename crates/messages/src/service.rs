@@ -17,9 +17,11 @@ use crate::MessagesError;
 /// Lets this module ask the Relationships module about the relationship between two identities.
 #[async_trait]
 pub trait RelationshipLookup: Send + Sync {
-    /// The youngest relationship between the two: its ID and status name.
+    /// The youngest relationship between the two: its ID and status name. Runs on the
+    /// caller's connection (the send's transaction), never on a second pooled one.
     async fn youngest_between(
         &self,
+        conn: &mut sqlx::AnyConnection,
         a: &IdentityAddress,
         b: &IdentityAddress,
     ) -> anyhow::Result<Option<(String, String)>>;
@@ -90,7 +92,7 @@ impl MessagesService {
         for recipient in recipients {
             let relationship = self
                 .relationships
-                .youngest_between(sender, &recipient.address)
+                .youngest_between(&mut tx, sender, &recipient.address)
                 .await
                 .map_err(ApiError::internal)?;
             let (relationship_id, status) = relationship.ok_or_else(|| {

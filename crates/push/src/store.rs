@@ -55,7 +55,7 @@ impl PushStore {
         .bind(&registration.app_id)
         .bind(registration.environment.as_str())
         .bind(to_millis(&now))
-        .fetch_one(self.db.pool())
+        .fetch_one(self.db.writer())
         .await?;
         Ok(DevicePushIdentifierId::from_trusted(identifier))
     }
@@ -74,7 +74,7 @@ impl PushStore {
     pub async fn delete_registration(&self, device: &DeviceId) -> sqlx::Result<bool> {
         let result = sqlx::query("DELETE FROM push_registrations WHERE device_id = $1")
             .bind(device.as_str())
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         Ok(result.rows_affected() > 0)
     }
@@ -93,7 +93,7 @@ impl PushStore {
         .bind(device.as_str())
         .bind(platform.as_str())
         .bind(handle)
-        .execute(self.db.pool())
+        .execute(self.db.writer())
         .await?;
         Ok(result.rows_affected() > 0)
     }
@@ -103,7 +103,7 @@ impl PushStore {
     pub async fn delete_registrations_of(&self, identity: &IdentityAddress) -> sqlx::Result<u64> {
         let result = sqlx::query("DELETE FROM push_registrations WHERE identity_address = $1")
             .bind(identity.as_str())
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         Ok(result.rows_affected())
     }
@@ -202,7 +202,7 @@ impl PushStore {
     pub async fn delete_delivery(&self, id: &str) -> sqlx::Result<()> {
         sqlx::query("DELETE FROM push_deliveries WHERE id = $1")
             .bind(id)
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         Ok(())
     }
@@ -223,7 +223,7 @@ impl PushStore {
         .bind(to_millis(&next_attempt_at))
         .bind(error)
         .bind(id)
-        .execute(self.db.pool())
+        .execute(self.db.writer())
         .await?;
         Ok(())
     }

@@ -358,8 +358,11 @@ impl RelationshipsStore {
     }
 
     /// The youngest relationship between the two: its ID and status.
+    /// Runs on the caller's connection: a writer asks this inside its own transaction, and
+    /// must not wait for a second pooled connection while it holds one.
     pub async fn youngest_between(
         &self,
+        conn: &mut AnyConnection,
         a: &IdentityAddress,
         b: &IdentityAddress,
     ) -> sqlx::Result<Option<(RelationshipId, RelationshipStatus)>> {
@@ -367,7 +370,7 @@ impl RelationshipsStore {
             "SELECT id, status FROM relationships WHERE pair_key = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
         )
         .bind(pair_key(a, b))
-        .fetch_optional(self.db.pool())
+        .fetch_optional(conn)
         .await?;
         row.map(|row| {
             let status: String = row.try_get("status")?;

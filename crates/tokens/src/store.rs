@@ -66,7 +66,7 @@ impl TokensStore {
     pub async fn delete_expired(&self, before: DateTime<Utc>) -> sqlx::Result<u64> {
         let deleted = sqlx::query("DELETE FROM tokens WHERE expires_at < $1")
             .bind(to_millis(&before))
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         Ok(deleted.rows_affected())
     }

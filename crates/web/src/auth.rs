@@ -10,7 +10,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use backbone_core::ids::{DeviceId, Username};
 use backbone_core::{ApiError, IdentityAddress, SharedClock};
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
@@ -133,9 +133,29 @@ enum Authentication {
     Invalid,
 }
 
+/// Asks the identity's owner (the Devices module) whether an identity may still act.
+#[async_trait::async_trait]
+pub trait IdentityGate: Send + Sync {
+    /// `false` once the identity is deleted or its deletion has begun.
+    async fn may_act(&self, address: &IdentityAddress) -> anyhow::Result<bool>;
+}
+
+/// What the authentication layer needs: the keys, and who may still act.
+#[derive(Clone)]
+pub struct Authenticator {
+    pub keys: Arc<JwtKeys>,
+    pub identities: Arc<dyn IdentityGate>,
+}
+
 /// Checks the bearer token, if any, and records the result for the extractors below. Anonymous
-/// endpoints ignore an invalid token, as upstream does; authenticated ones answer 401.
-pub async fn authenticate(State(keys): State<Arc<JwtKeys>>, mut request: Request, next: Next) -> Response {
+/// endpoints ignore an invalid token, as upstream does; authenticated ones answer 401. A
+/// token whose identity was deleted (or is being deleted) counts as invalid although its
+/// signature is good: such an identity must not write anything any more.
+pub async fn authenticate(
+    State(authenticator): State<Authenticator>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let token = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -143,9 +163,14 @@ pub async fn authenticate(State(keys): State<Arc<JwtKeys>>, mut request: Request
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
     if let Some(token) = token {
-        let result = keys
-            .verify(token)
-            .map_or(Authentication::Invalid, Authentication::Valid);
+        let result = match authenticator.keys.verify(token) {
+            Some(caller) => match authenticator.identities.may_act(&caller.address).await {
+                Ok(true) => Authentication::Valid(caller),
+                Ok(false) => Authentication::Invalid,
+                Err(error) => return ApiError::internal(error).into_response(),
+            },
+            None => Authentication::Invalid,
+        };
         request.extensions_mut().insert(result);
     }
     next.run(request).await

@@ -41,6 +41,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut value: Value = serde_json::from_slice(bytes)
         .map_err(|error| ApiError::cannot_parse(format!("The request body is not valid JSON: {error}")))?;
     normalise_keys(&mut value);
+    crate::text::check_json(&value)?;
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let reason = error.into_inner().to_string();

@@ -4,12 +4,14 @@
 
 pub mod auth;
 pub mod envelope;
+pub mod failures;
 pub mod json;
 pub mod middleware;
 pub mod query;
 pub mod routes;
+pub mod text;
 
-pub use auth::{Caller, JwtKeys, MaybeCaller};
+pub use auth::{Authenticator, Caller, IdentityGate, JwtKeys, MaybeCaller};
 pub use envelope::{Created, Envelope, NoContent, PagedEnvelope};
 pub use json::CiJson;
 pub use query::QueryParams;

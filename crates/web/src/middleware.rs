@@ -116,6 +116,23 @@ pub fn case_insensitive(router: axum::Router, segments: HashMap<String, &'static
     axum::Router::new().fallback_service(canonical)
 }
 
+/// Refuses a request whose path or query holds a control character (decoded), before any
+/// handler sees it: see [`crate::text`].
+pub async fn refuse_control_characters(request: Request, next: Next) -> Response {
+    use axum::response::IntoResponse;
+    let uri = request.uri();
+    let path_has_control = form_urlencoded::parse(uri.path().as_bytes()).any(|(name, value)| {
+        crate::text::has_forbidden_control(&name) || crate::text::has_forbidden_control(&value)
+    });
+    if path_has_control {
+        return crate::text::refused("path").into_response();
+    }
+    if let Err(error) = crate::text::check_url_encoded(uri.query().unwrap_or_default()) {
+        return error.into_response();
+    }
+    next.run(request).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -379,12 +379,12 @@ async fn the_content_size_is_limited_and_nothing_is_kept(app: TestApp) {
         "multipart blob round trip"
     );
     backbone_db::sqlx::query("DELETE FROM files")
-        .execute(app.app.db.pool())
+        .execute(app.app.db.writer())
         .await
         .unwrap();
     app.app.files.blobs.delete(id).await.unwrap();
     backbone_db::sqlx::query("DELETE FROM outbox_events")
-        .execute(app.app.db.pool())
+        .execute(app.app.db.writer())
         .await
         .unwrap();
 
@@ -901,7 +901,7 @@ async fn an_interrupted_upload_leaves_nothing_behind(app: TestApp) {
 async fn a_failed_insert_removes_the_blob(app: TestApp) {
     let alice = app.create_identity().await;
     let rename = |from: &str, to: &str| format!("ALTER TABLE {from} RENAME TO {to}");
-    let pool = app.app.db.pool();
+    let pool = app.app.db.writer();
     backbone_db::sqlx::query(&rename("outbox_events", "outbox_events_away"))
         .execute(pool)
         .await

@@ -19,7 +19,7 @@ on_both_databases!(
 );
 
 /// Two identities with an active relationship; returns (owner, requester, relationship id).
-async fn related(app: &TestApp) -> (TestIdentity, TestIdentity, String) {
+pub(crate) async fn related(app: &TestApp) -> (TestIdentity, TestIdentity, String) {
     let (owner, requester, id) = pending_pair(app).await;
     app.put(
         &format!("/api/v2/Relationships/{id}/Accept"),
@@ -39,7 +39,7 @@ async fn pending_pair(app: &TestApp) -> (TestIdentity, TestIdentity, String) {
     (owner, requester, id)
 }
 
-fn message_to(recipients: &[&TestIdentity]) -> Value {
+pub(crate) fn message_to(recipients: &[&TestIdentity]) -> Value {
     json!({
         "recipients": recipients.iter().map(|r| json!({ "address": r.address, "encryptedKey": standard_base64(&[7; 32]) })).collect::<Vec<_>>(),
         "body": standard_base64(b"encrypted body"),

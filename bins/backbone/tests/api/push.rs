@@ -588,7 +588,7 @@ async fn every_event_pushes_its_notification(backend: Backend) {
     );
 
     // TokenLocked → the token's creator (and the external event it gets is pushed as well).
-    let mut conn = app.app.db.pool().acquire().await.unwrap();
+    let mut conn = app.app.db.writer().acquire().await.unwrap();
     let locked = backbone_tokens::events::token_locked("TOKaaaaaaaaaaaaaaaaa", Some(&identity.address));
     backbone_db::outbox::enqueue(&mut conn, &locked, app.clock_now())
         .await

@@ -194,7 +194,7 @@ async fn requests_are_refused_by_the_upstream_rules(app: TestApp) {
 
     backbone_db::sqlx::query("UPDATE identities SET status = 'ToBeDeleted' WHERE address = $1")
         .bind(&owner.address)
-        .execute(app.app.db.pool())
+        .execute(app.app.db.writer())
         .await
         .unwrap();
     post(&lonely, &second_template)
@@ -465,7 +465,7 @@ async fn can_create_reports_why_not(app: TestApp) {
         .expect_error(400, "error.platform.validation.invalidPropertyValue");
     backbone_db::sqlx::query("UPDATE identities SET status = 'ToBeDeleted' WHERE address = $1")
         .bind(&owner.address)
-        .execute(app.app.db.pool())
+        .execute(app.app.db.writer())
         .await
         .unwrap();
     assert_eq!(

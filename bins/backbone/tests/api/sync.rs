@@ -177,7 +177,7 @@ async fn starting_a_run_checks_header_datawallet_and_identity_status(app: TestAp
     .expect_error(400, "error.platform.inputCannotBeParsed");
 
     backbone_db::sqlx::query("UPDATE identities SET status = 'ToBeDeleted'")
-        .execute(app.app.db.pool())
+        .execute(app.app.db.writer())
         .await
         .unwrap();
     start_run(&app, &identity).await.expect_error(

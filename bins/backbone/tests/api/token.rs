@@ -12,6 +12,7 @@ on_both_databases!(
     wrong_credentials_get_oauth_errors,
     malformed_token_requests_get_oauth_errors,
     three_failed_logins_lock_the_device_for_a_while,
+    a_burst_of_wrong_passwords_gets_only_the_allowed_evaluations,
     expired_and_forged_tokens_are_rejected,
     first_login_onboards_the_device_and_clears_the_backup_flag,
 );
@@ -125,6 +126,29 @@ async fn three_failed_logins_lock_the_device_for_a_while(app: TestApp) {
             "invalid_grant"
         );
     }
+    app.login(&identity.username, PASSWORD).await.expect_status(200);
+}
+
+/// 200 guesses at once: the attempt counter is taken before the password is checked, so only
+/// the configured three are evaluated; the rest are refused as locked out, and so is the right
+/// password afterwards.
+async fn a_burst_of_wrong_passwords_gets_only_the_allowed_evaluations(app: TestApp) {
+    let identity = app.create_identity().await;
+    let guesses = (0..200).map(|i| {
+        let (app, username) = (&app, identity.username.clone());
+        async move { app.login(&username, &format!("wrong-{i}")).await }
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let count = |error: &str| answers.iter().filter(|a| oauth_error(&a.body) == error).count();
+    assert_eq!(
+        count("invalid_grant"),
+        2,
+        "only attempts below the limit are told the grant is invalid"
+    );
+    assert_eq!(count("access_denied"), 198);
+    let locked = app.login(&identity.username, PASSWORD).await;
+    assert_eq!(oauth_error(&locked.body), "access_denied");
+    app.clock.advance(Duration::seconds(61));
     app.login(&identity.username, PASSWORD).await.expect_status(200);
 }
 

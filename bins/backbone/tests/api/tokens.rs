@@ -115,7 +115,7 @@ async fn set_failed_count(app: &TestApp, id: &str, count: i64) {
     backbone_db::sqlx::query("UPDATE tokens SET access_failed_count = $1 WHERE id = $2")
         .bind(count)
         .bind(id)
-        .execute(app.app.db.pool())
+        .execute(app.app.db.writer())
         .await
         .unwrap();
 }

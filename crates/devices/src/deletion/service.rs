@@ -55,7 +55,11 @@ impl DevicesService {
     ) -> ApiResult<DeletionProcess> {
         let now = self.clock.now();
         let days = grace_period_days.unwrap_or(self.settings.grace_period_days);
-        let grace_period_ends_at = now + Duration::milliseconds((days * 86_400_000.0) as i64);
+        let grace_period_ends_at = backbone_core::encoding::add_days(now, days).ok_or_else(|| {
+            ApiError::invalid_property_value(
+                "'lengthOfGracePeriodInDays' must give a grace period that ends before the year 10000.",
+            )
+        })?;
         let identity = self.identity(address).await?;
         let process = DeletionProcess {
             id: IdentityDeletionProcessId::generate(),
@@ -328,7 +332,7 @@ impl DevicesService {
         key: &str,
         data: serde_json::Value,
     ) -> anyhow::Result<()> {
-        let mut conn = self.deletion.db().pool().acquire().await?;
+        let mut conn = self.deletion.db().writer().acquire().await?;
         let entry = AuditEntry::new(None, address, None, key, (None, None), Some(data));
         self.deletion.audit(&mut conn, entry, self.clock.now()).await?;
         Ok(())
@@ -340,7 +344,7 @@ impl DevicesService {
         let usernames = self.deletion.usernames(address).await?;
         self.deletion.delete_identity(address).await?;
         self.audit_data_deleted(address, "Identities").await?;
-        let mut conn = self.deletion.db().pool().acquire().await?;
+        let mut conn = self.deletion.db().writer().acquire().await?;
         let entry = AuditEntry::new(
             None,
             address,
@@ -350,6 +354,8 @@ impl DevicesService {
             None,
         );
         self.deletion.audit(&mut conn, entry, self.clock.now()).await?;
+        // Give the writer back before the next write asks for it (on SQLite it is the only one).
+        drop(conn);
         let hashes: Vec<String> = usernames.iter().map(|u| super::audit::hash(u)).collect();
         self.deletion.attach_username_hashes(address, &hashes).await?;
         Ok(())

@@ -201,7 +201,7 @@ impl DeletionStore {
         .bind(to_millis(&until))
         .bind(address.as_str())
         .bind(to_millis(&now))
-        .execute(self.db.pool())
+        .execute(self.db.writer())
         .await?;
         Ok(taken.rows_affected() == 1)
     }
@@ -209,7 +209,7 @@ impl DeletionStore {
     pub async fn release_lease(&self, address: &IdentityAddress) -> sqlx::Result<()> {
         sqlx::query("UPDATE identity_deletion_processes SET lease_until = NULL WHERE identity_address = $1")
             .bind(address.as_str())
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         Ok(())
     }
@@ -263,7 +263,7 @@ impl DeletionStore {
     pub async fn delete_identity(&self, address: &IdentityAddress) -> sqlx::Result<()> {
         sqlx::query("DELETE FROM identities WHERE address = $1")
             .bind(address.as_str())
-            .execute(self.db.pool())
+            .execute(self.db.writer())
             .await?;
         Ok(())
     }
@@ -304,7 +304,7 @@ impl DeletionStore {
         )
         .bind(serde_json::to_string(username_hashes).unwrap_or_default())
         .bind(audit::hash(address.as_str()))
-        .execute(self.db.pool())
+        .execute(self.db.writer())
         .await?;
         Ok(())
     }

@@ -149,7 +149,9 @@ async fn patch_feature_flags(
     let flags = flags
         .into_iter()
         .map(|(name, value)| match value {
-            serde_json::Value::Bool(enabled) => Ok((name, enabled)),
+            serde_json::Value::Bool(enabled) => {
+                backbone_web::text::check(&name, &name).map(|()| (name, enabled))
+            }
             _ => Err(ApiError::cannot_parse(format!(
                 "'{name}': The value must be a boolean."
             ))),

@@ -30,7 +30,15 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
 
 async fn post_token(State(state): State<DevicesState>, request: Request) -> ApiResult<Response> {
     let body = read_body(request, &()).await?;
-    let form = QueryParams::parse(std::str::from_utf8(&body).unwrap_or_default());
+    let body = std::str::from_utf8(&body).unwrap_or_default();
+    if backbone_web::text::check_url_encoded(body).is_err() {
+        return Ok(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The request contains control characters (such as NUL), which no parameter accepts.",
+        ));
+    }
+    let form = QueryParams::parse(body);
     let field = |name: &str| form.get(name).map(str::to_owned).unwrap_or_default();
 
     match form.get("grant_type") {
