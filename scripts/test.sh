@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command. Runs these stages and always all of them:
+#   0. cargo fmt --check and cargo clippy --all-targets -D warnings (each counts as one check)
 #   1. cargo test --workspace                 (unit tests; API tests on SQLite and PostgreSQL)
 #   2. interop suite on SQLite + local files  (tests/interop: the real binary driven by @nmshd/transport)
 #   3. interop suite on PostgreSQL + Azure    (Azurite from tests/blob-emulators, started by the suite)
@@ -121,6 +122,20 @@ run_cargo_tests() {
     done < <(sed -n 's/^test \(.*\) \.\.\. FAILED$/\1/p' "$log")
 }
 
+# Formatting and lints are checks like the tests: each is one passed or failed entry.
+run_static_checks() {
+    local log="$LOG_DIR/fmt.log" status=0
+    say "cargo fmt --check"
+    (cd "$ROOT" && cargo fmt --all -- --check) >"$log" 2>&1 || status=$?
+    [[ $status -eq 0 ]] || { cat "$log"; FAILURES+=("cargo fmt --check (see ${log#"$ROOT/"})"); }
+    record_stage "cargo fmt" "$status" $((status == 0)) $((status != 0)) "$log"
+    log="$LOG_DIR/clippy.log" status=0
+    say "cargo clippy --workspace --all-targets -- -D warnings"
+    (cd "$ROOT" && cargo clippy --workspace --all-targets -- -D warnings) 2>&1 | tee "$log" || status=$?
+    [[ $status -eq 0 ]] || FAILURES+=("cargo clippy (see ${log#"$ROOT/"})")
+    record_stage "cargo clippy" "$status" $((status == 0)) $((status != 0)) "$log"
+}
+
 # npm ci only when needed: it deletes and reinstalls node_modules, which is slow.
 ensure_node_modules() {
     local dir=$1
@@ -185,6 +200,7 @@ main() {
     fi
     drop_leftover_databases
 
+    run_static_checks
     run_cargo_tests
     run_interop_suites
 
