@@ -29,11 +29,13 @@ use chrono::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::adapters::{
     ChallengesForDevices, IdentitiesFromDevices, RelationshipsForDevices, RelationshipsForMessages,
 };
 use crate::config::{Landscape, Settings};
+use crate::server;
 
 /// Which roles to run in this process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,16 +83,52 @@ pub struct Application {
 pub struct Running {
     pub consumer_api: Option<SocketAddr>,
     pub admin_api: Option<SocketAddr>,
+    /// The HTTP servers; they end only when `stop` is cancelled (or on an error).
+    servers: JoinSet<anyhow::Result<()>>,
+    /// Workers and jobs: they run until the process ends.
     tasks: JoinSet<anyhow::Result<()>>,
+    stop: CancellationToken,
+    shutdown_timeout: std::time::Duration,
 }
 
 impl Running {
-    /// Waits until any server stops (which only happens on an error).
+    /// Waits until any server or worker stops (which only happens on an error).
     pub async fn wait(mut self) -> anyhow::Result<()> {
-        match self.tasks.join_next().await {
-            Some(result) => result.context("server task panicked")?,
-            None => Ok(()),
+        self.next_stop().await
+    }
+
+    async fn next_stop(&mut self) -> anyhow::Result<()> {
+        let result = tokio::select! {
+            Some(result) = self.servers.join_next() => result,
+            Some(result) = self.tasks.join_next() => result,
+            else => return Ok(()),
+        };
+        result.context("server task panicked")?
+    }
+
+    /// Runs until `signal` resolves (or a server fails), then shuts down gracefully: the
+    /// listeners stop accepting, and connections finish their request in flight within
+    /// `http.shutdown_timeout_seconds` before they are dropped.
+    pub async fn run_until(mut self, signal: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        tokio::select! {
+            result = self.next_stop() => return result,
+            () = signal => {}
         }
+        tracing::info!("shutting down");
+        self.stop.cancel();
+        self.tasks.abort_all();
+        let drained = tokio::time::timeout(self.shutdown_timeout, async {
+            while let Some(result) = self.servers.join_next().await {
+                if let Ok(Err(error)) = result {
+                    tracing::warn!(error = %format!("{error:#}"), "a server failed while shutting down");
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("requests still in flight after the shutdown timeout were cut off");
+        }
+        Ok(())
     }
 }
 
@@ -302,28 +340,49 @@ impl Application {
 
     /// Binds the listeners of the requested roles and serves them in background tasks.
     pub async fn start(&self, roles: Roles) -> anyhow::Result<Running> {
-        let mut tasks = JoinSet::new();
         let mut running = Running {
             consumer_api: None,
             admin_api: None,
+            servers: JoinSet::new(),
             tasks: JoinSet::new(),
+            stop: CancellationToken::new(),
+            shutdown_timeout: self.settings.http.shutdown_timeout(),
         };
-        if roles.consumer_api {
+        let listeners = usize::from(roles.consumer_api) + usize::from(roles.admin_api);
+        let limits = if listeners > 0 {
+            let http = &self.settings.http;
+            let connections = server::connection_limit(
+                http.max_connections,
+                listeners,
+                self.settings.database.max_connections,
+            )?;
+            Some(server::Limits::new(http, connections))
+        } else {
+            None
+        };
+        if let (true, Some(limits)) = (roles.consumer_api, limits) {
             let listener = bind(self.settings.consumer_api.listen, "consumer_api.listen").await?;
             running.consumer_api = Some(listener.local_addr()?);
-            let service = crate::consumer_api::service(self);
-            tasks.spawn(async move {
-                axum::serve(listener, service)
+            let router = crate::consumer_api::service(self);
+            let stop = running.stop.clone();
+            running.servers.spawn(async move {
+                server::serve("consumer API", listener, router, limits, stop)
                     .await
                     .context("consumer API server")
             });
         }
-        if roles.admin_api {
+        if let (true, Some(limits)) = (roles.admin_api, limits) {
             let listener = bind(self.settings.admin_api.listen, "admin_api.listen").await?;
             running.admin_api = Some(listener.local_addr()?);
-            let service = crate::admin_api::service(self)?;
-            tasks.spawn(async move { axum::serve(listener, service).await.context("admin API server") });
+            let router = crate::admin_api::service(self)?;
+            let stop = running.stop.clone();
+            running.servers.spawn(async move {
+                server::serve("admin API", listener, router, limits, stop)
+                    .await
+                    .context("admin API server")
+            });
         }
+        let tasks = &mut running.tasks;
         if roles.worker {
             let schedule = &self.settings.jobs;
             for (name, seconds) in [
@@ -373,7 +432,6 @@ impl Application {
                 Ok(())
             });
         }
-        running.tasks = tasks;
         if self.settings.landscape == Landscape::Dev && self.settings.testing.clock_offset_seconds != 0 {
             tracing::warn!(
                 offset = self.settings.testing.clock_offset_seconds,
@@ -385,7 +443,13 @@ impl Application {
 }
 
 pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Database> {
-    let db = Database::connect(&settings.database_url(), settings.database.pool_options()).await?;
+    if settings.uses_data_dir() {
+        crate::secrets::prepare_data_dir(&settings.data_dir)?;
+    }
+    let url = settings.database_url();
+    // Before sqlx opens it: SQLite would create the file readable by everyone.
+    backbone_db::create_private_sqlite_file(&url)?;
+    let db = Database::connect(&url, settings.database.pool_options()).await?;
     db.migrate().await?;
     Ok(db)
 }

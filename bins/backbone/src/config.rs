@@ -15,6 +15,9 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+mod http;
+pub use http::HttpSettings;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Landscape {
@@ -36,6 +39,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub consumer_api: ConsumerApiSettings,
     pub admin_api: AdminApiSettings,
+    /// Timeouts and limits of both HTTP listeners.
+    pub http: HttpSettings,
     pub authentication: AuthenticationSettings,
     pub devices: DevicesConfig,
     pub pagination: PaginationSettings,
@@ -204,6 +209,7 @@ const SECTIONS: &[&str] = &[
     "database",
     "consumer_api",
     "admin_api",
+    "http",
     "authentication",
     "devices",
     "pagination",
@@ -273,6 +279,7 @@ impl Default for Settings {
                 listen: ([127, 0, 0, 1], 8091).into(),
                 api_key: None,
             },
+            http: HttpSettings::default(),
             authentication: AuthenticationSettings {
                 jwt_lifetime_seconds: 300,
                 jwt_signing_key: None,
@@ -388,6 +395,7 @@ impl Settings {
         if self.log.format != "text" && self.log.format != "json" {
             bail!("log.format must be \"text\" or \"json\"");
         }
+        self.http.validate()?;
         self.tags.validate()?;
         self.push.validate()?;
         if self.files.max_file_size_bytes < 1 {
@@ -451,7 +459,7 @@ impl Settings {
         {
             return Ok(key.to_owned());
         }
-        self.persisted_secret("jwt-signing-key.pem", backbone_web::JwtKeys::generate_pem)
+        self.persisted_secret("jwt-signing-key.pem", crate::secrets::generate_jwt_signing_key)
     }
 
     /// The admin API key: configured, or (outside prod) generated once and kept in the data dir.
@@ -459,84 +467,31 @@ impl Settings {
         if let Some(key) = self.admin_api.api_key.as_deref().filter(|k| !k.is_empty()) {
             return Ok(key.to_owned());
         }
-        self.persisted_secret("admin-api-key", || {
-            backbone_core::ids::random_string(
-                b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
-                32,
-            )
-        })
+        self.persisted_secret("admin-api-key", crate::secrets::generate_admin_api_key)
     }
 
-    fn persisted_secret(&self, name: &str, generate: impl FnOnce() -> String) -> anyhow::Result<String> {
+    fn persisted_secret(&self, name: &str, generate: fn() -> String) -> anyhow::Result<String> {
         if self.landscape == Landscape::Prod {
             bail!("secrets are never generated in the prod landscape");
         }
-        let path = self.data_dir.join(name);
-        if let Ok(existing) = std::fs::read_to_string(&path) {
-            return Ok(existing);
-        }
-        std::fs::create_dir_all(&self.data_dir)
-            .with_context(|| format!("creating {}", self.data_dir.display()))?;
-        let secret = generate();
-        std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
-        tracing::warn!(path = %path.display(), "generated a new secret; configure one explicitly outside dev");
-        Ok(secret)
+        crate::secrets::persisted(&self.data_dir, name, generate)
+    }
+
+    /// Whether this configuration keeps anything in `data_dir`: the default SQLite file, the
+    /// default local blob directory, or secrets generated because none are configured.
+    pub fn uses_data_dir(&self) -> bool {
+        let generates_secrets = self.landscape != Landscape::Prod
+            && (self.admin_api.api_key.as_deref().is_none_or(str::is_empty)
+                || self
+                    .authentication
+                    .jwt_signing_key
+                    .as_deref()
+                    .is_none_or(str::is_empty));
+        let default_blobs =
+            matches!(&self.files.blob_storage, BlobStorageConfig::Local(local) if local.path.is_none());
+        self.database.url.is_none() || generates_secrets || default_blobs
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_are_valid() {
-        Settings::default().validate().unwrap();
-    }
-
-    #[test]
-    fn errors_name_the_key() {
-        let mut settings = Settings::default();
-        settings.authentication.jwt_lifetime_seconds = 30;
-        assert!(settings
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("jwt_lifetime_seconds"));
-
-        let mut settings = Settings {
-            landscape: Landscape::Prod,
-            ..Settings::default()
-        };
-        assert!(settings
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("admin_api.api_key"));
-        settings.admin_api.api_key = Some("a-long-enough-api-key".into());
-        assert!(settings
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("jwt_signing_key"));
-
-        let settings = Settings {
-            did_domain_name: "Not A Domain".into(),
-            ..Settings::default()
-        };
-        assert!(settings
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("did_domain_name"));
-    }
-
-    #[test]
-    fn landscape_picks_password_policy_and_lockout() {
-        let mut settings = Settings::default();
-        assert!(!settings.strict_passwords());
-        assert_eq!(settings.lockout_seconds(), 60);
-        settings.landscape = Landscape::Stage;
-        assert!(settings.strict_passwords());
-        assert_eq!(settings.lockout_seconds(), 600);
-    }
-}
+mod tests;

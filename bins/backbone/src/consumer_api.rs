@@ -62,6 +62,10 @@ pub fn service(app: &Application) -> Router {
             wake_worker_after_writes,
         ))
         .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(body_limits(app)),
+            crate::body_limits::check,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             backbone_db::is_unavailable as UnavailableClassifier,
             unavailable_as_503,
         ))
@@ -70,6 +74,17 @@ pub fn service(app: &Application) -> Router {
         .layer(axum::middleware::from_fn(common_headers));
     // Routing is case-insensitive upstream: literal segments are rewritten before routing.
     case_insensitive(router, segments)
+}
+
+fn body_limits(app: &Application) -> crate::body_limits::BodyLimits {
+    let http = &app.settings.http;
+    crate::body_limits::BodyLimits::new(
+        app.settings.consumer_api.max_request_body_bytes,
+        app.files_state().upload_body_limit(),
+        http.large_body_threshold_bytes,
+        http.large_body_budget_bytes,
+        http.request_body_timeout(),
+    )
 }
 
 /// A successful write may have put events into the outbox: wake the worker of this process so

@@ -22,6 +22,7 @@ async fn main() -> ExitCode {
         }
     };
     init_logging(&settings);
+    backbone::server::raise_open_file_limit();
     match run(cli.command.unwrap_or(Command::Serve), settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -88,14 +89,9 @@ async fn serve(settings: Settings, roles: Roles) -> anyhow::Result<()> {
     if let Some(address) = running.admin_api {
         tracing::info!(%address, "Admin API listening");
     }
-    tokio::select! {
-        result = running.wait() => result,
-        _ = shutdown_signal() => {
-            tracing::info!("shutting down");
-            app.db.close().await;
-            Ok(())
-        }
-    }
+    let result = running.run_until(shutdown_signal()).await;
+    app.db.close().await;
+    result
 }
 
 async fn shutdown_signal() {

@@ -6,9 +6,11 @@
 //! `BYTEA`/`BLOB`, booleans as 0/1 `BIGINT`s. Where the dialects differ (row locks, upserts) stores branch on [`Dialect`].
 
 mod connect;
+mod files;
 pub mod outbox;
 
 pub use connect::{Database, Dialect, PoolOptions};
+pub use files::{create_private_dir, create_private_sqlite_file, sqlite_path};
 pub use sqlx;
 
 /// Whether the error is a unique-constraint violation (a lost race against another writer).
