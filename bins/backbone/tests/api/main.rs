@@ -9,6 +9,7 @@ mod devices;
 mod events;
 mod files;
 mod identities;
+mod message_lists;
 mod messages;
 mod push;
 mod relationships;
