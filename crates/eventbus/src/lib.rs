@@ -14,4 +14,4 @@ mod bus;
 mod relay;
 
 pub use bus::{Event, EventBus, EventHandler, InProcessBus};
-pub use relay::{OutboxRelay, RelayWorker};
+pub use relay::{OutboxRelay, RelayWorker, CLAIM_SQL};

@@ -12,6 +12,11 @@ use crate::{Event, EventBus};
 /// How long a relay may work on a claimed batch before another relay may take it over.
 const CLAIM_SECONDS: i64 = 60;
 
+/// The relay's claim of unpublished events ($1 now, $2 the batch size), public for the
+/// query-plan test; PostgreSQL appends `FOR UPDATE SKIP LOCKED`.
+pub const CLAIM_SQL: &str = "SELECT sequence, event_id, event_type, payload, created_at FROM outbox_events \
+    WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < $1) ORDER BY sequence LIMIT $2";
+
 /// Moves events from the outbox to the bus.
 #[derive(Clone)]
 pub struct OutboxRelay {
@@ -68,15 +73,11 @@ impl OutboxRelay {
             backbone_db::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
             backbone_db::Dialect::Sqlite => "",
         };
-        let rows = sqlx::query(&format!(
-            "SELECT sequence, event_id, event_type, payload, created_at FROM outbox_events \
-             WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < $1) \
-             ORDER BY sequence LIMIT $2{skip_locked}"
-        ))
-        .bind(to_millis(&now))
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = sqlx::query(&format!("{CLAIM_SQL}{skip_locked}"))
+            .bind(to_millis(&now))
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
         let mut events = Vec::with_capacity(rows.len());
         for row in rows {
             let sequence: i64 = row.try_get("sequence")?;
