@@ -87,11 +87,14 @@ rows=()
 for c in "${clients[@]}"; do
   echo "== $c clients; load average $(cut -d' ' -f1-3 /proc/loadavg)"
   sql -c "CREATE DATABASE ${base}_server TEMPLATE $base"
+  echo "== $c clients" >>"$server_log"
   start_server "${base}_server"
   out=$(bench --scenario send --concurrency "$c" --duration "$duration" --sessions-file "$data_dir/sessions.json" \
     --database-url "$(url "${base}_server")" --unreceived-limit 100)
   echo "$out"
   stop_server
+  # On the wire a 500 says only "unexpected"; the log says why.
+  sed -n "/^== $c clients/,\$p" "$server_log" | grep ERROR | sed -n 's/\x1b\[[0-9;]*m//g; s/.*error=//p' | cut -c1-150 | sort | uniq -c | sort -rn | head -5 || true
   sql -c "DROP DATABASE ${base}_server WITH (FORCE)"
   result=$(echo "$out" | grep "^RESULT" || true)
   request_tps=$(pgbench_tps send-request.sql "$c")

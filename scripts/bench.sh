@@ -76,3 +76,5 @@ else
 fi
 echo "server peak RSS: $(grep VmHWM /proc/$server_pid/status | awk '{print $2, $3}')"
 echo "server log: $server_log ($(grep -c ERROR "$server_log" || true) lines with ERROR)"
+# On the wire a 500 says only "unexpected"; the log says why.
+grep ERROR "$server_log" | sed -n 's/\x1b\[[0-9;]*m//g; s/.*error=//p' | cut -c1-150 | sort | uniq -c | sort -rn | head -5 || true
