@@ -36,10 +36,15 @@ sql() { psql -q -X "${pg[@]}" -v ON_ERROR_STOP=1 "$@"; }
 bench() { target/release/backbone-bench --base-url "http://127.0.0.1:$port" "$@"; }
 
 start_server() {
+  if curl -fs "http://127.0.0.1:$port/health" >/dev/null; then
+    echo "port $port is in use; choose another with BENCH_PORT" >&2
+    exit 1
+  fi
   BACKBONE_DATABASE__URL=$(url "$1") target/release/backbone serve >>"$server_log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 300); do
-    curl -fs "http://127.0.0.1:$port/health" >/dev/null && return
+    # Ready, and it is our process that answered.
+    curl -fs "http://127.0.0.1:$port/health" >/dev/null && kill -0 "$server_pid" 2>/dev/null && return
     sleep 0.1
   done
   echo "the server did not become ready; see $server_log" >&2

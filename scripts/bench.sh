@@ -43,6 +43,10 @@ target/release/backbone client create --clientId test --clientSecret test --defa
 [ "$scenario" = files ] && export BACKBONE_FILES__MAX_FILE_SIZE_BYTES=$(( (count + 1) * 1024 * 1024 ))
 # Jobs run only when the benchmark says so.
 export BACKBONE_JOBS__IDENTITY_DELETION_INTERVAL_SECONDS=0 BACKBONE_JOBS__GRACE_PERIOD_REMINDERS_INTERVAL_SECONDS=0 BACKBONE_JOBS__HOUSEKEEPING_INTERVAL_SECONDS=0
+if curl -fs "http://127.0.0.1:$port/health" >/dev/null; then
+  echo "port $port is in use; choose another with BENCH_PORT" >&2
+  exit 1
+fi
 target/release/backbone serve >>"$server_log" 2>&1 &
 server_pid=$!
 
@@ -51,6 +55,7 @@ for _ in $(seq 1 300); do
   curl -fs "http://127.0.0.1:$port/health" >/dev/null && break
   sleep 0.1
 done
+kill -0 "$server_pid" 2>/dev/null || { echo "the server did not start; see $server_log" >&2; exit 1; }
 
 echo "database=$database count=$count concurrency=$concurrency scenario=$scenario$([ "$scenario" = mixed ] && echo " duration=${duration}s")"
 if [ "$scenario" = deletion ]; then

@@ -42,6 +42,9 @@ const MIX: [(Op, u32); 7] = [
     (Op::CreateTemplate, 10),
 ];
 
+/// Longest run: the set-up's access tokens must outlive it.
+const MAX_SECONDS: u64 = 3000;
+
 /// One simulated app: its identity, its peer and what it needs to address them.
 struct Client {
     me: Session,
@@ -87,6 +90,9 @@ pub(crate) async fn mixed(args: &Args) -> anyhow::Result<()> {
             args.count,
             args.concurrency
         );
+    }
+    if args.duration > MAX_SECONDS {
+        bail!("--duration is at most {MAX_SECONDS} s: access tokens are not refreshed, and bench.sh makes them live an hour");
     }
     let http = load_client(Duration::from_secs(args.timeout), args.concurrency)?;
     let target = Target {

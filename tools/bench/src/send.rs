@@ -80,18 +80,7 @@ pub(crate) async fn send(args: &Args) -> anyhow::Result<()> {
         );
     }
     let backlog = Backlog::connect(url).await?;
-    let mut senders: Vec<Sender> = (0..args.concurrency)
-        .map(|_| Sender {
-            pairs: Vec::new(),
-            left: Vec::new(),
-        })
-        .collect();
-    for (i, pair) in saved.iter().enumerate() {
-        let sender = &mut senders[i % args.concurrency];
-        let field = |name: &str| pair[name].as_str().unwrap_or_default().to_owned();
-        sender.pairs.push((field("token"), field("recipient")));
-        sender.left.push(args.unreceived_limit);
-    }
+    let senders = assign(&saved, args.concurrency, args.unreceived_limit);
     let http = load_client(Duration::from_secs(args.timeout), args.concurrency)?;
     let start_backlog = backlog.count().await?;
     let watch = backlog.watch();
@@ -128,6 +117,24 @@ pub(crate) async fn send(args: &Args) -> anyhow::Result<()> {
     };
     summary.print(start_backlog, end_backlog, max_backlog);
     Ok(())
+}
+
+/// Pair *i* goes to sender *i* mod `senders` (pgbench client *i* likewise takes every
+/// `senders`-th pair): no two senders share a recipient.
+fn assign(saved: &[Value], senders: usize, budget: usize) -> Vec<Sender> {
+    let mut assigned: Vec<Sender> = (0..senders)
+        .map(|_| Sender {
+            pairs: Vec::new(),
+            left: Vec::new(),
+        })
+        .collect();
+    for (i, pair) in saved.iter().enumerate() {
+        let sender = &mut assigned[i % senders];
+        let field = |name: &str| pair[name].as_str().unwrap_or_default().to_owned();
+        sender.pairs.push((field("token"), field("recipient")));
+        sender.left.push(budget);
+    }
+    assigned
 }
 
 /// Sends until the deadline or until every pair is out of budget; returns the latencies and
