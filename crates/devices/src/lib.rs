@@ -11,7 +11,6 @@ pub mod crypto;
 pub mod deletion;
 pub mod domain;
 pub mod error;
-pub mod events;
 mod http;
 pub mod secret_cache;
 pub mod service;

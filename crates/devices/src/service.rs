@@ -4,6 +4,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use backbone_core::events::devices::{
+    BackupDeviceUsed, FeatureFlagsOfIdentityChanged, IdentityCreated, TierCreated,
+};
+use backbone_core::events::DomainEvent;
 use backbone_core::ids::{ChallengeId, DeviceId, TierId, Username};
 use backbone_core::language::is_supported_language;
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
@@ -14,7 +18,6 @@ use crate::crypto;
 use crate::domain::{
     Device, Identity, IdentityStatus, OAuthClient, PasswordPolicy, Tier, MAX_FEATURE_FLAG_NAME_LENGTH,
 };
-use crate::events;
 use crate::secret_cache::VerifiedSecrets;
 use crate::store::{ClientOverview, CreateIdentityOutcome, DevicesStore};
 use crate::DevicesError;
@@ -166,7 +169,10 @@ impl DevicesService {
             is_backup_device: false,
         };
         let password_hash = hash(request.device_password).await?;
-        let event = events::identity_created(address.as_str(), client.default_tier.as_str());
+        let event = DomainEvent::from_event(&IdentityCreated {
+            address: address.clone(),
+            tier: client.default_tier.clone(),
+        });
         match self
             .store
             .create_identity(&identity, &device, &password_hash, &event)
@@ -419,10 +425,11 @@ impl DevicesService {
                 .map_err(ApiError::internal)?;
             return Ok(Err(LoginFailure::LockedOut));
         }
-        let backup_used = login
-            .device
-            .is_backup_device
-            .then(|| events::backup_device_used(login.device.identity_address.as_str()));
+        let backup_used = login.device.is_backup_device.then(|| {
+            DomainEvent::from_event(&BackupDeviceUsed {
+                identity_address: login.device.identity_address.clone(),
+            })
+        });
         self.store
             .record_successful_login(&login.device.id, now, backup_used.as_ref())
             .await
@@ -454,7 +461,9 @@ impl DevicesService {
         if flags.len() > max {
             return Err(DevicesError::MaxNumberOfFeatureFlagsExceeded(max).into());
         }
-        let event = events::feature_flags_changed(identity.as_str());
+        let event = DomainEvent::from_event(&FeatureFlagsOfIdentityChanged {
+            identity_address: identity.clone(),
+        });
         let stored = self
             .store
             .upsert_feature_flags(identity, &flags, max, &event, self.clock.now())
@@ -568,7 +577,10 @@ impl DevicesService {
             can_be_used_as_default_for_client: true,
             can_be_manually_assigned: true,
         };
-        let event = events::tier_created(tier.id.as_str(), &tier.name);
+        let event = DomainEvent::from_event(&TierCreated {
+            id: tier.id.clone(),
+            name: tier.name.clone(),
+        });
         if !self
             .store
             .insert_tier(&tier, &event, self.clock.now())

@@ -524,7 +524,9 @@ fn identity_from_row(row: &AnyRow) -> sqlx::Result<Identity> {
         tier_id: TierId::from_trusted(row.try_get("tier_id")?),
         created_at: from_millis(row.try_get("created_at")?),
         identity_version: row.try_get("identity_version")?,
-        status: IdentityStatus::parse(row.try_get::<String, _>("status")?.as_str()),
+        // An unknown status is a decode error: guessing one could let a deleted identity act.
+        status: IdentityStatus::parse(row.try_get::<String, _>("status")?.as_str())
+            .map_err(|e| sqlx::Error::Decode(e.into()))?,
         deletion_grace_period_ends_at: row
             .try_get::<Option<i64>, _>("deletion_grace_period_ends_at")?
             .map(from_millis),

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use backbone_core::events::messages::{MessageCreated, MessageRecipient};
 use backbone_core::events::DomainEvent;
-use backbone_core::ids::{DeviceId, MessageId};
+use backbone_core::ids::{DeviceId, MessageId, RelationshipId};
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
 use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx;
-use serde::Serialize;
 
 use crate::domain::{allows_sending, blocks_delivery, Message, Recipient, MAX_ATTACHMENTS, MAX_BODY_BYTES};
 use crate::store::MessagesStore;
@@ -49,24 +49,6 @@ pub struct MessagesService {
 pub struct NewRecipient {
     pub address: IdentityAddress,
     pub encrypted_key: Vec<u8>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct MessageCreated<'a> {
-    id: &'a str,
-    recipients: Vec<CreatedRecipient<'a>>,
-    created_by: &'a str,
-}
-
-/// Beside upstream's fields, each recipient carries whether its delivery waits for the
-/// relationship to become active, as decided at send time.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct CreatedRecipient<'a> {
-    address: &'a str,
-    relationship_id: &'a str,
-    is_delivery_blocked: bool,
 }
 
 fn internal(error: sqlx::Error) -> ApiError {
@@ -137,23 +119,20 @@ impl MessagesService {
             attachments,
             recipients: stored,
         };
-        let event = DomainEvent::new(
-            "MessageCreated",
-            &MessageCreated {
-                id: message.id.as_str(),
-                recipients: message
-                    .recipients
-                    .iter()
-                    .zip(&blocked)
-                    .map(|(r, blocked)| CreatedRecipient {
-                        address: r.address.as_str(),
-                        relationship_id: &r.relationship_id,
-                        is_delivery_blocked: *blocked,
-                    })
-                    .collect(),
-                created_by: sender.as_str(),
-            },
-        );
+        let event = DomainEvent::from_event(&MessageCreated {
+            id: message.id.clone(),
+            recipients: message
+                .recipients
+                .iter()
+                .zip(&blocked)
+                .map(|(r, blocked)| MessageRecipient {
+                    address: r.address.clone(),
+                    relationship_id: RelationshipId::from_trusted(r.relationship_id.clone()),
+                    is_delivery_blocked: *blocked,
+                })
+                .collect(),
+            created_by: sender.clone(),
+        });
         self.store
             .insert_message(&mut tx, &message)
             .await

@@ -4,15 +4,16 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use backbone_core::events::relationships::{
+    RelationshipTemplateAllocationsExhausted, RelationshipTemplateCreated,
+};
 use backbone_core::events::DomainEvent;
-use backbone_core::ids::{DeviceId, RelationshipId, RelationshipTemplateId};
+use backbone_core::ids::{RelationshipId, RelationshipTemplateId};
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
-use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
+use backbone_core::{Actor, ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx::{self, AnyConnection};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
-use crate::domain::relationship::Actor;
 use crate::domain::{Relationship, Template, MAX_CONTENT_BYTES};
 use crate::store::RelationshipsStore;
 use crate::RelationshipsError;
@@ -53,20 +54,6 @@ pub struct TemplateQuery {
 pub struct CanCreate {
     pub can_create: bool,
     pub code: Option<&'static str>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct TemplateCreated<'a> {
-    template_id: &'a str,
-    created_by: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct AllocationsExhausted<'a> {
-    relationship_template_id: &'a str,
-    created_by: &'a str,
 }
 
 fn internal(error: sqlx::Error) -> ApiError {
@@ -123,13 +110,10 @@ impl RelationshipsService {
             password: new.password,
             content: new.content,
         };
-        let event = DomainEvent::new(
-            "RelationshipTemplateCreated",
-            &TemplateCreated {
-                template_id: template.id.as_str(),
-                created_by: actor.address.as_str(),
-            },
-        );
+        let event = DomainEvent::from_event(&RelationshipTemplateCreated {
+            template_id: template.id.clone(),
+            created_by: actor.address.clone(),
+        });
         let mut tx = self.store.db().begin_write().await.map_err(internal)?;
         self.store
             .insert_template(&mut tx, &template)
@@ -174,13 +158,10 @@ impl RelationshipsService {
                 .await
                 .map_err(internal)?;
             if template.max_number_of_allocations == Some(allocations + 1) {
-                let event = DomainEvent::new(
-                    "RelationshipTemplateAllocationsExhausted",
-                    &AllocationsExhausted {
-                        relationship_template_id: template.id.as_str(),
-                        created_by: template.created_by.as_str(),
-                    },
-                );
+                let event = DomainEvent::from_event(&RelationshipTemplateAllocationsExhausted {
+                    relationship_template_id: template.id.clone(),
+                    created_by: template.created_by.clone(),
+                });
                 self.store
                     .enqueue_all(&mut tx, &[event], now)
                     .await
@@ -500,9 +481,4 @@ impl RelationshipsService {
     ) -> anyhow::Result<bool> {
         Ok(self.store.are_acquainted(caller, target).await?)
     }
-}
-
-/// The device a request comes from.
-pub fn actor(address: IdentityAddress, device: DeviceId) -> Actor {
-    Actor { address, device }
 }

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use backbone_core::events::synchronization::DatawalletModified;
 use backbone_core::events::DomainEvent;
-use backbone_core::ids::{DatawalletModificationId, DeviceId, SyncRunId};
+use backbone_core::ids::{DatawalletModificationId, SyncRunId};
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
-use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
+use backbone_core::{Actor, ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx::{self, AnyConnection};
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
 
 use crate::domain::{
     EventResult, ExternalEvent, Modification, NewModification, SyncRun, SyncRunType, DEFAULT_RUN_DURATION,
@@ -37,13 +37,6 @@ pub struct SynchronizationService {
     pub paging: PagingLimits,
 }
 
-/// The device a request comes from.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub address: IdentityAddress,
-    pub device: DeviceId,
-}
-
 #[derive(Debug)]
 pub enum StartOutcome {
     NoNewEvents,
@@ -57,13 +50,6 @@ pub struct CreatedModifications {
     pub created_at: DateTime<Utc>,
     /// The index of the newest modification of the datawallet after the request.
     pub newest_index: Option<i64>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct DatawalletModified<'a> {
-    identity: &'a str,
-    modified_by_device: &'a str,
 }
 
 fn internal(error: sqlx::Error) -> ApiError {
@@ -485,13 +471,10 @@ impl SynchronizationService {
                 newest: "newer".into(),
             })?;
         if !items.is_empty() {
-            let event = DomainEvent::new(
-                "DatawalletModified",
-                &DatawalletModified {
-                    identity: actor.address.as_str(),
-                    modified_by_device: actor.device.as_str(),
-                },
-            );
+            let event = DomainEvent::from_event(&DatawalletModified {
+                identity: actor.address.clone(),
+                modified_by_device: actor.device.clone(),
+            });
             backbone_db::outbox::enqueue(conn, &event, now)
                 .await
                 .map_err(internal)?;

@@ -3,6 +3,7 @@
 //! transaction, so a use case commits all of its changes or none.
 
 use backbone_core::encoding::{from_millis, to_millis};
+use backbone_core::events::synchronization::ExternalEventCreated;
 use backbone_core::ids::{
     DatawalletId, DatawalletModificationId, DeviceId, ExternalEventId, SyncErrorId, SyncRunId,
 };
@@ -306,14 +307,11 @@ impl SynchronizationStore {
             .bind(event.context.as_deref())
             .execute(&mut *tx)
             .await?;
-            let created = backbone_core::events::DomainEvent::new(
-                "ExternalEventCreated",
-                &serde_json::json!({
-                    "EventId": id.as_str(),
-                    "Owner": event.owner.as_str(),
-                    "IsDeliveryBlocked": event.delivery_blocked,
-                }),
-            );
+            let created = backbone_core::events::DomainEvent::from_event(&ExternalEventCreated {
+                event_id: id,
+                owner: event.owner.clone(),
+                is_delivery_blocked: event.delivery_blocked,
+            });
             backbone_db::outbox::enqueue(&mut tx, &created, now).await?;
         }
         tx.commit().await?;

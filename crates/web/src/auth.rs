@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use backbone_core::ids::{DeviceId, Username};
-use backbone_core::{ApiError, IdentityAddress, SharedClock};
+use backbone_core::{Actor, ApiError, IdentityAddress, SharedClock};
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::SigningKey;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -40,6 +40,13 @@ pub struct Caller {
     pub device_id: DeviceId,
     pub username: Username,
     pub client_id: String,
+}
+
+/// What the use cases need to know of the caller: who acts, from which device.
+impl From<Caller> for Actor {
+    fn from(caller: Caller) -> Self {
+        Actor::new(caller.address, caller.device_id)
+    }
 }
 
 pub struct JwtKeys {

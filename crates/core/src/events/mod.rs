@@ -96,16 +96,6 @@ pub struct DomainEvent {
 }
 
 impl DomainEvent {
-    /// A new event of `event_type` carrying `payload`. Kept until every module publishes the
-    /// typed events through [`Self::from_event`].
-    pub fn new(event_type: &'static str, payload: &impl Serialize) -> Self {
-        Self {
-            id: uuid::Uuid::new_v4().simple().to_string(),
-            event_type,
-            payload: serde_json::to_value(payload).expect("event payloads serialize"),
-        }
-    }
-
     /// A new event (with a fresh ID) carrying `event`.
     pub fn from_event<E: IntegrationEvent>(event: &E) -> Self {
         Self {
