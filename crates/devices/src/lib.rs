@@ -18,5 +18,5 @@ pub mod store;
 
 pub use error::DevicesError;
 pub use http::{admin_routes, routes, ClientOverviewDto, CreatedClientDto, DevicesState, TierOverviewDto};
-pub use service::{AcquaintanceLookup, ChallengeLookup, DevicesService, DevicesSettings};
+pub use service::{DevicesService, DevicesSettings};
 pub use store::DevicesStore;

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use backbone_core::events::devices::{
     BackupDeviceUsed, FeatureFlagsOfIdentityChanged, IdentityCreated, TierCreated,
 };
@@ -11,6 +10,7 @@ use backbone_core::events::DomainEvent;
 use backbone_core::ids::{ChallengeId, DeviceId, TierId, Username};
 use backbone_core::language::is_supported_language;
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
+use backbone_core::ports::{ChallengeDirectory, RelationshipDirectory};
 use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
 use chrono::{DateTime, Duration, Utc};
 
@@ -21,24 +21,6 @@ use crate::domain::{
 use crate::secret_cache::VerifiedSecrets;
 use crate::store::{ClientOverview, CreateIdentityOutcome, DevicesStore};
 use crate::DevicesError;
-
-/// Lets this module check challenges without reading the Challenges module's tables.
-#[async_trait]
-pub trait ChallengeLookup: Send + Sync {
-    /// When the challenge expires, or `None` if it does not exist.
-    async fn expires_at(&self, id: &ChallengeId) -> anyhow::Result<Option<DateTime<Utc>>>;
-}
-
-/// Lets this module ask the Relationships module whether two identities know each other.
-#[async_trait]
-pub trait AcquaintanceLookup: Send + Sync {
-    /// Any relationship between them, or `caller` allocated one of `target`'s templates.
-    async fn are_acquainted(
-        &self,
-        caller: &IdentityAddress,
-        target: &IdentityAddress,
-    ) -> anyhow::Result<bool>;
-}
 
 #[derive(Debug, Clone)]
 pub struct DevicesSettings {
@@ -98,8 +80,9 @@ pub enum LoginFailure {
 #[derive(Clone)]
 pub struct DevicesService {
     pub store: DevicesStore,
-    pub challenges: Arc<dyn ChallengeLookup>,
-    pub acquaintances: Arc<dyn AcquaintanceLookup>,
+    pub challenges: Arc<dyn ChallengeDirectory>,
+    /// Asked whether two identities know each other (feature flags).
+    pub relationships: Arc<dyn RelationshipDirectory>,
     pub clock: SharedClock,
     pub settings: Arc<DevicesSettings>,
     pub verified_secrets: Arc<VerifiedSecrets>,
@@ -484,7 +467,7 @@ impl DevicesService {
     ) -> ApiResult<Vec<(String, bool)>> {
         if caller != target
             && !self
-                .acquaintances
+                .relationships
                 .are_acquainted(caller, target)
                 .await
                 .map_err(ApiError::internal)?

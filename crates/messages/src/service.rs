@@ -2,30 +2,17 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use backbone_core::events::messages::{MessageCreated, MessageRecipient};
 use backbone_core::events::DomainEvent;
 use backbone_core::ids::{DeviceId, MessageId, RelationshipId};
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
+use backbone_core::ports::RelationshipDirectory;
 use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx;
 
 use crate::domain::{allows_sending, blocks_delivery, Message, Recipient, MAX_ATTACHMENTS, MAX_BODY_BYTES};
 use crate::store::MessagesStore;
 use crate::MessagesError;
-
-/// Lets this module ask the Relationships module about the relationship between two identities.
-#[async_trait]
-pub trait RelationshipLookup: Send + Sync {
-    /// The youngest relationship between the two: its ID and status name. Runs on the
-    /// caller's connection (the send's transaction), never on a second pooled one.
-    async fn youngest_between(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        a: &IdentityAddress,
-        b: &IdentityAddress,
-    ) -> anyhow::Result<Option<(String, String)>>;
-}
 
 #[derive(Debug, Clone)]
 pub struct MessagesSettings {
@@ -40,7 +27,7 @@ pub struct MessagesSettings {
 pub struct MessagesService {
     pub store: MessagesStore,
     pub clock: SharedClock,
-    pub relationships: Arc<dyn RelationshipLookup>,
+    pub relationships: Arc<dyn RelationshipDirectory>,
     pub settings: Arc<MessagesSettings>,
 }
 
@@ -77,10 +64,10 @@ impl MessagesService {
                 .youngest_between(&mut tx, sender, &recipient.address)
                 .await
                 .map_err(ApiError::internal)?;
-            let (relationship_id, status) = relationship.ok_or_else(|| {
+            let relationship = relationship.ok_or_else(|| {
                 MessagesError::NoRelationshipToRecipientExists(recipient.address.to_string())
             })?;
-            if !allows_sending(&status) {
+            if !allows_sending(relationship.status) {
                 return Err(
                     MessagesError::RelationshipToRecipientNotActive(recipient.address.to_string()).into(),
                 );
@@ -99,10 +86,10 @@ impl MessagesService {
                 )
                 .into());
             }
-            blocked.push(blocks_delivery(&status));
+            blocked.push(blocks_delivery(relationship.status));
             stored.push(Recipient {
                 address: recipient.address,
-                relationship_id,
+                relationship_id: relationship.id.into_string(),
                 encrypted_key: recipient.encrypted_key,
                 received_at: None,
                 received_by_device: None,

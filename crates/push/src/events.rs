@@ -9,6 +9,7 @@ use backbone_core::events::devices::{
 };
 use backbone_core::events::synchronization::{DatawalletModified, ExternalEventCreated};
 use backbone_core::events::tokens::TokenLocked;
+use backbone_core::status::IdentityStatus;
 use backbone_eventbus::{Event, Subscriber};
 
 use crate::domain::PushNotification;
@@ -102,7 +103,8 @@ impl Subscriber for PushEventsHandler {
         };
         if only_if_active {
             for identity in &audience.identities {
-                if !self.service.devices.is_active(identity).await? {
+                let status = self.service.identities.status_of(identity).await?;
+                if status != Some(IdentityStatus::Active) {
                     return Ok(());
                 }
             }

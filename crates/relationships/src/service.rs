@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use backbone_core::events::relationships::{
     RelationshipTemplateAllocationsExhausted, RelationshipTemplateCreated,
 };
 use backbone_core::events::DomainEvent;
 use backbone_core::ids::{RelationshipId, RelationshipTemplateId};
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
+use backbone_core::ports::IdentityDirectory;
+use backbone_core::status::IdentityStatus;
 use backbone_core::{Actor, ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx::{self, AnyConnection};
 use chrono::{DateTime, Utc};
@@ -17,13 +18,6 @@ use chrono::{DateTime, Utc};
 use crate::domain::{Relationship, Template, MAX_CONTENT_BYTES};
 use crate::store::RelationshipsStore;
 use crate::RelationshipsError;
-
-/// What this module needs to know about identities, without reading the Devices tables.
-#[async_trait]
-pub trait IdentityDirectory: Send + Sync {
-    /// `None` if the identity does not exist, else whether its status is `Active`.
-    async fn is_active(&self, address: &IdentityAddress) -> anyhow::Result<Option<bool>>;
-}
 
 #[derive(Clone)]
 pub struct RelationshipsService {
@@ -290,13 +284,15 @@ impl RelationshipsService {
         let template = self.get_template(actor, template_id, None).await?;
         match self
             .identities
-            .is_active(&template.created_by)
+            .status_of(&template.created_by)
             .await
             .map_err(ApiError::internal)?
         {
             None => return Err(ApiError::not_found("Identity")),
-            Some(false) => return Err(RelationshipsError::PeerIsToBeDeleted.into()),
-            Some(true) => {}
+            Some(IdentityStatus::ToBeDeleted | IdentityStatus::Deleting) => {
+                return Err(RelationshipsError::PeerIsToBeDeleted.into())
+            }
+            Some(IdentityStatus::Active) => {}
         }
         if let Some(content) = &creation_content {
             validate_content("creationContent", content)?;
@@ -350,18 +346,18 @@ impl RelationshipsService {
     pub async fn can_create(&self, caller: &IdentityAddress, peer: &IdentityAddress) -> ApiResult<CanCreate> {
         match self
             .identities
-            .is_active(peer)
+            .status_of(peer)
             .await
             .map_err(ApiError::internal)?
         {
             None => return Err(ApiError::not_found("Identity")),
-            Some(false) => {
+            Some(IdentityStatus::ToBeDeleted | IdentityStatus::Deleting) => {
                 return Ok(CanCreate {
                     can_create: false,
                     code: Some(RelationshipsError::PeerIsToBeDeleted.code()),
                 })
             }
-            Some(true) => {}
+            Some(IdentityStatus::Active) => {}
         }
         let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
         if self

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use backbone_core::events::synchronization::DatawalletModified;
 use backbone_core::events::DomainEvent;
 use backbone_core::ids::{DatawalletModificationId, SyncRunId};
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
+use backbone_core::ports::IdentityDirectory;
+use backbone_core::status::IdentityStatus;
 use backbone_core::{Actor, ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx::{self, AnyConnection};
 use chrono::{DateTime, Duration, Utc};
@@ -22,18 +23,11 @@ use crate::error::{
 use crate::store::{Datawallet, SynchronizationStore};
 use crate::SyncError;
 
-/// Lets this module ask whether an identity may sync, without reading the Devices tables.
-#[async_trait]
-pub trait IdentityStatusLookup: Send + Sync {
-    /// Whether the identity exists and its status is `Active`.
-    async fn is_active(&self, address: &IdentityAddress) -> anyhow::Result<bool>;
-}
-
 #[derive(Clone)]
 pub struct SynchronizationService {
     pub store: SynchronizationStore,
     pub clock: SharedClock,
-    pub identities: Arc<dyn IdentityStatusLookup>,
+    pub identities: Arc<dyn IdentityDirectory>,
     pub paging: PagingLimits,
 }
 
@@ -65,11 +59,13 @@ impl SynchronizationService {
         duration_seconds: Option<i64>,
         supported_version: i64,
     ) -> ApiResult<StartOutcome> {
-        if !self
+        // Only an active identity syncs: not during its grace period (nor once it is gone).
+        if self
             .identities
-            .is_active(&actor.address)
+            .status_of(&actor.address)
             .await
             .map_err(ApiError::internal)?
+            != Some(IdentityStatus::Active)
         {
             return Err(SyncError::IdentityIsToBeDeleted.into());
         }
