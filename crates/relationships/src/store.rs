@@ -6,6 +6,7 @@ use backbone_core::encoding::{from_millis, to_millis};
 use backbone_core::events::DomainEvent;
 use backbone_core::ids::{DeviceId, RelationshipAuditLogEntryId, RelationshipId, RelationshipTemplateId};
 use backbone_core::paging::{Page, PageRequest};
+use backbone_core::status::UnknownValue;
 use backbone_core::IdentityAddress;
 use backbone_db::sqlx::any::AnyRow;
 use backbone_db::sqlx::{self, AnyConnection, Row};
@@ -523,6 +524,16 @@ fn status_of(stored: &str) -> sqlx::Result<RelationshipStatus> {
     RelationshipStatus::parse(stored).map_err(|e| sqlx::Error::Decode(e.into()))
 }
 
+fn unknown(kind: &'static str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(
+        UnknownValue {
+            kind,
+            value: value.to_owned(),
+        }
+        .into(),
+    )
+}
+
 fn relationship_from_row(row: &AnyRow) -> sqlx::Result<Relationship> {
     let status: String = row.try_get("status")?;
     Ok(Relationship {
@@ -552,7 +563,7 @@ fn audit_entry_from_row(row: &AnyRow) -> sqlx::Result<AuditEntry> {
         created_by_device: row
             .try_get::<Option<String>, _>("created_by_device")?
             .map(DeviceId::from_trusted),
-        reason: AuditReason::parse(&reason).unwrap_or(AuditReason::Creation),
+        reason: AuditReason::parse(&reason).ok_or_else(|| unknown("audit reason", &reason))?,
         old_status: row
             .try_get::<Option<String>, _>("old_status")?
             .as_deref()

@@ -557,7 +557,16 @@ fn run_from_row(row: &AnyRow) -> sqlx::Result<SyncRun> {
         id: SyncRunId::from_trusted(row.try_get("id")?),
         owner: IdentityAddress::from_trusted(row.try_get("owner")?),
         index: row.try_get("run_index")?,
-        run_type: SyncRunType::parse(&run_type).unwrap_or(SyncRunType::ExternalEventSync),
+        // Unknown means the data or the code is wrong: a decode error, not a guess.
+        run_type: SyncRunType::parse(&run_type).ok_or_else(|| {
+            sqlx::Error::Decode(
+                backbone_core::status::UnknownValue {
+                    kind: "sync run type",
+                    value: run_type.clone(),
+                }
+                .into(),
+            )
+        })?,
         created_at: from_millis(row.try_get("created_at")?),
         created_by_device: DeviceId::from_trusted(row.try_get("created_by_device")?),
         expires_at: from_millis(row.try_get("expires_at")?),
