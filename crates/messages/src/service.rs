@@ -6,7 +6,7 @@ use backbone_core::events::messages::{MessageCreated, MessageRecipient};
 use backbone_core::events::DomainEvent;
 use backbone_core::ids::{DeviceId, MessageId, RelationshipId};
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
-use backbone_core::ports::RelationshipDirectory;
+use backbone_core::ports::{RelationshipBetween, RelationshipDirectory};
 use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx;
 
@@ -42,6 +42,24 @@ fn internal(error: sqlx::Error) -> ApiError {
     ApiError::internal(error)
 }
 
+/// `MessageCreated`, with whether each recipient's delivery waits for its relationship.
+fn created_event(message: &Message, blocked: &[bool]) -> DomainEvent {
+    DomainEvent::from_event(&MessageCreated {
+        id: message.id.clone(),
+        recipients: message
+            .recipients
+            .iter()
+            .zip(blocked)
+            .map(|(r, blocked)| MessageRecipient {
+                address: r.address.clone(),
+                relationship_id: RelationshipId::from_trusted(r.relationship_id.clone()),
+                is_delivery_blocked: *blocked,
+            })
+            .collect(),
+        created_by: message.created_by.clone(),
+    })
+}
+
 impl MessagesService {
     /// §5.2
     pub async fn send(
@@ -59,33 +77,7 @@ impl MessagesService {
         let mut stored = Vec::with_capacity(recipients.len());
         let mut blocked = Vec::with_capacity(recipients.len());
         for recipient in recipients {
-            let relationship = self
-                .relationships
-                .youngest_between(&mut tx, sender, &recipient.address)
-                .await
-                .map_err(ApiError::internal)?;
-            let relationship = relationship.ok_or_else(|| {
-                MessagesError::NoRelationshipToRecipientExists(recipient.address.to_string())
-            })?;
-            if !allows_sending(relationship.status) {
-                return Err(
-                    MessagesError::RelationshipToRecipientNotActive(recipient.address.to_string()).into(),
-                );
-            }
-            let max = self.settings.max_number_of_unreceived_messages_from_one_sender;
-            if self
-                .store
-                .unreceived_count(&mut tx, sender, &recipient.address)
-                .await
-                .map_err(internal)?
-                >= max
-            {
-                return Err(MessagesError::MaxNumberOfUnreceivedMessagesReached(
-                    recipient.address.to_string(),
-                    max,
-                )
-                .into());
-            }
+            let relationship = self.relationship_to(&mut tx, sender, &recipient.address).await?;
             blocked.push(blocks_delivery(relationship.status));
             stored.push(Recipient {
                 address: recipient.address,
@@ -106,20 +98,7 @@ impl MessagesService {
             attachments,
             recipients: stored,
         };
-        let event = DomainEvent::from_event(&MessageCreated {
-            id: message.id.clone(),
-            recipients: message
-                .recipients
-                .iter()
-                .zip(&blocked)
-                .map(|(r, blocked)| MessageRecipient {
-                    address: r.address.clone(),
-                    relationship_id: RelationshipId::from_trusted(r.relationship_id.clone()),
-                    is_delivery_blocked: *blocked,
-                })
-                .collect(),
-            created_by: sender.clone(),
-        });
+        let event = created_event(&message, &blocked);
         self.store
             .insert_message(&mut tx, &message)
             .await
@@ -129,6 +108,39 @@ impl MessagesService {
             .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         Ok(message)
+    }
+
+    /// The relationship a message to `recipient` travels on, checked in upstream's order: it
+    /// exists, allows sending, and the recipient has not too many unreceived messages from
+    /// `sender`. Asked on the send's transaction.
+    async fn relationship_to(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        sender: &IdentityAddress,
+        recipient: &IdentityAddress,
+    ) -> ApiResult<RelationshipBetween> {
+        let relationship = self
+            .relationships
+            .youngest_between(tx, sender, recipient)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| MessagesError::NoRelationshipToRecipientExists(recipient.to_string()))?;
+        if !allows_sending(relationship.status) {
+            return Err(MessagesError::RelationshipToRecipientNotActive(recipient.to_string()).into());
+        }
+        let max = self.settings.max_number_of_unreceived_messages_from_one_sender;
+        if self
+            .store
+            .unreceived_count(tx, sender, recipient)
+            .await
+            .map_err(internal)?
+            >= max
+        {
+            return Err(
+                MessagesError::MaxNumberOfUnreceivedMessagesReached(recipient.to_string(), max).into(),
+            );
+        }
+        Ok(relationship)
     }
 
     fn validate(&self, recipients: &[NewRecipient], body: &[u8], attachments: &[String]) -> ApiResult<()> {

@@ -1,6 +1,8 @@
 //! What this module does with other modules' domain events: it turns them into external
 //! events for the identities concerned, and applies the relationship rules to events already
-//! waiting (spec admin-and-services §4.2/§4.3, consumer-api-exchange §1.11).
+//! waiting (spec admin-and-services §4.2/§4.3, consumer-api-exchange §1.11). The external
+//! event types written here (`MessageReceived`, …) are the clients' contract, not bus names,
+//! though many are spelt alike.
 
 use async_trait::async_trait;
 use backbone_core::event_set;

@@ -59,16 +59,7 @@ impl SynchronizationService {
         duration_seconds: Option<i64>,
         supported_version: i64,
     ) -> ApiResult<StartOutcome> {
-        // Only an active identity syncs: not during its grace period (nor once it is gone).
-        if self
-            .identities
-            .status_of(&actor.address)
-            .await
-            .map_err(ApiError::internal)?
-            != Some(IdentityStatus::Active)
-        {
-            return Err(SyncError::IdentityIsToBeDeleted.into());
-        }
+        self.require_active(&actor.address).await?;
         require_supported_version(supported_version)?;
         let duration = match duration_seconds {
             None => DEFAULT_RUN_DURATION,
@@ -137,6 +128,19 @@ impl SynchronizationService {
         }
         tx.commit().await.map_err(internal)?;
         Ok(StartOutcome::Created(run))
+    }
+
+    /// Only an active identity syncs: not during its grace period (nor once it is gone).
+    async fn require_active(&self, identity: &IdentityAddress) -> ApiResult<()> {
+        let status = self
+            .identities
+            .status_of(identity)
+            .await
+            .map_err(ApiError::internal)?;
+        if status != Some(IdentityStatus::Active) {
+            return Err(SyncError::IdentityIsToBeDeleted.into());
+        }
+        Ok(())
     }
 
     /// An expired, unfinished run is closed and its events released with an error each.
