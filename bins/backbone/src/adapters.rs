@@ -1,145 +1,68 @@
-//! Ports between modules. A module that needs a fact another module owns declares a small
-//! trait; the binary implements it here over the owning module's store, so no module reads
-//! another module's tables and no module crate depends on another.
+//! The ports between modules (`backbone_core::ports`), each implemented once here over the
+//! owning module's store, so no module reads another module's tables and no module crate
+//! depends on another.
 
 use async_trait::async_trait;
 use backbone_challenges::ChallengeStore;
 use backbone_core::ids::ChallengeId;
+use backbone_core::ports::{
+    ChallengeDirectory, DeviceDirectory, DeviceLanguage, IdentityDirectory, RelationshipBetween,
+    RelationshipDirectory,
+};
+use backbone_core::status::IdentityStatus;
 use backbone_core::IdentityAddress;
 use backbone_db::sqlx::AnyConnection;
-use backbone_devices::domain::IdentityStatus;
-use backbone_devices::{AcquaintanceLookup, ChallengeLookup, DevicesStore};
+use backbone_devices::DevicesStore;
 use backbone_relationships::store::RelationshipsStore;
-use backbone_relationships::IdentityDirectory;
-use backbone_synchronization::IdentityStatusLookup;
 use chrono::{DateTime, Utc};
 
-/// Devices asks Challenges whether a signed challenge exists and when it expires.
+/// The Challenges module answers when a challenge expires (Devices asks, for signed
+/// challenges).
 pub struct ChallengesForDevices(pub ChallengeStore);
 
 #[async_trait]
-impl ChallengeLookup for ChallengesForDevices {
+impl ChallengeDirectory for ChallengesForDevices {
     async fn expires_at(&self, id: &ChallengeId) -> anyhow::Result<Option<DateTime<Utc>>> {
         Ok(self.0.find(id).await?.map(|c| c.expires_at))
     }
 }
 
-/// Devices asks Relationships whether two identities know each other (feature flags).
-pub struct RelationshipsForDevices(pub RelationshipsStore);
+/// The Relationships module answers how two identities are connected (Messages and Push ask
+/// for the youngest relationship, Devices whether they know each other).
+pub struct FromRelationships(pub RelationshipsStore);
 
 #[async_trait]
-impl AcquaintanceLookup for RelationshipsForDevices {
-    async fn are_acquainted(
-        &self,
-        caller: &IdentityAddress,
-        target: &IdentityAddress,
-    ) -> anyhow::Result<bool> {
-        Ok(self.0.are_acquainted(caller, target).await?)
-    }
-}
-
-/// Messages asks Relationships for the relationship a message travels on.
-pub struct RelationshipsForMessages(pub RelationshipsStore);
-
-#[async_trait]
-impl backbone_messages::RelationshipLookup for RelationshipsForMessages {
+impl RelationshipDirectory for FromRelationships {
     async fn youngest_between(
         &self,
         conn: &mut AnyConnection,
         a: &IdentityAddress,
         b: &IdentityAddress,
-    ) -> anyhow::Result<Option<(String, String)>> {
+    ) -> anyhow::Result<Option<RelationshipBetween>> {
         let youngest = self.0.youngest_between(conn, a, b).await?;
-        Ok(youngest.map(|(id, status)| (id.into_string(), status.as_str().to_owned())))
+        Ok(youngest.map(|(id, status)| RelationshipBetween { id, status }))
+    }
+
+    async fn are_acquainted(&self, a: &IdentityAddress, b: &IdentityAddress) -> anyhow::Result<bool> {
+        Ok(self.0.are_acquainted(a, b).await?)
     }
 }
 
-/// Synchronization and Relationships ask Devices about an identity's status.
+/// The Devices module answers about identities (Synchronization, Relationships, Push and the
+/// authentication layer ask for their status) and their devices (Push).
 pub struct IdentitiesFromDevices(pub DevicesStore);
-
-impl IdentitiesFromDevices {
-    async fn status(&self, address: &IdentityAddress) -> anyhow::Result<Option<IdentityStatus>> {
-        Ok(self
-            .0
-            .find_identity(address)
-            .await?
-            .map(|identity| identity.status))
-    }
-}
-
-#[async_trait]
-impl IdentityStatusLookup for IdentitiesFromDevices {
-    async fn is_active(&self, address: &IdentityAddress) -> anyhow::Result<bool> {
-        Ok(self.status(address).await? == Some(IdentityStatus::Active))
-    }
-}
 
 #[async_trait]
 impl IdentityDirectory for IdentitiesFromDevices {
-    async fn is_active(&self, address: &IdentityAddress) -> anyhow::Result<Option<bool>> {
-        Ok(self
-            .status(address)
-            .await?
-            .map(|status| status == IdentityStatus::Active))
-    }
-}
-
-/// Push asks Devices for the devices (with their languages) and the status of identities.
-pub struct DevicesForPush(pub DevicesStore);
-
-#[async_trait]
-impl backbone_push::DeviceDirectory for DevicesForPush {
-    async fn devices_of(
-        &self,
-        identities: &[IdentityAddress],
-    ) -> anyhow::Result<Vec<backbone_push::DeviceLanguage>> {
-        let mut devices = Vec::new();
-        for identity in identities {
-            for number in 1.. {
-                let page = backbone_core::paging::PageRequest { number, size: 200 };
-                let listed = self.0.list_devices(identity, &[], page).await?;
-                let done = u64::from(number) * u64::from(page.size) >= listed.total_records;
-                devices.extend(listed.items.into_iter().map(|d| backbone_push::DeviceLanguage {
-                    device_id: d.id,
-                    communication_language: d.communication_language,
-                }));
-                if done {
-                    break;
-                }
-            }
-        }
-        Ok(devices)
-    }
-
-    async fn is_active(&self, identity: &IdentityAddress) -> anyhow::Result<bool> {
+    async fn status_of(&self, identity: &IdentityAddress) -> anyhow::Result<Option<IdentityStatus>> {
         let identity = self.0.find_identity(identity).await?;
-        Ok(identity.is_some_and(|i| i.status == IdentityStatus::Active))
+        Ok(identity.map(|identity| identity.status))
     }
 }
 
-/// Push asks Relationships whether identities may notify each other (N4).
-pub struct RelationshipsForPush(pub RelationshipsStore);
-
 #[async_trait]
-impl backbone_push::RelationshipStatuses for RelationshipsForPush {
-    async fn youngest_status(
-        &self,
-        a: &IdentityAddress,
-        b: &IdentityAddress,
-    ) -> anyhow::Result<Option<String>> {
-        let mut conn = self.0.db().pool().acquire().await?;
-        let youngest = self.0.youngest_between(&mut conn, a, b).await?;
-        Ok(youngest.map(|(_, status)| status.as_str().to_owned()))
-    }
-}
-
-/// The authentication layer asks Devices whether a token's identity may still act.
-#[async_trait]
-impl backbone_web::IdentityGate for IdentitiesFromDevices {
-    async fn may_act(&self, address: &IdentityAddress) -> anyhow::Result<bool> {
-        Ok(self
-            .status(address)
-            .await?
-            .is_some_and(|status| status != IdentityStatus::Deleting))
+impl DeviceDirectory for IdentitiesFromDevices {
+    async fn devices_of(&self, identities: &[IdentityAddress]) -> anyhow::Result<Vec<DeviceLanguage>> {
+        Ok(self.0.device_languages(identities).await?)
     }
 }

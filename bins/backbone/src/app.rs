@@ -31,9 +31,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::adapters::{
-    ChallengesForDevices, IdentitiesFromDevices, RelationshipsForDevices, RelationshipsForMessages,
-};
+use crate::adapters::{ChallengesForDevices, FromRelationships, IdentitiesFromDevices};
 use crate::config::{Landscape, Settings};
 use crate::server;
 
@@ -153,10 +151,11 @@ impl Application {
         let challenges = ChallengeStore::new(db.clone());
         let relationships_store = RelationshipsStore::new(db.clone());
         let identities = Arc::new(IdentitiesFromDevices(DevicesStore::new(db.clone())));
+        let relationship_directory = Arc::new(FromRelationships(relationships_store.clone()));
         let devices = DevicesService {
             store: DevicesStore::new(db.clone()),
             challenges: Arc::new(ChallengesForDevices(challenges.clone())),
-            acquaintances: Arc::new(RelationshipsForDevices(relationships_store.clone())),
+            relationships: relationship_directory.clone(),
             clock: clock.clone(),
             settings: Arc::new(DevicesSettings {
                 did_domain_name: settings.did_domain_name.clone(),
@@ -186,7 +185,7 @@ impl Application {
         let synchronization = SynchronizationService {
             store: SynchronizationStore::new(db.clone()),
             clock: clock.clone(),
-            identities,
+            identities: identities.clone(),
             paging,
         };
         let tags = TagsState::new(&settings.tags)?;
@@ -214,7 +213,7 @@ impl Application {
         let messages = MessagesService {
             store: MessagesStore::new(db.clone()),
             clock: clock.clone(),
-            relationships: Arc::new(RelationshipsForMessages(relationships_store.clone())),
+            relationships: relationship_directory.clone(),
             settings: Arc::new(MessagesSettings {
                 max_number_of_recipients: settings.messages.max_number_of_recipients,
                 max_number_of_unreceived_messages_from_one_sender: settings
@@ -229,8 +228,9 @@ impl Application {
         let push = PushService {
             store: PushStore::new(db.clone()),
             connectors: push_connectors.clone(),
-            devices: Arc::new(crate::adapters::DevicesForPush(DevicesStore::new(db.clone()))),
-            relationships: Arc::new(crate::adapters::RelationshipsForPush(relationships_store.clone())),
+            identities: identities.clone(),
+            devices: identities,
+            relationships: relationship_directory,
             texts: Arc::new(settings.push.text_catalog()),
             clock: clock.clone(),
             wake: Arc::new(Notify::new()),

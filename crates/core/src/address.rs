@@ -69,6 +69,16 @@ fn is_valid_domain(domain: &str) -> bool {
         })
 }
 
+/// Validates like [`IdentityAddress::parse`]: an address read from an event or another
+/// module's answer that is not one is an error where it is read, not somewhere later.
+impl<'de> serde::Deserialize<'de> for IdentityAddress {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Self::parse(&value)
+            .ok_or_else(|| serde::de::Error::custom(format!("invalid identity address: {value}")))
+    }
+}
+
 impl std::fmt::Display for IdentityAddress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)

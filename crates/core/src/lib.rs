@@ -1,8 +1,12 @@
 //! Building blocks every Backbone module shares.
 //!
-//! Nothing in here knows about a particular module: typed IDs and identity addresses, the clock,
-//! paging, the wire formats for dates and bytes, the upstream error envelope and domain events.
+//! Nothing in here depends on a particular module: typed IDs and identity addresses, the clock,
+//! paging, the wire formats for dates and bytes, the upstream error envelope; and the contracts
+//! between modules, which every module may depend on because none depends on another: the
+//! integration events, the shared statuses, who acts, and the ports through which modules ask
+//! each other.
 
+pub mod actor;
 pub mod address;
 pub mod clock;
 pub mod encoding;
@@ -11,7 +15,10 @@ pub mod events;
 pub mod ids;
 pub mod language;
 pub mod paging;
+pub mod ports;
+pub mod status;
 
+pub use actor::Actor;
 pub use address::IdentityAddress;
 pub use clock::{Clock, SharedClock};
 pub use error::{ApiError, ApiResult};

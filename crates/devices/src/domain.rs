@@ -1,33 +1,9 @@
 //! Entities and rules of the Devices module.
 
 use backbone_core::ids::{DeviceId, TierId, Username};
+pub use backbone_core::status::IdentityStatus;
 use backbone_core::IdentityAddress;
 use chrono::{DateTime, Utc};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IdentityStatus {
-    Active,
-    ToBeDeleted,
-    Deleting,
-}
-
-impl IdentityStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "Active",
-            Self::ToBeDeleted => "ToBeDeleted",
-            Self::Deleting => "Deleting",
-        }
-    }
-
-    pub fn parse(value: &str) -> Self {
-        match value {
-            "ToBeDeleted" => Self::ToBeDeleted,
-            "Deleting" => Self::Deleting,
-            _ => Self::Active,
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Identity {

@@ -11,7 +11,6 @@ pub mod crypto;
 pub mod deletion;
 pub mod domain;
 pub mod error;
-pub mod events;
 mod http;
 pub mod secret_cache;
 pub mod service;
@@ -19,5 +18,5 @@ pub mod store;
 
 pub use error::DevicesError;
 pub use http::{admin_routes, routes, ClientOverviewDto, CreatedClientDto, DevicesState, TierOverviewDto};
-pub use service::{AcquaintanceLookup, ChallengeLookup, DevicesService, DevicesSettings};
+pub use service::{DevicesService, DevicesSettings};
 pub use store::DevicesStore;

@@ -3,10 +3,14 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
+use backbone_core::events::devices::{
+    BackupDeviceUsed, FeatureFlagsOfIdentityChanged, IdentityCreated, TierCreated,
+};
+use backbone_core::events::DomainEvent;
 use backbone_core::ids::{ChallengeId, DeviceId, TierId, Username};
 use backbone_core::language::is_supported_language;
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
+use backbone_core::ports::{ChallengeDirectory, RelationshipDirectory};
 use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
 use chrono::{DateTime, Duration, Utc};
 
@@ -14,28 +18,9 @@ use crate::crypto;
 use crate::domain::{
     Device, Identity, IdentityStatus, OAuthClient, PasswordPolicy, Tier, MAX_FEATURE_FLAG_NAME_LENGTH,
 };
-use crate::events;
 use crate::secret_cache::VerifiedSecrets;
 use crate::store::{ClientOverview, CreateIdentityOutcome, DevicesStore};
 use crate::DevicesError;
-
-/// Lets this module check challenges without reading the Challenges module's tables.
-#[async_trait]
-pub trait ChallengeLookup: Send + Sync {
-    /// When the challenge expires, or `None` if it does not exist.
-    async fn expires_at(&self, id: &ChallengeId) -> anyhow::Result<Option<DateTime<Utc>>>;
-}
-
-/// Lets this module ask the Relationships module whether two identities know each other.
-#[async_trait]
-pub trait AcquaintanceLookup: Send + Sync {
-    /// Any relationship between them, or `caller` allocated one of `target`'s templates.
-    async fn are_acquainted(
-        &self,
-        caller: &IdentityAddress,
-        target: &IdentityAddress,
-    ) -> anyhow::Result<bool>;
-}
 
 #[derive(Debug, Clone)]
 pub struct DevicesSettings {
@@ -95,8 +80,9 @@ pub enum LoginFailure {
 #[derive(Clone)]
 pub struct DevicesService {
     pub store: DevicesStore,
-    pub challenges: Arc<dyn ChallengeLookup>,
-    pub acquaintances: Arc<dyn AcquaintanceLookup>,
+    pub challenges: Arc<dyn ChallengeDirectory>,
+    /// Asked whether two identities know each other (feature flags).
+    pub relationships: Arc<dyn RelationshipDirectory>,
     pub clock: SharedClock,
     pub settings: Arc<DevicesSettings>,
     pub verified_secrets: Arc<VerifiedSecrets>,
@@ -166,7 +152,10 @@ impl DevicesService {
             is_backup_device: false,
         };
         let password_hash = hash(request.device_password).await?;
-        let event = events::identity_created(address.as_str(), client.default_tier.as_str());
+        let event = DomainEvent::from_event(&IdentityCreated {
+            address: address.clone(),
+            tier: client.default_tier.clone(),
+        });
         match self
             .store
             .create_identity(&identity, &device, &password_hash, &event)
@@ -419,10 +408,11 @@ impl DevicesService {
                 .map_err(ApiError::internal)?;
             return Ok(Err(LoginFailure::LockedOut));
         }
-        let backup_used = login
-            .device
-            .is_backup_device
-            .then(|| events::backup_device_used(login.device.identity_address.as_str()));
+        let backup_used = login.device.is_backup_device.then(|| {
+            DomainEvent::from_event(&BackupDeviceUsed {
+                identity_address: login.device.identity_address.clone(),
+            })
+        });
         self.store
             .record_successful_login(&login.device.id, now, backup_used.as_ref())
             .await
@@ -454,7 +444,9 @@ impl DevicesService {
         if flags.len() > max {
             return Err(DevicesError::MaxNumberOfFeatureFlagsExceeded(max).into());
         }
-        let event = events::feature_flags_changed(identity.as_str());
+        let event = DomainEvent::from_event(&FeatureFlagsOfIdentityChanged {
+            identity_address: identity.clone(),
+        });
         let stored = self
             .store
             .upsert_feature_flags(identity, &flags, max, &event, self.clock.now())
@@ -475,7 +467,7 @@ impl DevicesService {
     ) -> ApiResult<Vec<(String, bool)>> {
         if caller != target
             && !self
-                .acquaintances
+                .relationships
                 .are_acquainted(caller, target)
                 .await
                 .map_err(ApiError::internal)?
@@ -568,7 +560,10 @@ impl DevicesService {
             can_be_used_as_default_for_client: true,
             can_be_manually_assigned: true,
         };
-        let event = events::tier_created(tier.id.as_str(), &tier.name);
+        let event = DomainEvent::from_event(&TierCreated {
+            id: tier.id.clone(),
+            name: tier.name.clone(),
+        });
         if !self
             .store
             .insert_tier(&tier, &event, self.clock.now())

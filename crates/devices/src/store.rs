@@ -5,6 +5,7 @@ use backbone_core::encoding::{from_millis, to_millis};
 use backbone_core::events::DomainEvent;
 use backbone_core::ids::{DeviceId, TierId, Username};
 use backbone_core::paging::{Page, PageRequest};
+use backbone_core::ports::DeviceLanguage;
 use backbone_core::IdentityAddress;
 use backbone_db::sqlx::any::AnyRow;
 use backbone_db::sqlx::{self, Row};
@@ -493,6 +494,34 @@ impl DevicesStore {
         tx.commit().await?;
         Ok(true)
     }
+
+    /// Every device of these identities with its communication language, in one query (a
+    /// push goes to all devices of its audience, in each device's language).
+    pub async fn device_languages(
+        &self,
+        identities: &[IdentityAddress],
+    ) -> sqlx::Result<Vec<DeviceLanguage>> {
+        if identities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id, communication_language FROM devices WHERE identity_address IN ({}) ORDER BY created_at, id",
+            backbone_db::placeholders(1, identities.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for identity in identities {
+            query = query.bind(identity.as_str());
+        }
+        let rows = query.fetch_all(self.db.pool()).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DeviceLanguage {
+                    device_id: DeviceId::from_trusted(row.try_get("id")?),
+                    communication_language: row.try_get("communication_language")?,
+                })
+            })
+            .collect()
+    }
 }
 
 pub fn normalize_username(username: &str) -> String {
@@ -551,7 +580,9 @@ fn identity_from_row(row: &AnyRow) -> sqlx::Result<Identity> {
         tier_id: TierId::from_trusted(row.try_get("tier_id")?),
         created_at: from_millis(row.try_get("created_at")?),
         identity_version: row.try_get("identity_version")?,
-        status: IdentityStatus::parse(row.try_get::<String, _>("status")?.as_str()),
+        // An unknown status is a decode error: guessing one could let a deleted identity act.
+        status: IdentityStatus::parse(row.try_get::<String, _>("status")?.as_str())
+            .map_err(|e| sqlx::Error::Decode(e.into()))?,
         deletion_grace_period_ends_at: row
             .try_get::<Option<i64>, _>("deletion_grace_period_ends_at")?
             .map(from_millis),

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use backbone_core::events::EventSet;
 use chrono::{DateTime, Utc};
 
 /// A domain event as it travels on the bus.
@@ -16,14 +17,14 @@ pub struct Event {
 }
 
 impl Event {
-    /// The payload as a typed incoming event.
-    pub fn payload_as<T: serde::de::DeserializeOwned>(&self) -> anyhow::Result<T> {
-        serde_json::from_value(self.payload.clone())
+    /// The event as a variant of `S`; `None` if `S` does not contain its type.
+    pub fn decode<S: EventSet>(&self) -> anyhow::Result<Option<S>> {
+        S::decode(&self.event_type, &self.payload)
             .map_err(|e| anyhow::anyhow!("malformed {} payload: {e}", self.event_type))
     }
 }
 
-/// Something a module does when another module's event arrives. Must be idempotent.
+/// What the bus delivers to. Modules implement [`Subscriber`] instead, which implements this.
 #[async_trait]
 pub trait EventHandler: Send + Sync {
     /// `<Module>.<Purpose>`: names the consumer for deduplication and logs.
@@ -33,6 +34,41 @@ pub trait EventHandler: Send + Sync {
     fn event_types(&self) -> &'static [&'static str];
 
     async fn handle(&self, event: &Event) -> anyhow::Result<()>;
+}
+
+/// Something a module does when another module's events arrive. Must be idempotent.
+///
+/// The events it handles are the variants of [`Self::Events`] (an enum declared with
+/// `backbone_core::event_set!`): the bus subscribes it to exactly their types and hands it the
+/// decoded variant, so what it subscribes to and what it matches on cannot drift apart.
+#[async_trait]
+pub trait Subscriber: Send + Sync {
+    /// `<Module>.<Purpose>`: names the consumer for deduplication and logs.
+    const NAME: &'static str;
+
+    type Events: EventSet + Send;
+
+    /// Handles `decoded`, the payload of `event` (whose envelope gives the ID and time).
+    async fn on_event(&self, event: &Event, decoded: Self::Events) -> anyhow::Result<()>;
+}
+
+#[async_trait]
+impl<S: Subscriber> EventHandler for S {
+    fn name(&self) -> &'static str {
+        S::NAME
+    }
+
+    fn event_types(&self) -> &'static [&'static str] {
+        S::Events::TYPES
+    }
+
+    async fn handle(&self, event: &Event) -> anyhow::Result<()> {
+        match event.decode::<S::Events>()? {
+            Some(decoded) => self.on_event(event, decoded).await,
+            // The bus only delivers subscribed types; anything else is not ours to handle.
+            None => Ok(()),
+        }
+    }
 }
 
 #[async_trait]

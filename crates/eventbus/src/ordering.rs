@@ -132,6 +132,31 @@ mod tests {
         );
     }
 
+    #[test]
+    fn typed_events_are_keyed_by_the_identities_and_relationships_they_name() {
+        use backbone_core::events::relationships::RelationshipStatusChanged;
+        use backbone_core::events::DomainEvent;
+        use backbone_core::ids::RelationshipId;
+        use backbone_core::status::RelationshipStatus;
+        use backbone_core::IdentityAddress;
+
+        let (a, b) = (
+            IdentityAddress::derive(&[1; 32], "localhost"),
+            IdentityAddress::derive(&[2; 32], "localhost"),
+        );
+        let relationship = RelationshipId::generate();
+        let published = DomainEvent::from_event(&RelationshipStatusChanged {
+            relationship_id: relationship.clone(),
+            new_status: RelationshipStatus::Active,
+            initiator: a.clone(),
+            peer: b.clone(),
+            was_due_to_identity_deletion: false,
+        });
+        let mut expected = vec![a.to_string(), b.to_string(), relationship.to_string()];
+        expected.sort_unstable();
+        assert_eq!(ordering_keys(&event("1", published.payload)), expected);
+    }
+
     /// Fails the events whose ID is in `failing`; records the order of the others.
     struct Recorder {
         failing: &'static [&'static str],

@@ -13,13 +13,13 @@ use axum::routing::{get, patch, post};
 use backbone_blob::ByteStream;
 use backbone_core::encoding::{date_format, encode_bytes};
 use backbone_core::ids::FileId;
-use backbone_core::{ApiError, ApiResult};
+use backbone_core::{Actor, ApiError, ApiResult};
 use backbone_web::{Caller, CiJson, Created, Envelope, NoContent, PagedEnvelope, QueryParams, Routes};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
-use crate::service::{Actor, Upload, UploadFields};
+use crate::service::{Upload, UploadFields};
 use crate::{File, FilesService};
 
 /// Room for the form's text fields next to the content (`encryptedProperties` alone may be
@@ -65,13 +65,6 @@ pub fn routes(state: FilesState) -> Routes {
             post(post_validate_ownership_token),
         )
         .with_state(state)
-}
-
-fn actor(caller: Caller) -> Actor {
-    Actor {
-        address: caller.address,
-        device: caller.device_id,
-    }
 }
 
 fn parse_id(property: &str, id: &str) -> ApiResult<FileId> {
@@ -195,7 +188,7 @@ async fn post_file(
             return Err(error);
         }
     };
-    let file = state.service.create(&actor(caller), upload, fields).await?;
+    let file = state.service.create(&Actor::from(caller), upload, fields).await?;
     Ok(Created::at(format!("/api/v2/Files/{}", file.id), file.into()))
 }
 
@@ -308,7 +301,7 @@ async fn get_files(
         .into_iter()
         .map(|id| parse_id("ids", id))
         .collect::<ApiResult<Vec<_>>>()?;
-    let files = state.service.list(&actor(caller), &ids, page).await?;
+    let files = state.service.list(&Actor::from(caller), &ids, page).await?;
     Ok(PagedEnvelope(files.map(FileMetadataDto::from)))
 }
 
@@ -319,7 +312,7 @@ async fn delete_file(
     Path(id): Path<String>,
 ) -> ApiResult<NoContent> {
     let id = parse_id("id", &id)?;
-    state.service.delete(&actor(caller), &id).await?;
+    state.service.delete(&Actor::from(caller), &id).await?;
     Ok(NoContent)
 }
 
@@ -345,7 +338,7 @@ async fn patch_regenerate_ownership_token(
     let id = parse_id("fileId", &id)?;
     let new_ownership_token = state
         .service
-        .regenerate_ownership_token(&actor(caller), &id)
+        .regenerate_ownership_token(&Actor::from(caller), &id)
         .await?;
     Ok(Envelope(NewOwnershipTokenDto { new_ownership_token }))
 }
@@ -360,7 +353,7 @@ async fn patch_claim_ownership(
     let id = parse_id("fileId", &id)?;
     let new_ownership_token = state
         .service
-        .claim_ownership(&actor(caller), &id, &request.ownership_token)
+        .claim_ownership(&Actor::from(caller), &id, &request.ownership_token)
         .await?;
     Ok(Envelope(NewOwnershipTokenDto { new_ownership_token }))
 }
@@ -381,7 +374,7 @@ async fn post_validate_ownership_token(
     let id = parse_id("fileId", &id)?;
     let is_valid = state
         .service
-        .validate_ownership_token(&actor(caller), &id, &request.ownership_token)
+        .validate_ownership_token(&Actor::from(caller), &id, &request.ownership_token)
         .await?;
     Ok(Envelope(ValidationDto { is_valid }))
 }

@@ -17,7 +17,6 @@
 
 pub mod domain;
 pub mod error;
-pub mod events;
 mod http;
 pub mod service;
 pub mod store;
@@ -25,5 +24,5 @@ pub mod store;
 pub use domain::File;
 pub use error::FilesError;
 pub use http::{routes, FilesState, FORM_FIELDS_ALLOWANCE};
-pub use service::{Actor, FilesService};
+pub use service::FilesService;
 pub use store::FilesStore;

@@ -20,9 +20,11 @@ use std::sync::Arc;
 
 use backbone_blob::{sweep_orphans, Blob, BlobError, BlobStore, ByteStream, SweepReport};
 use backbone_core::encoding::{decode_bytes, parse_date};
-use backbone_core::ids::{DeviceId, FileId};
+use backbone_core::events::files::{FileOwnershipClaimed, FileOwnershipLocked, FileUploaded};
+use backbone_core::events::DomainEvent;
+use backbone_core::ids::FileId;
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
-use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
+use backbone_core::{Actor, ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -32,14 +34,7 @@ use crate::domain::{
     MAX_ENCRYPTED_PROPERTIES_LENGTH, MAX_OWNER_SIGNATURE_LENGTH,
 };
 use crate::store::FilesStore;
-use crate::{events, File, FilesError};
-
-/// The authenticated identity and device a request comes from.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub address: IdentityAddress,
-    pub device: DeviceId,
-}
+use crate::{File, FilesError};
 
 #[derive(Clone)]
 pub struct FilesService {
@@ -253,7 +248,10 @@ impl FilesService {
 
     async fn insert(&self, new_file: NewFile) -> ApiResult<File> {
         let file = File::new(new_file, self.clock.now());
-        let event = events::file_uploaded(file.id.as_str(), file.owner.as_str());
+        let event = DomainEvent::from_event(&FileUploaded {
+            file_id: file.id.clone(),
+            owner: file.owner.clone(),
+        });
         self.store.insert(&file, &event).await.map_err(internal)?;
         Ok(file)
     }
@@ -381,8 +379,11 @@ impl FilesService {
                     .transfer_ownership(&mut tx, id, &actor.address, &new_token, now)
                     .await
                     .map_err(internal)?;
-                let event =
-                    events::file_ownership_claimed(id.as_str(), file.owner.as_str(), actor.address.as_str());
+                let event = DomainEvent::from_event(&FileOwnershipClaimed {
+                    file_id: id.clone(),
+                    old_owner_address: file.owner.clone(),
+                    new_owner_address: actor.address.clone(),
+                });
                 backbone_db::outbox::enqueue(&mut tx, &event, now)
                     .await
                     .map_err(internal)?;
@@ -422,7 +423,10 @@ impl FilesService {
         now: DateTime<Utc>,
     ) -> ApiResult<()> {
         self.store.lock_ownership(tx, &file.id).await.map_err(internal)?;
-        let event = events::file_ownership_locked(file.id.as_str(), file.owner.as_str());
+        let event = DomainEvent::from_event(&FileOwnershipLocked {
+            file_id: file.id.clone(),
+            owner_address: file.owner.clone(),
+        });
         backbone_db::outbox::enqueue(tx, &event, now)
             .await
             .map_err(internal)

@@ -1,6 +1,7 @@
 //! Messages and the rules of who sees what.
 
 use backbone_core::ids::{DeviceId, MessageId};
+use backbone_core::status::RelationshipStatus;
 use backbone_core::IdentityAddress;
 use chrono::{DateTime, Utc};
 
@@ -31,14 +32,21 @@ pub struct Message {
     pub recipients: Vec<Recipient>,
 }
 
-/// A relationship status as the Relationships module reports it.
-pub fn allows_sending(status: &str) -> bool {
-    matches!(status, "Active" | "Pending" | "Terminated")
+/// Whether a message may travel on a relationship in this status: not once it was rejected,
+/// revoked or is being decomposed.
+pub fn allows_sending(status: RelationshipStatus) -> bool {
+    matches!(
+        status,
+        RelationshipStatus::Active | RelationshipStatus::Pending | RelationshipStatus::Terminated
+    )
 }
 
 /// Messages on pending or terminated relationships wait for the relationship to be active.
-pub fn blocks_delivery(status: &str) -> bool {
-    matches!(status, "Pending" | "Terminated")
+pub fn blocks_delivery(status: RelationshipStatus) -> bool {
+    matches!(
+        status,
+        RelationshipStatus::Pending | RelationshipStatus::Terminated
+    )
 }
 
 impl Message {

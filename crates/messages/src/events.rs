@@ -2,9 +2,11 @@
 //! and anonymises the messages exchanged on it (spec exchange §5.6).
 
 use async_trait::async_trait;
+use backbone_core::event_set;
+use backbone_core::events::relationships::RelationshipStatusChanged;
+use backbone_core::status::RelationshipStatus;
 use backbone_core::IdentityAddress;
-use backbone_eventbus::{Event, EventHandler};
-use serde::Deserialize;
+use backbone_eventbus::{Event, Subscriber};
 
 use crate::store::MessagesStore;
 
@@ -13,44 +15,34 @@ pub struct DecompositionHandler {
     pub anonymous_address: IdentityAddress,
 }
 
-const CONSUMER: &str = "Messages.RelationshipStatusChanged";
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct RelationshipStatusChanged {
-    new_status: String,
-    initiator: String,
-    peer: String,
-}
-
-fn address(value: &str) -> anyhow::Result<IdentityAddress> {
-    IdentityAddress::parse(value).ok_or_else(|| anyhow::anyhow!("invalid identity address in event: {value}"))
+event_set! {
+    pub enum DecompositionEvents {
+        StatusChanged(RelationshipStatusChanged),
+    }
 }
 
 #[async_trait]
-impl EventHandler for DecompositionHandler {
-    fn name(&self) -> &'static str {
-        CONSUMER
-    }
+impl Subscriber for DecompositionHandler {
+    const NAME: &'static str = "Messages.RelationshipStatusChanged";
+    type Events = DecompositionEvents;
 
-    fn event_types(&self) -> &'static [&'static str] {
-        &["RelationshipStatusChanged"]
-    }
-
-    async fn handle(&self, event: &Event) -> anyhow::Result<()> {
-        let changed: RelationshipStatusChanged = event.payload_as()?;
-        if changed.new_status != "DeletionProposed" && changed.new_status != "ReadyForDeletion" {
+    async fn on_event(&self, event: &Event, decoded: DecompositionEvents) -> anyhow::Result<()> {
+        let DecompositionEvents::StatusChanged(changed) = decoded;
+        if !matches!(
+            changed.new_status,
+            RelationshipStatus::DeletionProposed | RelationshipStatus::ReadyForDeletion
+        ) {
             return Ok(());
         }
         let mut tx = self.store.db().begin_write().await?;
-        if !backbone_db::processed::mark_processed(&mut tx, CONSUMER, &event.id).await? {
+        if !backbone_db::processed::mark_processed(&mut tx, Self::NAME, &event.id).await? {
             return Ok(());
         }
         self.store
             .decompose(
                 &mut tx,
-                &address(&changed.initiator)?,
-                &address(&changed.peer)?,
+                &changed.initiator,
+                &changed.peer,
                 &self.anonymous_address,
             )
             .await?;

@@ -2,30 +2,17 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
+use backbone_core::events::messages::{MessageCreated, MessageRecipient};
 use backbone_core::events::DomainEvent;
-use backbone_core::ids::{DeviceId, MessageId};
+use backbone_core::ids::{DeviceId, MessageId, RelationshipId};
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
+use backbone_core::ports::{RelationshipBetween, RelationshipDirectory};
 use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx;
-use serde::Serialize;
 
 use crate::domain::{allows_sending, blocks_delivery, Message, Recipient, MAX_ATTACHMENTS, MAX_BODY_BYTES};
 use crate::store::MessagesStore;
 use crate::MessagesError;
-
-/// Lets this module ask the Relationships module about the relationship between two identities.
-#[async_trait]
-pub trait RelationshipLookup: Send + Sync {
-    /// The youngest relationship between the two: its ID and status name. Runs on the
-    /// caller's connection (the send's transaction), never on a second pooled one.
-    async fn youngest_between(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        a: &IdentityAddress,
-        b: &IdentityAddress,
-    ) -> anyhow::Result<Option<(String, String)>>;
-}
 
 #[derive(Debug, Clone)]
 pub struct MessagesSettings {
@@ -40,7 +27,7 @@ pub struct MessagesSettings {
 pub struct MessagesService {
     pub store: MessagesStore,
     pub clock: SharedClock,
-    pub relationships: Arc<dyn RelationshipLookup>,
+    pub relationships: Arc<dyn RelationshipDirectory>,
     pub settings: Arc<MessagesSettings>,
 }
 
@@ -51,26 +38,26 @@ pub struct NewRecipient {
     pub encrypted_key: Vec<u8>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct MessageCreated<'a> {
-    id: &'a str,
-    recipients: Vec<CreatedRecipient<'a>>,
-    created_by: &'a str,
-}
-
-/// Beside upstream's fields, each recipient carries whether its delivery waits for the
-/// relationship to become active, as decided at send time.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct CreatedRecipient<'a> {
-    address: &'a str,
-    relationship_id: &'a str,
-    is_delivery_blocked: bool,
-}
-
 fn internal(error: sqlx::Error) -> ApiError {
     ApiError::internal(error)
+}
+
+/// `MessageCreated`, with whether each recipient's delivery waits for its relationship.
+fn created_event(message: &Message, blocked: &[bool]) -> DomainEvent {
+    DomainEvent::from_event(&MessageCreated {
+        id: message.id.clone(),
+        recipients: message
+            .recipients
+            .iter()
+            .zip(blocked)
+            .map(|(r, blocked)| MessageRecipient {
+                address: r.address.clone(),
+                relationship_id: RelationshipId::from_trusted(r.relationship_id.clone()),
+                is_delivery_blocked: *blocked,
+            })
+            .collect(),
+        created_by: message.created_by.clone(),
+    })
 }
 
 impl MessagesService {
@@ -90,37 +77,11 @@ impl MessagesService {
         let mut stored = Vec::with_capacity(recipients.len());
         let mut blocked = Vec::with_capacity(recipients.len());
         for recipient in recipients {
-            let relationship = self
-                .relationships
-                .youngest_between(&mut tx, sender, &recipient.address)
-                .await
-                .map_err(ApiError::internal)?;
-            let (relationship_id, status) = relationship.ok_or_else(|| {
-                MessagesError::NoRelationshipToRecipientExists(recipient.address.to_string())
-            })?;
-            if !allows_sending(&status) {
-                return Err(
-                    MessagesError::RelationshipToRecipientNotActive(recipient.address.to_string()).into(),
-                );
-            }
-            let max = self.settings.max_number_of_unreceived_messages_from_one_sender;
-            if self
-                .store
-                .unreceived_count(&mut tx, sender, &recipient.address)
-                .await
-                .map_err(internal)?
-                >= max
-            {
-                return Err(MessagesError::MaxNumberOfUnreceivedMessagesReached(
-                    recipient.address.to_string(),
-                    max,
-                )
-                .into());
-            }
-            blocked.push(blocks_delivery(&status));
+            let relationship = self.relationship_to(&mut tx, sender, &recipient.address).await?;
+            blocked.push(blocks_delivery(relationship.status));
             stored.push(Recipient {
                 address: recipient.address,
-                relationship_id,
+                relationship_id: relationship.id.into_string(),
                 encrypted_key: recipient.encrypted_key,
                 received_at: None,
                 received_by_device: None,
@@ -137,23 +98,7 @@ impl MessagesService {
             attachments,
             recipients: stored,
         };
-        let event = DomainEvent::new(
-            "MessageCreated",
-            &MessageCreated {
-                id: message.id.as_str(),
-                recipients: message
-                    .recipients
-                    .iter()
-                    .zip(&blocked)
-                    .map(|(r, blocked)| CreatedRecipient {
-                        address: r.address.as_str(),
-                        relationship_id: &r.relationship_id,
-                        is_delivery_blocked: *blocked,
-                    })
-                    .collect(),
-                created_by: sender.as_str(),
-            },
-        );
+        let event = created_event(&message, &blocked);
         self.store
             .insert_message(&mut tx, &message)
             .await
@@ -163,6 +108,39 @@ impl MessagesService {
             .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         Ok(message)
+    }
+
+    /// The relationship a message to `recipient` travels on, checked in upstream's order: it
+    /// exists, allows sending, and the recipient has not too many unreceived messages from
+    /// `sender`. Asked on the send's transaction.
+    async fn relationship_to(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        sender: &IdentityAddress,
+        recipient: &IdentityAddress,
+    ) -> ApiResult<RelationshipBetween> {
+        let relationship = self
+            .relationships
+            .youngest_between(tx, sender, recipient)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| MessagesError::NoRelationshipToRecipientExists(recipient.to_string()))?;
+        if !allows_sending(relationship.status) {
+            return Err(MessagesError::RelationshipToRecipientNotActive(recipient.to_string()).into());
+        }
+        let max = self.settings.max_number_of_unreceived_messages_from_one_sender;
+        if self
+            .store
+            .unreceived_count(tx, sender, recipient)
+            .await
+            .map_err(internal)?
+            >= max
+        {
+            return Err(
+                MessagesError::MaxNumberOfUnreceivedMessagesReached(recipient.to_string(), max).into(),
+            );
+        }
+        Ok(relationship)
     }
 
     fn validate(&self, recipients: &[NewRecipient], body: &[u8], attachments: &[String]) -> ApiResult<()> {

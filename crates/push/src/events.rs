@@ -2,160 +2,115 @@
 //! deliveries (idempotently, keyed by the event id); the sender delivers them.
 
 use async_trait::async_trait;
-use backbone_core::ids::DeviceId;
-use backbone_core::IdentityAddress;
-use backbone_eventbus::{Event, EventHandler};
-use serde::Deserialize;
+use backbone_core::event_set;
+use backbone_core::events::devices::{
+    BackupDeviceUsed, DeletionProcessGracePeriodReminder, IdentityDeleted, IdentityDeletionCancelled,
+    IdentityToBeDeleted,
+};
+use backbone_core::events::synchronization::{DatawalletModified, ExternalEventCreated};
+use backbone_core::events::tokens::TokenLocked;
+use backbone_core::status::IdentityStatus;
+use backbone_eventbus::{Event, Subscriber};
 
 use crate::domain::PushNotification;
 use crate::service::{Audience, PushService};
-
-const CONSUMER: &str = "Devices.PushNotifications";
-
-/// The event types that lead to pushes.
-pub const EVENT_TYPES: &[&str] = &[
-    "ExternalEventCreated",
-    "DatawalletModified",
-    "BackupDeviceUsed",
-    "TokenLocked",
-    "IdentityToBeDeleted",
-    "IdentityDeletionCancelled",
-    "IdentityDeleted",
-    "DeletionProcessGracePeriodReminder",
-];
 
 pub struct PushEventsHandler {
     pub service: PushService,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ExternalEventCreated {
-    owner: String,
-    #[serde(default)]
-    is_delivery_blocked: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct DatawalletModified {
-    identity: String,
-    modified_by_device: String,
-}
-
-/// `BackupDeviceUsed`, `IdentityToBeDeleted`, `IdentityDeletionCancelled`, `IdentityDeleted`.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct OfIdentity {
-    identity_address: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct GracePeriodReminder {
-    identity_address: String,
-    days_until_deletion: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct TokenLocked {
-    created_by: Option<String>,
-}
-
-fn address(text: &str) -> anyhow::Result<IdentityAddress> {
-    IdentityAddress::parse(text).ok_or_else(|| anyhow::anyhow!("invalid address {text}"))
+event_set! {
+    /// The events that lead to pushes.
+    pub enum Incoming {
+        ExternalEventCreated(ExternalEventCreated),
+        DatawalletModified(DatawalletModified),
+        BackupDeviceUsed(BackupDeviceUsed),
+        TokenLocked(TokenLocked),
+        IdentityToBeDeleted(IdentityToBeDeleted),
+        IdentityDeletionCancelled(IdentityDeletionCancelled),
+        IdentityDeleted(IdentityDeleted),
+        DeletionProcessGracePeriodReminder(DeletionProcessGracePeriodReminder),
+    }
 }
 
 /// Who gets which push for an event, and whether the recipient must be active; `None` when the
 /// event causes no push.
-fn decide(event: &Event) -> anyhow::Result<Option<(Audience, PushNotification, bool)>> {
-    Ok(Some(match event.event_type.as_str() {
-        "ExternalEventCreated" => {
-            let created: ExternalEventCreated = event.payload_as()?;
+fn decide(incoming: Incoming) -> Option<(Audience, PushNotification, bool)> {
+    Some(match incoming {
+        Incoming::ExternalEventCreated(created) => {
             if created.is_delivery_blocked {
-                return Ok(None);
+                return None;
             }
             (
-                Audience::identity(address(&created.owner)?),
+                Audience::identity(created.owner),
                 PushNotification::ExternalEventCreated,
                 true,
             )
         }
-        "DatawalletModified" => {
-            let modified: DatawalletModified = event.payload_as()?;
-            let device = DeviceId::parse(&modified.modified_by_device)
-                .ok_or_else(|| anyhow::anyhow!("invalid device {}", modified.modified_by_device))?;
+        Incoming::DatawalletModified(modified) => {
+            let device = modified.modified_by_device;
             (
-                Audience::identity(address(&modified.identity)?).except(device.clone()),
+                Audience::identity(modified.identity).except(device.clone()),
                 PushNotification::DatawalletModificationsCreated {
                     created_by_device: device,
                 },
                 false,
             )
         }
-        "TokenLocked" => {
-            let locked: TokenLocked = event.payload_as()?;
-            let Some(creator) = locked.created_by else {
-                return Ok(None);
-            };
-            (
-                Audience::identity(address(&creator)?),
-                PushNotification::TokenLocked,
-                true,
-            )
-        }
-        "DeletionProcessGracePeriodReminder" => {
-            let reminder: GracePeriodReminder = event.payload_as()?;
-            (
-                Audience::identity(address(&reminder.identity_address)?),
-                PushNotification::DeletionProcessGracePeriodReminder {
-                    days_until_deletion: reminder.days_until_deletion,
-                },
-                false,
-            )
-        }
-        other => {
-            let notification = match other {
-                "BackupDeviceUsed" => PushNotification::BackupDeviceUsed,
-                "IdentityToBeDeleted" => PushNotification::DeletionProcessStarted,
-                "IdentityDeletionCancelled" => PushNotification::DeletionProcessCancelledByOwner,
-                "IdentityDeleted" => PushNotification::DeletionStarts,
-                _ => return Ok(None),
-            };
-            let of: OfIdentity = event.payload_as()?;
-            (
-                Audience::identity(address(&of.identity_address)?),
-                notification,
-                false,
-            )
-        }
-    }))
+        Incoming::TokenLocked(locked) => (
+            Audience::identity(locked.created_by?),
+            PushNotification::TokenLocked,
+            true,
+        ),
+        Incoming::DeletionProcessGracePeriodReminder(reminder) => (
+            Audience::identity(reminder.identity_address),
+            PushNotification::DeletionProcessGracePeriodReminder {
+                days_until_deletion: reminder.days_until_deletion,
+            },
+            false,
+        ),
+        Incoming::BackupDeviceUsed(e) => (
+            Audience::identity(e.identity_address),
+            PushNotification::BackupDeviceUsed,
+            false,
+        ),
+        Incoming::IdentityToBeDeleted(e) => (
+            Audience::identity(e.identity_address),
+            PushNotification::DeletionProcessStarted,
+            false,
+        ),
+        Incoming::IdentityDeletionCancelled(e) => (
+            Audience::identity(e.identity_address),
+            PushNotification::DeletionProcessCancelledByOwner,
+            false,
+        ),
+        Incoming::IdentityDeleted(e) => (
+            Audience::identity(e.identity_address),
+            PushNotification::DeletionStarts,
+            false,
+        ),
+    })
 }
 
 #[async_trait]
-impl EventHandler for PushEventsHandler {
-    fn name(&self) -> &'static str {
-        CONSUMER
-    }
+impl Subscriber for PushEventsHandler {
+    const NAME: &'static str = "Devices.PushNotifications";
+    type Events = Incoming;
 
-    fn event_types(&self) -> &'static [&'static str] {
-        EVENT_TYPES
-    }
-
-    async fn handle(&self, event: &Event) -> anyhow::Result<()> {
-        let Some((audience, notification, only_if_active)) = decide(event)? else {
+    async fn on_event(&self, event: &Event, incoming: Incoming) -> anyhow::Result<()> {
+        let Some((audience, notification, only_if_active)) = decide(incoming) else {
             return Ok(());
         };
         if only_if_active {
             for identity in &audience.identities {
-                if !self.service.devices.is_active(identity).await? {
+                let status = self.service.identities.status_of(identity).await?;
+                if status != Some(IdentityStatus::Active) {
                     return Ok(());
                 }
             }
         }
         self.service
-            .send_once(CONSUMER, &event.id, audience, &notification)
+            .send_once(Self::NAME, &event.id, audience, &notification)
             .await?;
         Ok(())
     }
@@ -164,7 +119,14 @@ impl EventHandler for PushEventsHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use backbone_core::ids::DeviceId;
+    use backbone_core::IdentityAddress;
     use serde_json::json;
+
+    /// Decodes like the bus, then decides.
+    fn decide_event(event: &Event) -> anyhow::Result<Option<(Audience, PushNotification, bool)>> {
+        Ok(event.decode::<Incoming>()?.and_then(decide))
+    }
 
     fn event(event_type: &str, payload: serde_json::Value) -> Event {
         Event {
@@ -179,7 +141,7 @@ mod tests {
     fn events_map_to_notifications() {
         let owner = IdentityAddress::derive(&[1; 32], "localhost");
         let a = owner.as_str();
-        let decided = |event_type: &str, payload| decide(&event(event_type, payload)).unwrap();
+        let decided = |event_type: &str, payload| decide_event(&event(event_type, payload)).unwrap();
 
         let (audience, notification, active) = decided(
             "ExternalEventCreated",
@@ -241,6 +203,6 @@ mod tests {
                 days_until_deletion: 5
             }
         );
-        assert!(decide(&event("ExternalEventCreated", json!({}))).is_err());
+        assert!(decide_event(&event("ExternalEventCreated", json!({}))).is_err());
     }
 }

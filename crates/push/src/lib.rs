@@ -39,5 +39,5 @@ pub use error::PushError;
 pub use events::PushEventsHandler;
 pub use http::{routes, PushState};
 pub use sender::{PushSender, PushWorker, RetryPolicy, SendReport};
-pub use service::{Audience, DeviceDirectory, DeviceLanguage, PushService, RelationshipStatuses};
+pub use service::{Audience, PushService};
 pub use store::PushStore;

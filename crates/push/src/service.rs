@@ -9,8 +9,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use backbone_core::ids::{DeviceId, DevicePushIdentifierId};
+use backbone_core::ports::{DeviceDirectory, IdentityDirectory, RelationshipDirectory};
+use backbone_core::status::RelationshipStatus;
 use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
 use tokio::sync::Notify;
 
@@ -21,34 +22,6 @@ use crate::domain::{
 use crate::error::PushError;
 use crate::store::PushStore;
 use crate::texts::{TextCatalog, Translations, DEFAULT_LANGUAGE};
-
-/// A device and the language its user reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceLanguage {
-    pub device_id: DeviceId,
-    pub communication_language: String,
-}
-
-/// What this module needs to know from the Devices module.
-#[async_trait]
-pub trait DeviceDirectory: Send + Sync {
-    /// Every device of these identities with its communication language.
-    async fn devices_of(&self, identities: &[IdentityAddress]) -> anyhow::Result<Vec<DeviceLanguage>>;
-
-    /// Whether the identity exists and is `Active` (not being deleted).
-    async fn is_active(&self, identity: &IdentityAddress) -> anyhow::Result<bool>;
-}
-
-/// What this module needs to know from the Relationships module (N4).
-#[async_trait]
-pub trait RelationshipStatuses: Send + Sync {
-    /// The status name (`Pending`, `Active`, …) of the youngest relationship between the two.
-    async fn youngest_status(
-        &self,
-        a: &IdentityAddress,
-        b: &IdentityAddress,
-    ) -> anyhow::Result<Option<String>>;
-}
 
 /// Which devices a push goes to: all devices of some identities, optionally except one.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,8 +52,12 @@ impl Audience {
 pub struct PushService {
     pub store: PushStore,
     pub connectors: Arc<Connectors>,
+    /// Asked whether an identity is active (some pushes go to active identities only).
+    pub identities: Arc<dyn IdentityDirectory>,
+    /// Asked for the devices of the audience and their languages.
     pub devices: Arc<dyn DeviceDirectory>,
-    pub relationships: Arc<dyn RelationshipStatuses>,
+    /// Asked whether sender and recipients of a text-only notification are connected (N4).
+    pub relationships: Arc<dyn RelationshipDirectory>,
     pub texts: Arc<TextCatalog>,
     pub clock: SharedClock,
     /// Woken whenever deliveries were queued, so the sender of this process starts at once.
@@ -165,26 +142,13 @@ impl PushService {
             return Err(ApiError::invalid_property_value("'code' must not be empty."));
         }
         // Upstream's order: relationships first, then the code.
-        let mut statuses = Vec::with_capacity(recipients.len());
-        let mut missing = Vec::new();
-        for recipient in &recipients {
-            match self
-                .relationships
-                .youngest_status(sender, recipient)
-                .await
-                .map_err(internal)?
-            {
-                Some(status) => statuses.push(status),
-                None => missing.push(recipient.to_string()),
-            }
-        }
-        if !missing.is_empty() {
-            return Err(PushError::NoRelationshipToOneOrMoreRecipientsExists(missing).into());
-        }
-        if statuses
-            .iter()
-            .any(|s| !matches!(s.as_str(), "Pending" | "Active" | "Terminated"))
-        {
+        let statuses = self.relationship_statuses(sender, &recipients).await?;
+        if statuses.iter().any(|status| {
+            !matches!(
+                status,
+                RelationshipStatus::Pending | RelationshipStatus::Active | RelationshipStatus::Terminated
+            )
+        }) {
             return Err(PushError::RelationshipToRecipientIsNotInCorrectStatus.into());
         }
         let Some(texts) = self.texts.for_code(code) else {
@@ -200,6 +164,34 @@ impl PushService {
             .map_err(internal)?;
         self.queue(deliveries).await.map_err(internal)?;
         Ok(())
+    }
+
+    /// The status of the youngest relationship between `sender` and each recipient; an error
+    /// naming the recipients without one.
+    async fn relationship_statuses(
+        &self,
+        sender: &IdentityAddress,
+        recipients: &[IdentityAddress],
+    ) -> ApiResult<Vec<RelationshipStatus>> {
+        // One connection for all questions, given back before anything else is read.
+        let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
+        let mut statuses = Vec::with_capacity(recipients.len());
+        let mut missing = Vec::new();
+        for recipient in recipients {
+            match self
+                .relationships
+                .youngest_between(&mut conn, sender, recipient)
+                .await
+                .map_err(internal)?
+            {
+                Some(relationship) => statuses.push(relationship.status),
+                None => missing.push(recipient.to_string()),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(PushError::NoRelationshipToOneOrMoreRecipientsExists(missing).into());
+        }
+        Ok(statuses)
     }
 
     /// Pushes `notification` to every registered device of `identity`, with the built-in (or

@@ -1,10 +1,17 @@
 //! What this module does with other modules' domain events.
 
 use async_trait::async_trait;
+use backbone_core::event_set;
+use backbone_core::events::devices::{
+    FeatureFlagsOfIdentityChanged, IdentityDeleted, IdentityDeletionCancelled, IdentityToBeDeleted,
+};
+use backbone_core::events::relationships::{
+    PeerDeleted, PeerDeletionCancelled, PeerFeatureFlagsChanged, PeerToBeDeleted,
+};
 use backbone_core::events::DomainEvent;
+use backbone_core::ids::RelationshipId;
 use backbone_core::{IdentityAddress, SharedClock};
-use backbone_eventbus::{Event, EventHandler};
-use serde::{Deserialize, Serialize};
+use backbone_eventbus::{Event, Subscriber};
 
 use crate::store::RelationshipsStore;
 
@@ -15,56 +22,31 @@ pub struct FeatureFlagsHandler {
     pub clock: SharedClock,
 }
 
-const CONSUMER: &str = "Relationships.FeatureFlagsOfIdentityChanged";
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct FeatureFlagsOfIdentityChanged {
-    identity_address: String,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct PeerFeatureFlagsChanged<'a> {
-    peer_address: &'a str,
-    notified_identity_address: &'a str,
+event_set! {
+    pub enum FeatureFlagsEvents {
+        Changed(FeatureFlagsOfIdentityChanged),
+    }
 }
 
 #[async_trait]
-impl EventHandler for FeatureFlagsHandler {
-    fn name(&self) -> &'static str {
-        CONSUMER
-    }
+impl Subscriber for FeatureFlagsHandler {
+    const NAME: &'static str = "Relationships.FeatureFlagsOfIdentityChanged";
+    type Events = FeatureFlagsEvents;
 
-    fn event_types(&self) -> &'static [&'static str] {
-        &["FeatureFlagsOfIdentityChanged"]
-    }
-
-    async fn handle(&self, event: &Event) -> anyhow::Result<()> {
-        let changed: FeatureFlagsOfIdentityChanged = event.payload_as()?;
-        let identity = IdentityAddress::parse(&changed.identity_address)
-            .ok_or_else(|| anyhow::anyhow!("invalid address {}", changed.identity_address))?;
+    async fn on_event(&self, event: &Event, decoded: FeatureFlagsEvents) -> anyhow::Result<()> {
+        let FeatureFlagsEvents::Changed(changed) = decoded;
+        let identity = changed.identity_address;
         let audience = self.store.feature_flag_audience(&identity).await?;
-        let now = self.clock.now();
-        let mut tx = self.store.db().begin_write().await?;
-        if !backbone_db::processed::mark_processed(&mut tx, CONSUMER, &event.id).await? {
-            return Ok(());
-        }
         let events: Vec<DomainEvent> = audience
-            .iter()
+            .into_iter()
             .map(|peer| {
-                DomainEvent::new(
-                    "PeerFeatureFlagsChanged",
-                    &PeerFeatureFlagsChanged {
-                        peer_address: identity.as_str(),
-                        notified_identity_address: peer.as_str(),
-                    },
-                )
+                DomainEvent::from_event(&PeerFeatureFlagsChanged {
+                    peer_address: identity.clone(),
+                    notified_identity_address: peer,
+                })
             })
             .collect();
-        self.store.enqueue_all(&mut tx, &events, now).await?;
-        tx.commit().await?;
-        Ok(())
+        enqueue_once(&self.store, self.clock.now(), Self::NAME, &event.id, &events).await
     }
 }
 
@@ -75,67 +57,74 @@ pub struct IdentityDeletionHandler {
     pub clock: SharedClock,
 }
 
-const DELETION_CONSUMER: &str = "Relationships.IdentityDeletion";
+event_set! {
+    pub enum IdentityDeletionEvents {
+        ToBeDeleted(IdentityToBeDeleted),
+        Cancelled(IdentityDeletionCancelled),
+        Deleted(IdentityDeleted),
+    }
+}
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct IdentityDeletionEvent {
-    identity_address: String,
-    grace_period_ends_at: Option<serde_json::Value>,
+impl IdentityDeletionEvents {
+    fn identity(&self) -> &IdentityAddress {
+        match self {
+            Self::ToBeDeleted(e) => &e.identity_address,
+            Self::Cancelled(e) => &e.identity_address,
+            Self::Deleted(e) => &e.identity_address,
+        }
+    }
+
+    /// What the peer on `relationship` is told.
+    fn for_peer(&self, relationship: RelationshipId, peer: IdentityAddress) -> DomainEvent {
+        match self {
+            Self::ToBeDeleted(e) => DomainEvent::from_event(&PeerToBeDeleted {
+                peer_of_identity_to_be_deleted: peer,
+                relationship_id: relationship,
+                identity_to_be_deleted: e.identity_address.clone(),
+                grace_period_ends_at: e.grace_period_ends_at,
+            }),
+            Self::Cancelled(e) => DomainEvent::from_event(&PeerDeletionCancelled {
+                peer_of_identity_with_deletion_cancelled: peer,
+                relationship_id: relationship,
+                identity_with_deletion_cancelled: e.identity_address.clone(),
+            }),
+            Self::Deleted(e) => DomainEvent::from_event(&PeerDeleted {
+                peer_of_deleted_identity: peer,
+                relationship_id: relationship,
+                deleted_identity: e.identity_address.clone(),
+            }),
+        }
+    }
 }
 
 #[async_trait]
-impl EventHandler for IdentityDeletionHandler {
-    fn name(&self) -> &'static str {
-        DELETION_CONSUMER
-    }
+impl Subscriber for IdentityDeletionHandler {
+    const NAME: &'static str = "Relationships.IdentityDeletion";
+    type Events = IdentityDeletionEvents;
 
-    fn event_types(&self) -> &'static [&'static str] {
-        &[
-            "IdentityToBeDeleted",
-            "IdentityDeletionCancelled",
-            "IdentityDeleted",
-        ]
-    }
-
-    async fn handle(&self, event: &Event) -> anyhow::Result<()> {
-        let e: IdentityDeletionEvent = event.payload_as()?;
-        let identity = IdentityAddress::parse(&e.identity_address)
-            .ok_or_else(|| anyhow::anyhow!("invalid address {}", e.identity_address))?;
-        let relationships = self.store.open_relationships_of(&identity).await?;
+    async fn on_event(&self, event: &Event, decoded: IdentityDeletionEvents) -> anyhow::Result<()> {
+        let relationships = self.store.open_relationships_of(decoded.identity()).await?;
         let events: Vec<DomainEvent> = relationships
-            .iter()
-            .map(|(id, peer)| match event.event_type.as_str() {
-                "IdentityToBeDeleted" => DomainEvent::new(
-                    "PeerToBeDeleted",
-                    &serde_json::json!({
-                        "PeerOfIdentityToBeDeleted": peer,
-                        "RelationshipId": id,
-                        "IdentityToBeDeleted": identity,
-                        "GracePeriodEndsAt": e.grace_period_ends_at,
-                    }),
-                ),
-                "IdentityDeletionCancelled" => DomainEvent::new(
-                    "PeerDeletionCancelled",
-                    &serde_json::json!({
-                        "PeerOfIdentityWithDeletionCancelled": peer,
-                        "RelationshipId": id,
-                        "IdentityWithDeletionCancelled": identity,
-                    }),
-                ),
-                _ => DomainEvent::new(
-                    "PeerDeleted",
-                    &serde_json::json!({ "PeerOfDeletedIdentity": peer, "RelationshipId": id, "DeletedIdentity": identity }),
-                ),
-            })
+            .into_iter()
+            .map(|(id, peer)| decoded.for_peer(id, peer))
             .collect();
-        let now = self.clock.now();
-        let mut tx = self.store.db().begin_write().await?;
-        if !backbone_db::processed::mark_processed(&mut tx, DELETION_CONSUMER, &event.id).await? {
-            return Ok(());
-        }
-        self.store.enqueue_all(&mut tx, &events, now).await?;
-        tx.commit().await?;
-        Ok(())
+        enqueue_once(&self.store, self.clock.now(), Self::NAME, &event.id, &events).await
     }
+}
+
+/// Enqueues `events` unless `consumer` handled `event_id` before, in one transaction.
+async fn enqueue_once(
+    store: &RelationshipsStore,
+    now: chrono::DateTime<chrono::Utc>,
+    consumer: &str,
+    event_id: &str,
+    events: &[DomainEvent],
+) -> anyhow::Result<()> {
+    let mut tx = store.db().begin_write().await?;
+    if !backbone_db::processed::mark_processed(&mut tx, consumer, event_id).await? {
+        return Ok(());
+    }
+    store.enqueue_all(&mut tx, events, now).await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -12,4 +12,4 @@ pub use http::{routes, PublicTemplateReference, RelationshipsState};
 pub mod service;
 pub mod store;
 
-pub use service::{IdentityDirectory, RelationshipsService};
+pub use service::RelationshipsService;

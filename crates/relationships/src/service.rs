@@ -3,26 +3,21 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
+use backbone_core::events::relationships::{
+    RelationshipTemplateAllocationsExhausted, RelationshipTemplateCreated,
+};
 use backbone_core::events::DomainEvent;
-use backbone_core::ids::{DeviceId, RelationshipId, RelationshipTemplateId};
+use backbone_core::ids::{RelationshipId, RelationshipTemplateId};
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
-use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
+use backbone_core::ports::IdentityDirectory;
+use backbone_core::status::IdentityStatus;
+use backbone_core::{Actor, ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx::{self, AnyConnection};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
-use crate::domain::relationship::Actor;
 use crate::domain::{Relationship, Template, MAX_CONTENT_BYTES};
 use crate::store::RelationshipsStore;
 use crate::RelationshipsError;
-
-/// What this module needs to know about identities, without reading the Devices tables.
-#[async_trait]
-pub trait IdentityDirectory: Send + Sync {
-    /// `None` if the identity does not exist, else whether its status is `Active`.
-    async fn is_active(&self, address: &IdentityAddress) -> anyhow::Result<Option<bool>>;
-}
 
 #[derive(Clone)]
 pub struct RelationshipsService {
@@ -53,20 +48,6 @@ pub struct TemplateQuery {
 pub struct CanCreate {
     pub can_create: bool,
     pub code: Option<&'static str>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct TemplateCreated<'a> {
-    template_id: &'a str,
-    created_by: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct AllocationsExhausted<'a> {
-    relationship_template_id: &'a str,
-    created_by: &'a str,
 }
 
 fn internal(error: sqlx::Error) -> ApiError {
@@ -123,13 +104,10 @@ impl RelationshipsService {
             password: new.password,
             content: new.content,
         };
-        let event = DomainEvent::new(
-            "RelationshipTemplateCreated",
-            &TemplateCreated {
-                template_id: template.id.as_str(),
-                created_by: actor.address.as_str(),
-            },
-        );
+        let event = DomainEvent::from_event(&RelationshipTemplateCreated {
+            template_id: template.id.clone(),
+            created_by: actor.address.clone(),
+        });
         let mut tx = self.store.db().begin_write().await.map_err(internal)?;
         self.store
             .insert_template(&mut tx, &template)
@@ -174,13 +152,10 @@ impl RelationshipsService {
                 .await
                 .map_err(internal)?;
             if template.max_number_of_allocations == Some(allocations + 1) {
-                let event = DomainEvent::new(
-                    "RelationshipTemplateAllocationsExhausted",
-                    &AllocationsExhausted {
-                        relationship_template_id: template.id.as_str(),
-                        created_by: template.created_by.as_str(),
-                    },
-                );
+                let event = DomainEvent::from_event(&RelationshipTemplateAllocationsExhausted {
+                    relationship_template_id: template.id.clone(),
+                    created_by: template.created_by.clone(),
+                });
                 self.store
                     .enqueue_all(&mut tx, &[event], now)
                     .await
@@ -309,13 +284,15 @@ impl RelationshipsService {
         let template = self.get_template(actor, template_id, None).await?;
         match self
             .identities
-            .is_active(&template.created_by)
+            .status_of(&template.created_by)
             .await
             .map_err(ApiError::internal)?
         {
             None => return Err(ApiError::not_found("Identity")),
-            Some(false) => return Err(RelationshipsError::PeerIsToBeDeleted.into()),
-            Some(true) => {}
+            Some(IdentityStatus::ToBeDeleted | IdentityStatus::Deleting) => {
+                return Err(RelationshipsError::PeerIsToBeDeleted.into())
+            }
+            Some(IdentityStatus::Active) => {}
         }
         if let Some(content) = &creation_content {
             validate_content("creationContent", content)?;
@@ -369,18 +346,18 @@ impl RelationshipsService {
     pub async fn can_create(&self, caller: &IdentityAddress, peer: &IdentityAddress) -> ApiResult<CanCreate> {
         match self
             .identities
-            .is_active(peer)
+            .status_of(peer)
             .await
             .map_err(ApiError::internal)?
         {
             None => return Err(ApiError::not_found("Identity")),
-            Some(false) => {
+            Some(IdentityStatus::ToBeDeleted | IdentityStatus::Deleting) => {
                 return Ok(CanCreate {
                     can_create: false,
                     code: Some(RelationshipsError::PeerIsToBeDeleted.code()),
                 })
             }
-            Some(true) => {}
+            Some(IdentityStatus::Active) => {}
         }
         let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
         if self
@@ -500,9 +477,4 @@ impl RelationshipsService {
     ) -> anyhow::Result<bool> {
         Ok(self.store.are_acquainted(caller, target).await?)
     }
-}
-
-/// The device a request comes from.
-pub fn actor(address: IdentityAddress, device: DeviceId) -> Actor {
-    Actor { address, device }
 }

@@ -6,6 +6,7 @@ use backbone_core::encoding::{from_millis, to_millis};
 use backbone_core::events::DomainEvent;
 use backbone_core::ids::{DeviceId, RelationshipAuditLogEntryId, RelationshipId, RelationshipTemplateId};
 use backbone_core::paging::{Page, PageRequest};
+use backbone_core::status::UnknownValue;
 use backbone_core::IdentityAddress;
 use backbone_db::sqlx::any::AnyRow;
 use backbone_db::sqlx::{self, AnyConnection, Row};
@@ -13,7 +14,7 @@ use backbone_db::{get_flag, outbox, Database};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
-use crate::domain::{AuditEntry, AuditReason, Relationship, RelationshipStatus, Template};
+use crate::domain::{AuditEntry, AuditReason, Relationship, RelationshipStatus, Template, BLOCKING_STATUSES};
 
 const TEMPLATE_COLUMNS: &str = "id, created_by, created_by_device, created_at, expires_at, \
     max_number_of_allocations, for_identity, password, content";
@@ -109,7 +110,7 @@ fn pair_key(a: &IdentityAddress, b: &IdentityAddress) -> String {
 }
 
 fn blocking_statuses() -> String {
-    RelationshipStatus::BLOCKING
+    BLOCKING_STATUSES
         .iter()
         .map(|s| format!("'{}'", s.as_str()))
         .collect::<Vec<_>>()
@@ -455,7 +456,7 @@ impl RelationshipsStore {
             let status: String = row.try_get("status")?;
             Ok((
                 RelationshipId::from_trusted(row.try_get("id")?),
-                RelationshipStatus::parse(&status).unwrap_or(RelationshipStatus::Pending),
+                status_of(&status)?,
             ))
         })
         .transpose()
@@ -593,6 +594,21 @@ fn template_from_row(row: &AnyRow) -> sqlx::Result<Template> {
     })
 }
 
+/// A stored status that is none of ours is a decode error, not a guess.
+fn status_of(stored: &str) -> sqlx::Result<RelationshipStatus> {
+    RelationshipStatus::parse(stored).map_err(|e| sqlx::Error::Decode(e.into()))
+}
+
+fn unknown(kind: &'static str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(
+        UnknownValue {
+            kind,
+            value: value.to_owned(),
+        }
+        .into(),
+    )
+}
+
 fn relationship_from_row(row: &AnyRow) -> sqlx::Result<Relationship> {
     let status: String = row.try_get("status")?;
     Ok(Relationship {
@@ -603,7 +619,7 @@ fn relationship_from_row(row: &AnyRow) -> sqlx::Result<Relationship> {
         from: IdentityAddress::from_trusted(row.try_get("from_address")?),
         to: IdentityAddress::from_trusted(row.try_get("to_address")?),
         created_at: from_millis(row.try_get("created_at")?),
-        status: RelationshipStatus::parse(&status).unwrap_or(RelationshipStatus::Pending),
+        status: status_of(&status)?,
         creation_content: row.try_get("creation_content")?,
         creation_response_content: row.try_get("creation_response_content")?,
         from_has_decomposed: get_flag(row, "from_has_decomposed")?,
@@ -622,11 +638,12 @@ fn audit_entry_from_row(row: &AnyRow) -> sqlx::Result<AuditEntry> {
         created_by_device: row
             .try_get::<Option<String>, _>("created_by_device")?
             .map(DeviceId::from_trusted),
-        reason: AuditReason::parse(&reason).unwrap_or(AuditReason::Creation),
+        reason: AuditReason::parse(&reason).ok_or_else(|| unknown("audit reason", &reason))?,
         old_status: row
             .try_get::<Option<String>, _>("old_status")?
             .as_deref()
-            .and_then(RelationshipStatus::parse),
-        new_status: RelationshipStatus::parse(&new_status).unwrap_or(RelationshipStatus::Pending),
+            .map(status_of)
+            .transpose()?,
+        new_status: status_of(&new_status)?,
     })
 }

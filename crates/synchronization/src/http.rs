@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use backbone_core::encoding::{date_format, decode_bytes, encode_bytes};
 use backbone_core::ids::{ExternalEventId, SyncRunId};
-use backbone_core::{ApiError, ApiResult};
+use backbone_core::{Actor, ApiError, ApiResult};
 use backbone_web::json::{parse_json, read_body};
 use backbone_web::{Caller, CiJson, Created, Envelope, PagedEnvelope, QueryParams, Routes};
 use chrono::{DateTime, Utc};
@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::domain::{
     EventResult, ExternalEvent, Modification, ModificationType, NewModification, SyncRun, SyncRunType,
 };
-use crate::service::{Actor, CreatedModifications, StartOutcome};
+use crate::service::{CreatedModifications, StartOutcome};
 use crate::SynchronizationService;
 
 #[derive(Clone)]
@@ -44,13 +44,6 @@ pub fn routes(state: SynchronizationState) -> Routes {
             get(get_modifications).post(post_modifications),
         )
         .with_state(state)
-}
-
-fn actor(caller: Caller) -> Actor {
-    Actor {
-        address: caller.address,
-        device: caller.device_id,
-    }
 }
 
 /// `X-Supported-Datawallet-Version`; missing or unreadable counts as 0.
@@ -131,7 +124,7 @@ async fn post_sync_run(
     let outcome = state
         .service
         .start_sync_run(
-            &actor(caller),
+            &Actor::from(caller),
             run_type,
             request.duration,
             supported_version(&headers),
@@ -201,7 +194,7 @@ async fn get_external_events(
     let page = query.page(state.service.paging)?;
     let events = state
         .service
-        .events_of_run(&actor(caller), &parse_run_id(&id)?, page)
+        .events_of_run(&Actor::from(caller), &parse_run_id(&id)?, page)
         .await?;
     Ok(PagedEnvelope(events.map(ExternalEventDto::from)))
 }
@@ -221,7 +214,7 @@ async fn put_refresh(
 ) -> ApiResult<Envelope<RefreshedDto>> {
     let expires_at = state
         .service
-        .refresh_expiration(&actor(caller), &parse_run_id(&id)?)
+        .refresh_expiration(&Actor::from(caller), &parse_run_id(&id)?)
         .await?;
     Ok(Envelope(RefreshedDto { expires_at }))
 }
@@ -344,7 +337,7 @@ async fn put_finalize_external_event_sync(
     let modifications = to_new_modifications(request.datawallet_modifications)?;
     let (created, more) = state
         .service
-        .finalize_external_event_sync(&actor(caller), &id, results, modifications)
+        .finalize_external_event_sync(&Actor::from(caller), &id, results, modifications)
         .await?;
     Ok(Envelope(FinalizedExternalEventSyncDto {
         new_datawallet_modification_index: created.newest_index,
@@ -380,7 +373,7 @@ async fn put_finalize_version_upgrade(
     let created = state
         .service
         .finalize_datawallet_version_upgrade(
-            &actor(caller),
+            &Actor::from(caller),
             &id,
             request.new_datawallet_version,
             modifications,
@@ -476,7 +469,7 @@ async fn post_modifications(
     let created = state
         .service
         .push_modifications(
-            &actor(caller),
+            &Actor::from(caller),
             request.local_index.filter(|i| *i >= 0),
             modifications,
             supported_version(&headers),

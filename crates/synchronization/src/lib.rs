@@ -18,5 +18,5 @@ pub mod store;
 pub use error::SyncError;
 pub use events::ExternalEventsHandler;
 pub use http::{routes, SynchronizationState};
-pub use service::{IdentityStatusLookup, SynchronizationService};
+pub use service::SynchronizationService;
 pub use store::SynchronizationStore;

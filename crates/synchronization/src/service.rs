@@ -3,14 +3,15 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
+use backbone_core::events::synchronization::DatawalletModified;
 use backbone_core::events::DomainEvent;
-use backbone_core::ids::{DatawalletModificationId, DeviceId, SyncRunId};
+use backbone_core::ids::{DatawalletModificationId, SyncRunId};
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
-use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
+use backbone_core::ports::IdentityDirectory;
+use backbone_core::status::IdentityStatus;
+use backbone_core::{Actor, ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx::{self, AnyConnection};
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
 
 use crate::domain::{
     EventResult, ExternalEvent, Modification, NewModification, SyncRun, SyncRunType, DEFAULT_RUN_DURATION,
@@ -22,26 +23,12 @@ use crate::error::{
 use crate::store::{Datawallet, SynchronizationStore};
 use crate::SyncError;
 
-/// Lets this module ask whether an identity may sync, without reading the Devices tables.
-#[async_trait]
-pub trait IdentityStatusLookup: Send + Sync {
-    /// Whether the identity exists and its status is `Active`.
-    async fn is_active(&self, address: &IdentityAddress) -> anyhow::Result<bool>;
-}
-
 #[derive(Clone)]
 pub struct SynchronizationService {
     pub store: SynchronizationStore,
     pub clock: SharedClock,
-    pub identities: Arc<dyn IdentityStatusLookup>,
+    pub identities: Arc<dyn IdentityDirectory>,
     pub paging: PagingLimits,
-}
-
-/// The device a request comes from.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub address: IdentityAddress,
-    pub device: DeviceId,
 }
 
 #[derive(Debug)]
@@ -59,13 +46,6 @@ pub struct CreatedModifications {
     pub newest_index: Option<i64>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct DatawalletModified<'a> {
-    identity: &'a str,
-    modified_by_device: &'a str,
-}
-
 fn internal(error: sqlx::Error) -> ApiError {
     ApiError::internal(error)
 }
@@ -79,14 +59,7 @@ impl SynchronizationService {
         duration_seconds: Option<i64>,
         supported_version: i64,
     ) -> ApiResult<StartOutcome> {
-        if !self
-            .identities
-            .is_active(&actor.address)
-            .await
-            .map_err(ApiError::internal)?
-        {
-            return Err(SyncError::IdentityIsToBeDeleted.into());
-        }
+        self.require_active(&actor.address).await?;
         require_supported_version(supported_version)?;
         let duration = match duration_seconds {
             None => DEFAULT_RUN_DURATION,
@@ -155,6 +128,19 @@ impl SynchronizationService {
         }
         tx.commit().await.map_err(internal)?;
         Ok(StartOutcome::Created(run))
+    }
+
+    /// Only an active identity syncs: not during its grace period (nor once it is gone).
+    async fn require_active(&self, identity: &IdentityAddress) -> ApiResult<()> {
+        let status = self
+            .identities
+            .status_of(identity)
+            .await
+            .map_err(ApiError::internal)?;
+        if status != Some(IdentityStatus::Active) {
+            return Err(SyncError::IdentityIsToBeDeleted.into());
+        }
+        Ok(())
     }
 
     /// An expired, unfinished run is closed and its events released with an error each.
@@ -485,13 +471,10 @@ impl SynchronizationService {
                 newest: "newer".into(),
             })?;
         if !items.is_empty() {
-            let event = DomainEvent::new(
-                "DatawalletModified",
-                &DatawalletModified {
-                    identity: actor.address.as_str(),
-                    modified_by_device: actor.device.as_str(),
-                },
-            );
+            let event = DomainEvent::from_event(&DatawalletModified {
+                identity: actor.address.clone(),
+                modified_by_device: actor.device.clone(),
+            });
             backbone_db::outbox::enqueue(conn, &event, now)
                 .await
                 .map_err(internal)?;

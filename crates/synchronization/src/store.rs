@@ -3,6 +3,7 @@
 //! transaction, so a use case commits all of its changes or none.
 
 use backbone_core::encoding::{from_millis, to_millis};
+use backbone_core::events::synchronization::ExternalEventCreated;
 use backbone_core::ids::{
     DatawalletId, DatawalletModificationId, DeviceId, ExternalEventId, SyncErrorId, SyncRunId,
 };
@@ -362,14 +363,11 @@ impl SynchronizationStore {
             .bind(event.context.as_deref())
             .execute(&mut *tx)
             .await?;
-            let created = backbone_core::events::DomainEvent::new(
-                "ExternalEventCreated",
-                &serde_json::json!({
-                    "EventId": id.as_str(),
-                    "Owner": event.owner.as_str(),
-                    "IsDeliveryBlocked": event.delivery_blocked,
-                }),
-            );
+            let created = backbone_core::events::DomainEvent::from_event(&ExternalEventCreated {
+                event_id: id,
+                owner: event.owner.clone(),
+                is_delivery_blocked: event.delivery_blocked,
+            });
             backbone_db::outbox::enqueue(&mut tx, &created, now).await?;
         }
         tx.commit().await?;
@@ -587,7 +585,16 @@ fn run_from_row(row: &AnyRow) -> sqlx::Result<SyncRun> {
         id: SyncRunId::from_trusted(row.try_get("id")?),
         owner: IdentityAddress::from_trusted(row.try_get("owner")?),
         index: row.try_get("run_index")?,
-        run_type: SyncRunType::parse(&run_type).unwrap_or(SyncRunType::ExternalEventSync),
+        // Unknown means the data or the code is wrong: a decode error, not a guess.
+        run_type: SyncRunType::parse(&run_type).ok_or_else(|| {
+            sqlx::Error::Decode(
+                backbone_core::status::UnknownValue {
+                    kind: "sync run type",
+                    value: run_type.clone(),
+                }
+                .into(),
+            )
+        })?,
         created_at: from_millis(row.try_get("created_at")?),
         created_by_device: DeviceId::from_trusted(row.try_get("created_by_device")?),
         expires_at: from_millis(row.try_get("expires_at")?),

@@ -5,14 +5,14 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use backbone_core::encoding::{date_format, decode_bytes, encode_bytes};
 use backbone_core::ids::TokenId;
-use backbone_core::{ApiError, ApiResult};
+use backbone_core::{Actor, ApiError, ApiResult};
 use backbone_web::{
     Caller, CiJson, Created, Envelope, MaybeCaller, NoContent, PagedEnvelope, QueryParams, Routes,
 };
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::service::{Actor, CreateToken};
+use crate::service::CreateToken;
 use crate::{Token, TokensService};
 
 #[derive(Clone)]
@@ -26,13 +26,6 @@ pub fn routes(state: TokensState) -> Routes {
         .route("/api/v2/Tokens/{id}", get(get_token).delete(delete_token))
         .route("/api/v2/Tokens/{id}/UpdateContent", post(post_update_content))
         .with_state(state)
-}
-
-fn actor(caller: Caller) -> Actor {
-    Actor {
-        address: caller.address,
-        device: caller.device_id,
-    }
 }
 
 fn parse_id(id: &str) -> ApiResult<TokenId> {
@@ -135,7 +128,7 @@ async fn post_token(
         for_identity: request.for_identity,
         password: request.password.map(|p| decode("password", &p)).transpose()?,
     };
-    let actor = caller.map(actor);
+    let actor = caller.map(Actor::from);
     let token = state.service.create(actor.as_ref(), request).await?;
     Ok(Created::at(
         format!("/api/v2/Tokens/{}", token.id),
@@ -159,7 +152,7 @@ async fn get_token(
         .map(|p| decode("password", p))
         .transpose()?;
     let id = parse_id(&id)?;
-    let actor = caller.map(actor);
+    let actor = caller.map(Actor::from);
     let token = state
         .service
         .get(actor.as_ref(), &id, password.as_deref())
@@ -182,7 +175,7 @@ async fn get_tokens(
         .into_iter()
         .map(|id| TokenId::parse(id).ok_or_else(|| ApiError::invalid_id("ids")))
         .collect::<ApiResult<Vec<_>>>()?;
-    let tokens = state.service.list(&actor(caller), &ids, page).await?;
+    let tokens = state.service.list(&Actor::from(caller), &ids, page).await?;
     Ok(PagedEnvelope(tokens.map(TokenDto::from)))
 }
 
@@ -215,7 +208,7 @@ async fn delete_token(
     Path(id): Path<String>,
 ) -> ApiResult<NoContent> {
     let id = parse_id(&id)?;
-    state.service.delete(&actor(caller), &id).await?;
+    state.service.delete(&Actor::from(caller), &id).await?;
     Ok(NoContent)
 }
 
@@ -254,7 +247,7 @@ async fn post_update_content(
     let id = parse_id(&id)?;
     let token = state
         .service
-        .update_content(&actor(caller), &id, new_content, password.as_deref())
+        .update_content(&Actor::from(caller), &id, new_content, password.as_deref())
         .await?;
     Ok(Envelope(UpdatedTokenDto {
         is_password_protected: token.is_password_protected(),

@@ -17,7 +17,6 @@
 
 pub mod domain;
 pub mod error;
-pub mod events;
 mod http;
 pub mod service;
 pub mod store;
@@ -25,5 +24,5 @@ pub mod store;
 pub use domain::Token;
 pub use error::TokensError;
 pub use http::{routes, TokensState};
-pub use service::{Actor, TokensService};
+pub use service::TokensService;
 pub use store::TokensStore;

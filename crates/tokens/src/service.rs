@@ -5,9 +5,11 @@
 //! again inside the write transaction with the token row locked, so concurrent requests never
 //! lose a failed attempt and the `TokenLocked` event is raised exactly once.
 
-use backbone_core::ids::{DeviceId, TokenId};
+use backbone_core::events::tokens::{TokenCreated, TokenLocked};
+use backbone_core::events::DomainEvent;
+use backbone_core::ids::TokenId;
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
-use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
+use backbone_core::{Actor, ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx::{self, AnyConnection};
 use chrono::{DateTime, Utc};
 
@@ -15,14 +17,7 @@ use crate::domain::{
     is_locking_count, Read, Refusal, MAX_ANONYMOUS_LIFETIME, MAX_CONTENT_LENGTH, MAX_PASSWORD_LENGTH,
 };
 use crate::store::TokensStore;
-use crate::{events, Token, TokensError};
-
-/// The authenticated identity and device a request comes from.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub address: IdentityAddress,
-    pub device: DeviceId,
-}
+use crate::{Token, TokensError};
 
 /// `POST /Tokens` after its bytes and dates were decoded.
 #[derive(Debug, Clone)]
@@ -94,10 +89,10 @@ impl TokensService {
             request.password,
             now,
         );
-        let event = events::token_created(
-            token.id.as_str(),
-            token.created_by.as_ref().map(IdentityAddress::as_str),
-        );
+        let event = DomainEvent::from_event(&TokenCreated {
+            token_id: token.id.clone(),
+            created_by: token.created_by.clone(),
+        });
         self.store.insert(&token, &event).await.map_err(internal)?;
         Ok(token)
     }
@@ -186,10 +181,10 @@ impl TokensService {
             .map_err(internal)?;
         // The row is locked and was not locked before, so the limit is reached exactly once.
         if count == crate::domain::MAX_FAILED_ACCESS_ATTEMPTS {
-            let event = events::token_locked(
-                token.id.as_str(),
-                token.created_by.as_ref().map(IdentityAddress::as_str),
-            );
+            let event = DomainEvent::from_event(&TokenLocked {
+                token_id: token.id.clone(),
+                created_by: token.created_by.clone(),
+            });
             backbone_db::outbox::enqueue(&mut tx, &event, now)
                 .await
                 .map_err(internal)?;

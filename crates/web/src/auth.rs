@@ -12,7 +12,9 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use backbone_core::ids::{DeviceId, Username};
-use backbone_core::{ApiError, IdentityAddress, SharedClock};
+use backbone_core::ports::IdentityDirectory;
+use backbone_core::status::IdentityStatus;
+use backbone_core::{Actor, ApiError, IdentityAddress, SharedClock};
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::SigningKey;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -40,6 +42,13 @@ pub struct Caller {
     pub device_id: DeviceId,
     pub username: Username,
     pub client_id: String,
+}
+
+/// What the use cases need to know of the caller: who acts, from which device.
+impl From<Caller> for Actor {
+    fn from(caller: Caller) -> Self {
+        Actor::new(caller.address, caller.device_id)
+    }
 }
 
 pub struct JwtKeys {
@@ -133,18 +142,21 @@ enum Authentication {
     Invalid,
 }
 
-/// Asks the identity's owner (the Devices module) whether an identity may still act.
-#[async_trait::async_trait]
-pub trait IdentityGate: Send + Sync {
-    /// `false` once the identity is deleted or its deletion has begun.
-    async fn may_act(&self, address: &IdentityAddress) -> anyhow::Result<bool>;
-}
-
-/// What the authentication layer needs: the keys, and who may still act.
+/// What the authentication layer needs: the keys, and the identities' owner (the Devices
+/// module), which says who may still act.
 #[derive(Clone)]
 pub struct Authenticator {
     pub keys: Arc<JwtKeys>,
-    pub identities: Arc<dyn IdentityGate>,
+    pub identities: Arc<dyn IdentityDirectory>,
+}
+
+impl Authenticator {
+    /// `false` once the identity is gone or its data is being deleted (during the grace
+    /// period it may still act, to cancel the deletion).
+    async fn may_act(&self, address: &IdentityAddress) -> anyhow::Result<bool> {
+        let status = self.identities.status_of(address).await?;
+        Ok(status.is_some_and(|status| status != IdentityStatus::Deleting))
+    }
 }
 
 /// Checks the bearer token, if any, and records the result for the extractors below. Anonymous
@@ -164,7 +176,7 @@ pub async fn authenticate(
         .map(str::trim);
     if let Some(token) = token {
         let result = match authenticator.keys.verify(token) {
-            Some(caller) => match authenticator.identities.may_act(&caller.address).await {
+            Some(caller) => match authenticator.may_act(&caller.address).await {
                 Ok(true) => Authentication::Valid(caller),
                 Ok(false) => Authentication::Invalid,
                 Err(error) => return ApiError::internal(error).into_response(),

@@ -11,7 +11,7 @@ pub mod query;
 pub mod routes;
 pub mod text;
 
-pub use auth::{Authenticator, Caller, IdentityGate, JwtKeys, MaybeCaller};
+pub use auth::{Authenticator, Caller, JwtKeys, MaybeCaller};
 pub use envelope::{Created, Envelope, NoContent, PagedEnvelope};
 pub use json::CiJson;
 pub use query::QueryParams;

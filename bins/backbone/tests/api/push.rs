@@ -589,11 +589,17 @@ async fn every_event_pushes_its_notification(backend: Backend) {
 
     // TokenLocked → the token's creator (and the external event it gets is pushed as well).
     let mut conn = app.app.db.writer().acquire().await.unwrap();
-    let locked = backbone_tokens::events::token_locked("TOKaaaaaaaaaaaaaaaaa", Some(&identity.address));
+    let token_locked = |id: &str, created_by: Option<&str>| {
+        backbone_core::events::DomainEvent::from_event(&backbone_core::events::tokens::TokenLocked {
+            token_id: backbone_core::ids::TokenId::from_trusted(id.into()),
+            created_by: created_by.map(|a| backbone_core::IdentityAddress::parse(a).unwrap()),
+        })
+    };
+    let locked = token_locked("TOKaaaaaaaaaaaaaaaaa", Some(&identity.address));
     backbone_db::outbox::enqueue(&mut conn, &locked, app.clock_now())
         .await
         .unwrap();
-    let anonymous = backbone_tokens::events::token_locked("TOKbbbbbbbbbbbbbbbbb", None);
+    let anonymous = token_locked("TOKbbbbbbbbbbbbbbbbb", None);
     backbone_db::outbox::enqueue(&mut conn, &anonymous, app.clock_now())
         .await
         .unwrap();

@@ -11,6 +11,7 @@ pub use service::{DeletionJobReport, ReminderDue};
 pub use store::{AuditEntry, DeletionStore};
 
 use backbone_core::ids::{DeviceId, IdentityDeletionProcessId};
+use backbone_core::status::UnknownValue;
 use backbone_core::IdentityAddress;
 use chrono::{DateTime, Duration, Utc};
 
@@ -33,11 +34,15 @@ impl ProcessStatus {
         }
     }
 
-    pub fn parse(value: &str) -> Self {
+    pub fn parse(value: &str) -> Result<Self, UnknownValue> {
         match value {
-            "Cancelled" => Self::Cancelled,
-            "Deleting" => Self::Deleting,
-            _ => Self::Active,
+            "Active" => Ok(Self::Active),
+            "Cancelled" => Ok(Self::Cancelled),
+            "Deleting" => Ok(Self::Deleting),
+            _ => Err(UnknownValue {
+                kind: "deletion process status",
+                value: value.to_owned(),
+            }),
         }
     }
 }

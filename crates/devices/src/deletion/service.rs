@@ -1,5 +1,9 @@
 //! Use cases of identity deletion, as methods of the Devices service.
 
+use backbone_core::events::devices::{
+    DeletionProcessGracePeriodReminder, IdentityDeleted, IdentityDeletionCancelled,
+    IdentityDeletionProcessStatusChanged, IdentityToBeDeleted, TierOfIdentityChanged,
+};
 use backbone_core::events::DomainEvent;
 use backbone_core::ids::{DeviceId, IdentityDeletionProcessId, TierId};
 use backbone_core::{ApiError, ApiResult, IdentityAddress};
@@ -33,15 +37,21 @@ pub struct DeletionJobReport {
     pub failed: Vec<(IdentityAddress, String)>,
 }
 
-fn event(event_type: &'static str, payload: serde_json::Value) -> DomainEvent {
-    DomainEvent::new(event_type, &payload)
+/// The owner changed the process's status (or the job did, in the owner's name).
+fn status_changed(process: &DeletionProcess, address: &IdentityAddress) -> DomainEvent {
+    DomainEvent::from_event(&IdentityDeletionProcessStatusChanged {
+        deletion_process_owner: address.clone(),
+        deletion_process_id: process.id.clone(),
+        initiator: address.clone(),
+    })
 }
 
-fn status_changed(process: &DeletionProcess, address: &IdentityAddress) -> DomainEvent {
-    event(
-        "IdentityDeletionProcessStatusChanged",
-        json!({ "DeletionProcessOwner": address, "DeletionProcessId": process.id, "Initiator": address }),
-    )
+fn tier_changed(old_tier_id: TierId, new_tier_id: TierId, address: &IdentityAddress) -> DomainEvent {
+    DomainEvent::from_event(&TierOfIdentityChanged {
+        old_tier_id,
+        new_tier_id,
+        identity_address: address.clone(),
+    })
 }
 
 impl DevicesService {
@@ -103,14 +113,11 @@ impl DevicesService {
             .map_err(internal)?;
         store.audit(&mut tx, audit, now).await.map_err(internal)?;
         let events = [
-            event(
-                "IdentityToBeDeleted",
-                json!({ "IdentityAddress": address, "GracePeriodEndsAt": grace_period_ends_at }),
-            ),
-            event(
-                "TierOfIdentityChanged",
-                json!({ "OldTierId": previous_tier, "NewTierId": queued, "IdentityAddress": address }),
-            ),
+            DomainEvent::from_event(&IdentityToBeDeleted {
+                identity_address: address.clone(),
+                grace_period_ends_at,
+            }),
+            tier_changed(previous_tier, queued, address),
             status_changed(&process, address),
         ];
         for e in &events {
@@ -191,11 +198,10 @@ impl DevicesService {
         process.cancelled_at = Some(now);
         process.grace_period_ends_at = None;
         let events = [
-            event("IdentityDeletionCancelled", json!({ "IdentityAddress": address })),
-            event(
-                "TierOfIdentityChanged",
-                json!({ "OldTierId": TierId::queued_for_deletion(), "NewTierId": restored, "IdentityAddress": address }),
-            ),
+            DomainEvent::from_event(&IdentityDeletionCancelled {
+                identity_address: address.clone(),
+            }),
+            tier_changed(TierId::queued_for_deletion(), restored, address),
             status_changed(&process, address),
         ];
         for e in &events {
@@ -228,10 +234,10 @@ impl DevicesService {
                 .mark_reminder_sent(&mut tx, &process.id, reminder, now)
                 .await?;
             self.deletion.audit(&mut tx, audit, now).await?;
-            let push = event(
-                "DeletionProcessGracePeriodReminder",
-                json!({ "IdentityAddress": process.identity_address, "DaysUntilDeletion": days }),
-            );
+            let push = DomainEvent::from_event(&DeletionProcessGracePeriodReminder {
+                identity_address: process.identity_address.clone(),
+                days_until_deletion: days,
+            });
             backbone_db::outbox::enqueue(&mut tx, &push, now).await?;
             tx.commit().await?;
             due.push(ReminderDue {
@@ -278,11 +284,10 @@ impl DevicesService {
                 .await?;
             self.deletion.audit(&mut tx, audit, now).await?;
             let events = [
-                event("IdentityDeleted", json!({ "IdentityAddress": address })),
-                event(
-                    "IdentityDeletionProcessStatusChanged",
-                    json!({ "DeletionProcessOwner": address, "DeletionProcessId": process.id, "Initiator": address }),
-                ),
+                DomainEvent::from_event(&IdentityDeleted {
+                    identity_address: address.clone(),
+                }),
+                status_changed(&process, &address),
             ];
             for e in &events {
                 backbone_db::outbox::enqueue(&mut tx, e, now).await?;

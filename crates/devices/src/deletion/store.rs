@@ -361,7 +361,7 @@ fn process_from_row(row: &AnyRow) -> sqlx::Result<DeletionProcess> {
     Ok(DeletionProcess {
         id: IdentityDeletionProcessId::from_trusted(row.try_get("id")?),
         identity_address: IdentityAddress::from_trusted(row.try_get("identity_address")?),
-        status: ProcessStatus::parse(&status),
+        status: ProcessStatus::parse(&status).map_err(|e| sqlx::Error::Decode(e.into()))?,
         created_at: from_millis(row.try_get("created_at")?),
         created_by_device: DeviceId::from_trusted(row.try_get("created_by_device")?),
         grace_period_ends_at: millis("grace_period_ends_at")?,

@@ -3,7 +3,7 @@
 pub mod relationship;
 pub mod template;
 
-pub use relationship::{AuditEntry, AuditReason, Relationship, RelationshipStatus};
+pub use relationship::{AuditEntry, AuditReason, Relationship, RelationshipStatus, BLOCKING_STATUSES};
 pub use template::Template;
 
 /// Contents (templates, relationship creation) may be at most 10 MiB.

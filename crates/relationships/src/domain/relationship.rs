@@ -3,60 +3,25 @@
 //! Every transition checks its preconditions in upstream's order, appends an audit entry and
 //! returns the domain events to raise; the store persists all of it in one transaction.
 
+use backbone_core::events::relationships::{
+    RelationshipReactivationCompleted, RelationshipReactivationRequested, RelationshipStatusChanged,
+};
 use backbone_core::events::DomainEvent;
 use backbone_core::ids::{DeviceId, RelationshipAuditLogEntryId, RelationshipId, RelationshipTemplateId};
-use backbone_core::IdentityAddress;
+use backbone_core::{Actor, IdentityAddress};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 use crate::error::RelationshipsError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RelationshipStatus {
-    Pending,
-    Active,
-    Rejected,
-    Revoked,
-    Terminated,
-    DeletionProposed,
-    ReadyForDeletion,
-}
+pub use backbone_core::status::RelationshipStatus;
 
-impl RelationshipStatus {
-    pub const ALL: [Self; 7] = [
-        Self::Pending,
-        Self::Active,
-        Self::Rejected,
-        Self::Revoked,
-        Self::Terminated,
-        Self::DeletionProposed,
-        Self::ReadyForDeletion,
-    ];
-
-    /// Statuses in which a relationship blocks a new one between the same identities.
-    pub const BLOCKING: [Self; 4] = [
-        Self::Pending,
-        Self::Active,
-        Self::Terminated,
-        Self::DeletionProposed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "Pending",
-            Self::Active => "Active",
-            Self::Rejected => "Rejected",
-            Self::Revoked => "Revoked",
-            Self::Terminated => "Terminated",
-            Self::DeletionProposed => "DeletionProposed",
-            Self::ReadyForDeletion => "ReadyForDeletion",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == value)
-    }
-}
+/// Statuses in which a relationship blocks a new one between the same identities.
+pub const BLOCKING_STATUSES: [RelationshipStatus; 4] = [
+    RelationshipStatus::Pending,
+    RelationshipStatus::Active,
+    RelationshipStatus::Terminated,
+    RelationshipStatus::DeletionProposed,
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditReason {
@@ -138,39 +103,6 @@ pub struct Relationship {
     pub audit_log: Vec<AuditEntry>,
 }
 
-/// Who acts on a relationship.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub address: IdentityAddress,
-    pub device: DeviceId,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct StatusChanged<'a> {
-    relationship_id: &'a str,
-    new_status: &'a str,
-    initiator: &'a str,
-    peer: &'a str,
-    was_due_to_identity_deletion: bool,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ReactivationRequested<'a> {
-    relationship_id: &'a str,
-    requesting_identity: &'a str,
-    peer: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ReactivationCompleted<'a> {
-    relationship_id: &'a str,
-    new_relationship_status: &'a str,
-    peer: &'a str,
-}
-
 /// The outcome of a state transition: the events to raise, or why it is not allowed.
 pub type Transition = Result<Vec<DomainEvent>, RelationshipsError>;
 
@@ -203,7 +135,7 @@ impl Relationship {
             RelationshipStatus::Pending,
             now,
         );
-        let events = vec![relationship.status_changed(&actor.address)];
+        let events = vec![relationship.status_changed(&actor.address, false)];
         (relationship, events)
     }
 
@@ -302,14 +234,12 @@ impl Relationship {
             self.status,
             now,
         );
-        let payload = ReactivationRequested {
-            relationship_id: self.id.as_str(),
-            requesting_identity: actor.address.as_str(),
-            peer: self.peer_of(&actor.address).as_str(),
-        };
-        Ok(vec![DomainEvent::new(
-            "RelationshipReactivationRequested",
-            &payload,
+        Ok(vec![DomainEvent::from_event(
+            &RelationshipReactivationRequested {
+                relationship_id: self.id.clone(),
+                requesting_identity: actor.address.clone(),
+                peer: self.peer_of(&actor.address).clone(),
+            },
         )])
     }
 
@@ -404,14 +334,7 @@ impl Relationship {
             old_status: Some(old_status),
             new_status,
         });
-        let payload = StatusChanged {
-            relationship_id: self.id.as_str(),
-            new_status: new_status.as_str(),
-            initiator: identity.as_str(),
-            peer: self.peer_of(identity).as_str(),
-            was_due_to_identity_deletion: true,
-        };
-        Ok(vec![DomainEvent::new("RelationshipStatusChanged", &payload)])
+        Ok(vec![self.status_changed(identity, true)])
     }
 
     fn complete_reactivation(
@@ -424,14 +347,12 @@ impl Relationship {
         let old_status = self.status;
         self.status = new_status;
         self.log(actor, reason, Some(old_status), new_status, now);
-        let payload = ReactivationCompleted {
-            relationship_id: self.id.as_str(),
-            new_relationship_status: new_status.as_str(),
-            peer: self.peer_of(&actor.address).as_str(),
-        };
-        Ok(vec![DomainEvent::new(
-            "RelationshipReactivationCompleted",
-            &payload,
+        Ok(vec![DomainEvent::from_event(
+            &RelationshipReactivationCompleted {
+                relationship_id: self.id.clone(),
+                new_relationship_status: new_status,
+                peer: self.peer_of(&actor.address).clone(),
+            },
         )])
     }
 
@@ -468,7 +389,7 @@ impl Relationship {
         let old_status = self.status;
         self.status = new_status;
         self.log(actor, reason, Some(old_status), new_status, now);
-        Ok(vec![self.status_changed(&actor.address)])
+        Ok(vec![self.status_changed(&actor.address, false)])
     }
 
     fn log(
@@ -490,15 +411,14 @@ impl Relationship {
         });
     }
 
-    fn status_changed(&self, initiator: &IdentityAddress) -> DomainEvent {
-        let payload = StatusChanged {
-            relationship_id: self.id.as_str(),
-            new_status: self.status.as_str(),
-            initiator: initiator.as_str(),
-            peer: self.peer_of(initiator).as_str(),
-            was_due_to_identity_deletion: false,
-        };
-        DomainEvent::new("RelationshipStatusChanged", &payload)
+    fn status_changed(&self, initiator: &IdentityAddress, due_to_identity_deletion: bool) -> DomainEvent {
+        DomainEvent::from_event(&RelationshipStatusChanged {
+            relationship_id: self.id.clone(),
+            new_status: self.status,
+            initiator: initiator.clone(),
+            peer: self.peer_of(initiator).clone(),
+            was_due_to_identity_deletion: due_to_identity_deletion,
+        })
     }
 }
 

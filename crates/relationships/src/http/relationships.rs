@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use backbone_core::ids::{RelationshipId, RelationshipTemplateId};
-use backbone_core::{ApiError, ApiResult, IdentityAddress};
+use backbone_core::{Actor, ApiError, ApiResult, IdentityAddress};
 use backbone_web::{Caller, CiJson, Created, Envelope, PagedEnvelope, QueryParams, Routes};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,9 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::dto::{RelationshipDto, RelationshipMetadataDto};
 use super::templates::bytes;
 use super::RelationshipsState;
-use crate::domain::relationship::{Actor, Transition};
+use crate::domain::relationship::Transition;
 use crate::domain::Relationship;
-use crate::service::actor;
 
 pub fn routes() -> Routes<RelationshipsState> {
     Routes::new()
@@ -68,7 +67,7 @@ async fn post_relationship(
         .transpose()?;
     let relationship = state
         .service
-        .create_relationship(&actor(caller.address, caller.device_id), &template_id, content)
+        .create_relationship(&Actor::from(caller), &template_id, content)
         .await?;
     Ok(Created::new(RelationshipMetadataDto::from(&relationship)))
 }
@@ -153,7 +152,7 @@ async fn apply(
     let id = parse_id(id)?;
     let relationship = state
         .service
-        .transition(&actor(caller.address, caller.device_id), &id, change)
+        .transition(&Actor::from(caller), &id, change)
         .await?;
     Ok(Envelope(RelationshipMetadataDto::from(&relationship)))
 }
@@ -174,7 +173,7 @@ async fn answer(
     let response = response.unwrap_or_default();
     let relationship = state
         .service
-        .transition(&actor(caller.address, caller.device_id), &id, move |r, a, now| {
+        .transition(&Actor::from(caller), &id, move |r, a, now| {
             change(r, a, response, now)
         })
         .await?;

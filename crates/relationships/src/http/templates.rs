@@ -4,14 +4,14 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use backbone_core::encoding::{date_format, decode_bytes, parse_date};
 use backbone_core::ids::RelationshipTemplateId;
-use backbone_core::{ApiError, ApiResult, IdentityAddress};
+use backbone_core::{Actor, ApiError, ApiResult, IdentityAddress};
 use backbone_web::{Caller, CiJson, Created, Envelope, NoContent, PagedEnvelope, QueryParams, Routes};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::dto::TemplateDto;
 use super::{PublicTemplateReference, RelationshipsState};
-use crate::service::{actor, validate_password, NewTemplate, TemplateQuery};
+use crate::service::{validate_password, NewTemplate, TemplateQuery};
 
 pub fn routes() -> Routes<RelationshipsState> {
     Routes::new()
@@ -86,10 +86,7 @@ async fn post_template(
             .transpose()?,
         password: request.password.map(|p| bytes("password", &p)).transpose()?,
     };
-    let template = state
-        .service
-        .create_template(&actor(caller.address, caller.device_id), new)
-        .await?;
+    let template = state.service.create_template(&Actor::from(caller), new).await?;
     let location = format!("/api/v2/RelationshipTemplates/{}", template.id);
     Ok(Created::at(
         location,
@@ -111,7 +108,7 @@ async fn get_template(
     let password = query_password(query.get("password"))?;
     let template = state
         .service
-        .get_template(&actor(caller.address, caller.device_id), &id, password.as_deref())
+        .get_template(&Actor::from(caller), &id, password.as_deref())
         .await?;
     Ok(Envelope(template.into()))
 }
