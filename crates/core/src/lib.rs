@@ -11,6 +11,7 @@ pub mod events;
 pub mod ids;
 pub mod language;
 pub mod paging;
+pub mod quotas;
 
 pub use address::IdentityAddress;
 pub use clock::{Clock, SharedClock};
