@@ -17,6 +17,7 @@ use backbone_files::{FilesService, FilesState, FilesStore};
 use backbone_messages::store::MessagesStore;
 use backbone_messages::{MessagesService, MessagesSettings, MessagesState};
 use backbone_push::{PushSender, PushService, PushState, PushStore, PushWorker};
+use backbone_quotas::{QuotasService, QuotasState, QuotasStore};
 use backbone_relationships::store::RelationshipsStore;
 use backbone_relationships::{RelationshipsService, RelationshipsState};
 use backbone_synchronization::{
@@ -32,7 +33,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::adapters::{
-    ChallengesForDevices, IdentitiesFromDevices, RelationshipsForDevices, RelationshipsForMessages,
+    ChallengesForDevices, IdentitiesFromDevices, QuotasGate, RelationshipsForDevices,
+    RelationshipsForMessages, TiersFromDevices, UsageFromModules,
 };
 use crate::config::{Landscape, Settings};
 use crate::server;
@@ -69,6 +71,8 @@ pub struct Application {
     pub synchronization: SynchronizationService,
     pub tags: TagsState,
     pub tokens: TokensService,
+    /// Tier and individual quotas; its check runs inside the writes it limits.
+    pub quotas: QuotasService,
     /// Queues push notifications (`send_to_identity` for jobs).
     pub push: PushService,
     /// Sends queued pushes; the worker runs it, tests call `run_due` step by step.
@@ -153,6 +157,8 @@ impl Application {
         let challenges = ChallengeStore::new(db.clone());
         let relationships_store = RelationshipsStore::new(db.clone());
         let identities = Arc::new(IdentitiesFromDevices(DevicesStore::new(db.clone())));
+        let quotas = quotas_service(&db, &clock);
+        let gate = Arc::new(QuotasGate(quotas.clone()));
         let devices = DevicesService {
             store: DevicesStore::new(db.clone()),
             challenges: Arc::new(ChallengesForDevices(challenges.clone())),
@@ -176,23 +182,27 @@ impl Application {
             }),
             verified_secrets: Default::default(),
             deletion: backbone_devices::deletion::DeletionStore::new(db.clone()),
+            quotas: gate.clone(),
         };
         let relationships = RelationshipsService {
             store: relationships_store.clone(),
             clock: clock.clone(),
             identities: identities.clone(),
+            quotas: gate.clone(),
             paging,
         };
         let synchronization = SynchronizationService {
             store: SynchronizationStore::new(db.clone()),
             clock: clock.clone(),
             identities,
+            quotas: gate.clone(),
             paging,
         };
         let tags = TagsState::new(&settings.tags)?;
         let tokens = TokensService {
             store: TokensStore::new(db.clone()),
             clock: clock.clone(),
+            quotas: gate.clone(),
             paging,
         };
         let blob_storage = &settings.files.blob_storage;
@@ -206,6 +216,7 @@ impl Application {
         let files = FilesService {
             store: FilesStore::new(db.clone()),
             blobs: Arc::new(blobs),
+            quotas: gate.clone(),
             clock: clock.clone(),
             paging,
             max_file_size: settings.files.max_file_size_bytes,
@@ -215,6 +226,7 @@ impl Application {
             store: MessagesStore::new(db.clone()),
             clock: clock.clone(),
             relationships: Arc::new(RelationshipsForMessages(relationships_store.clone())),
+            quotas: gate,
             settings: Arc::new(MessagesSettings {
                 max_number_of_recipients: settings.messages.max_number_of_recipients,
                 max_number_of_unreceived_messages_from_one_sender: settings
@@ -254,6 +266,9 @@ impl Application {
                 store: relationships_store.clone(),
                 clock: clock.clone(),
             }),
+            Arc::new(backbone_quotas::events::TierDeletedHandler {
+                store: quotas.store.clone(),
+            }),
             Arc::new(backbone_relationships::events::IdentityDeletionHandler {
                 store: relationships_store,
                 clock: clock.clone(),
@@ -278,6 +293,7 @@ impl Application {
             synchronization,
             tags,
             tokens,
+            quotas,
             push,
             push_sender,
             relay,
@@ -296,6 +312,13 @@ impl Application {
         ChallengesState {
             store: self.challenges.clone(),
             clock: self.clock.clone(),
+            quotas: Arc::new(QuotasGate(self.quotas.clone())),
+        }
+    }
+
+    pub fn quotas_state(&self) -> QuotasState {
+        QuotasState {
+            service: self.quotas.clone(),
         }
     }
 
@@ -439,6 +462,27 @@ impl Application {
             );
         }
         Ok(running)
+    }
+}
+
+/// The Quotas module counts usage in the other modules' stores, on the checked write's
+/// connection, and reads tiers from Devices.
+fn quotas_service(db: &Database, clock: &SharedClock) -> QuotasService {
+    let usage = UsageFromModules {
+        challenges: ChallengeStore::new(db.clone()),
+        devices: DevicesStore::new(db.clone()),
+        deletion: backbone_devices::deletion::DeletionStore::new(db.clone()),
+        files: FilesStore::new(db.clone()),
+        messages: MessagesStore::new(db.clone()),
+        relationships: RelationshipsStore::new(db.clone()),
+        synchronization: SynchronizationStore::new(db.clone()),
+        tokens: TokensStore::new(db.clone()),
+    };
+    QuotasService {
+        store: QuotasStore::new(db.clone()),
+        tiers: Arc::new(TiersFromDevices(DevicesStore::new(db.clone()))),
+        usage: Arc::new(usage),
+        clock: clock.clone(),
     }
 }
 

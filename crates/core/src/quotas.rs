@@ -2,6 +2,9 @@
 //! §1.6). Modules name the metrics an operation consumes when they ask the Quotas module, at
 //! the start of their write transaction, whether the caller may perform it.
 
+/// What a quota check found: `Err` lists the exhausted metrics (answered with 429).
+pub type QuotaVerdict = Result<(), Vec<crate::error::ExhaustedMetric>>;
+
 /// What a quota limits. The wire name is the variant name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MetricKey {

@@ -47,3 +47,32 @@ struct TierCreated<'a> {
 pub fn tier_created(id: &str, name: &str) -> DomainEvent {
     DomainEvent::new("TierCreated", &TierCreated { id, name })
 }
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct TierDeleted<'a> {
+    id: &'a str,
+}
+
+pub fn tier_deleted(id: &str) -> DomainEvent {
+    DomainEvent::new("TierDeleted", &TierDeleted { id })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct TierOfIdentityChanged<'a> {
+    old_tier_id: &'a str,
+    new_tier_id: &'a str,
+    identity_address: &'a str,
+}
+
+pub fn tier_of_identity_changed(old_tier_id: &str, new_tier_id: &str, identity_address: &str) -> DomainEvent {
+    DomainEvent::new(
+        "TierOfIdentityChanged",
+        &TierOfIdentityChanged {
+            old_tier_id,
+            new_tier_id,
+            identity_address,
+        },
+    )
+}

@@ -25,5 +25,5 @@ pub mod store;
 pub use domain::File;
 pub use error::FilesError;
 pub use http::{routes, FilesState, FORM_FIELDS_ALLOWANCE};
-pub use service::{Actor, FilesService};
+pub use service::{Actor, FilesService, QuotaGate};
 pub use store::FilesStore;

@@ -66,6 +66,24 @@ impl MessagesStore {
         Ok(())
     }
 
+    /// Messages `sender` sent with `from <= created_at <= to` (the `NumberOfSentMessages` quota).
+    pub async fn count_sent(
+        &self,
+        conn: &mut AnyConnection,
+        sender: &IdentityAddress,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> sqlx::Result<i64> {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE created_by = $1 AND created_at BETWEEN $2 AND $3",
+        )
+        .bind(sender.as_str())
+        .bind(to_millis(&from))
+        .bind(to_millis(&to))
+        .fetch_one(conn)
+        .await
+    }
+
     /// Messages from `sender` that `recipient` has not fetched yet.
     pub async fn unreceived_count(
         &self,

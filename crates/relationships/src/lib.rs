@@ -11,5 +11,6 @@ pub use error::RelationshipsError;
 pub use http::{routes, PublicTemplateReference, RelationshipsState};
 pub mod service;
 pub mod store;
+mod usage;
 
-pub use service::{IdentityDirectory, RelationshipsService};
+pub use service::{IdentityDirectory, QuotaGate, RelationshipsService};

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use backbone_core::events::DomainEvent;
 use backbone_core::ids::{DeviceId, RelationshipId, RelationshipTemplateId};
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
+use backbone_core::quotas::{MetricKey, QuotaVerdict};
 use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx::{self, AnyConnection};
 use chrono::{DateTime, Utc};
@@ -24,11 +25,26 @@ pub trait IdentityDirectory: Send + Sync {
     async fn is_active(&self, address: &IdentityAddress) -> anyhow::Result<Option<bool>>;
 }
 
+/// Lets this module ask the Quotas module whether the caller may create a template or a
+/// relationship, or accept one. Runs on the write transaction of the operation before it
+/// writes, so that the check and the write are atomic.
+#[async_trait]
+pub trait QuotaGate: Send + Sync {
+    async fn check(
+        &self,
+        conn: &mut AnyConnection,
+        identity: &IdentityAddress,
+        metrics: &[MetricKey],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<QuotaVerdict>;
+}
+
 #[derive(Clone)]
 pub struct RelationshipsService {
     pub store: RelationshipsStore,
     pub clock: SharedClock,
     pub identities: Arc<dyn IdentityDirectory>,
+    pub quotas: Arc<dyn QuotaGate>,
     pub paging: PagingLimits,
 }
 
@@ -111,7 +127,6 @@ impl RelationshipsService {
             ));
         }
         validate_password(&new.password)?;
-        // Quota NumberOfRelationshipTemplates is checked here once the Quotas module exists.
         let template = Template {
             id: RelationshipTemplateId::generate(),
             created_by: actor.address.clone(),
@@ -131,6 +146,8 @@ impl RelationshipsService {
             },
         );
         let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        self.check_quota(&mut tx, actor, MetricKey::NumberOfRelationshipTemplates, now)
+            .await?;
         self.store
             .insert_template(&mut tx, &template)
             .await
@@ -306,6 +323,17 @@ impl RelationshipsService {
         template_id: &RelationshipTemplateId,
         creation_content: Option<Vec<u8>>,
     ) -> ApiResult<Relationship> {
+        // Upstream refuses before reading (and so allocating) the template; the check that
+        // counts is the one in the write transaction below.
+        let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
+        self.check_quota(
+            &mut conn,
+            actor,
+            MetricKey::NumberOfRelationships,
+            self.clock.now(),
+        )
+        .await?;
+        drop(conn);
         let template = self.get_template(actor, template_id, None).await?;
         match self
             .identities
@@ -320,9 +348,10 @@ impl RelationshipsService {
         if let Some(content) = &creation_content {
             validate_content("creationContent", content)?;
         }
-        // Quota NumberOfRelationships is checked here once the Quotas module exists.
         let now = self.clock.now();
         let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        self.check_quota(&mut tx, actor, MetricKey::NumberOfRelationships, now)
+            .await?;
         self.visible_template(&mut tx, &actor.address, template_id, None, false)
             .await?;
         if self
@@ -433,11 +462,13 @@ impl RelationshipsService {
     }
 
     /// Loads the caller's relationship under a row lock, applies a transition and saves the
-    /// result with its events, so two concurrent answers cannot both succeed.
+    /// result with its events, so two concurrent answers cannot both succeed. A transition
+    /// that counts for a quota (accepting) names its metric: checked before the row is locked.
     pub async fn transition(
         &self,
         actor: &Actor,
         id: &RelationshipId,
+        quota: Option<MetricKey>,
         change: impl FnOnce(
             &mut Relationship,
             &Actor,
@@ -446,6 +477,9 @@ impl RelationshipsService {
     ) -> ApiResult<Relationship> {
         let now = self.clock.now();
         let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        if let Some(metric) = quota {
+            self.check_quota(&mut tx, actor, metric, now).await?;
+        }
         let relationship = self
             .store
             .find_relationship(&mut tx, id, &actor.address, true)
@@ -464,6 +498,21 @@ impl RelationshipsService {
             .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         Ok(relationship)
+    }
+
+    /// 429 unless the actor may use one more of `metric`.
+    async fn check_quota(
+        &self,
+        conn: &mut AnyConnection,
+        actor: &Actor,
+        metric: MetricKey,
+        now: DateTime<Utc>,
+    ) -> ApiResult<()> {
+        self.quotas
+            .check(conn, &actor.address, &[metric], now)
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::QuotaExhausted)
     }
 
     /// The deletion job's step for this module: decompose every relationship of the identity

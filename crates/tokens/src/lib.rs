@@ -25,5 +25,5 @@ pub mod store;
 pub use domain::Token;
 pub use error::TokensError;
 pub use http::{routes, TokensState};
-pub use service::{Actor, TokensService};
+pub use service::{Actor, QuotaGate, TokensService};
 pub use store::TokensStore;

@@ -76,8 +76,13 @@ impl TokensStore {
     }
 
     /// Inserts a new token and its `TokenCreated` event.
-    pub async fn insert(&self, token: &Token, event: &DomainEvent) -> sqlx::Result<()> {
-        let mut tx = self.db.begin_write().await?;
+    /// Inserts the token with its event, on the caller's write transaction.
+    pub async fn insert(
+        &self,
+        conn: &mut AnyConnection,
+        token: &Token,
+        event: &DomainEvent,
+    ) -> sqlx::Result<()> {
         sqlx::query(&format!(
             "INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ))
@@ -90,10 +95,27 @@ impl TokensStore {
         .bind(token.password.as_deref())
         .bind(token.content.as_deref())
         .bind(token.access_failed_count)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-        outbox::enqueue(&mut tx, event, token.created_at).await?;
-        tx.commit().await
+        outbox::enqueue(conn, event, token.created_at).await
+    }
+
+    /// `NumberOfTokens`: tokens `identity` created with `from <= created_at <= to`.
+    pub async fn count_created(
+        &self,
+        conn: &mut AnyConnection,
+        identity: &IdentityAddress,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> sqlx::Result<i64> {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM tokens WHERE created_by = $1 AND created_at BETWEEN $2 AND $3",
+        )
+        .bind(identity.as_str())
+        .bind(to_millis(&from))
+        .bind(to_millis(&to))
+        .fetch_one(conn)
+        .await
     }
 
     /// The token; with `lock`, its row stays locked for the rest of the transaction.

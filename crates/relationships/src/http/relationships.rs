@@ -3,6 +3,7 @@
 use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use backbone_core::ids::{RelationshipId, RelationshipTemplateId};
+use backbone_core::quotas::MetricKey;
 use backbone_core::{ApiError, ApiResult, IdentityAddress};
 use backbone_web::{Caller, CiJson, Created, Envelope, PagedEnvelope, QueryParams, Routes};
 use chrono::{DateTime, Utc};
@@ -153,7 +154,7 @@ async fn apply(
     let id = parse_id(id)?;
     let relationship = state
         .service
-        .transition(&actor(caller.address, caller.device_id), &id, change)
+        .transition(&actor(caller.address, caller.device_id), &id, None, change)
         .await?;
     Ok(Envelope(RelationshipMetadataDto::from(&relationship)))
 }
@@ -163,6 +164,7 @@ async fn answer(
     caller: Caller,
     id: &str,
     request: AnswerRequest,
+    quota: Option<MetricKey>,
     change: Answer,
 ) -> ApiResult<Envelope<RelationshipMetadataDto>> {
     let id = parse_id(id)?;
@@ -174,9 +176,12 @@ async fn answer(
     let response = response.unwrap_or_default();
     let relationship = state
         .service
-        .transition(&actor(caller.address, caller.device_id), &id, move |r, a, now| {
-            change(r, a, response, now)
-        })
+        .transition(
+            &actor(caller.address, caller.device_id),
+            &id,
+            quota,
+            move |r, a, now| change(r, a, response, now),
+        )
         .await?;
     Ok(Envelope(RelationshipMetadataDto::from(&relationship)))
 }
@@ -187,8 +192,8 @@ async fn put_accept(
     Path(id): Path<String>,
     CiJson(request): CiJson<AnswerRequest>,
 ) -> ApiResult<Envelope<RelationshipMetadataDto>> {
-    // Quota NumberOfRelationships is checked here once the Quotas module exists.
-    answer(&state, caller, &id, request, Relationship::accept).await
+    let quota = Some(MetricKey::NumberOfRelationships);
+    answer(&state, caller, &id, request, quota, Relationship::accept).await
 }
 
 async fn put_reject(
@@ -197,7 +202,7 @@ async fn put_reject(
     Path(id): Path<String>,
     CiJson(request): CiJson<AnswerRequest>,
 ) -> ApiResult<Envelope<RelationshipMetadataDto>> {
-    answer(&state, caller, &id, request, Relationship::reject).await
+    answer(&state, caller, &id, request, None, Relationship::reject).await
 }
 
 async fn put_revoke(
@@ -206,7 +211,7 @@ async fn put_revoke(
     Path(id): Path<String>,
     CiJson(request): CiJson<AnswerRequest>,
 ) -> ApiResult<Envelope<RelationshipMetadataDto>> {
-    answer(&state, caller, &id, request, Relationship::revoke).await
+    answer(&state, caller, &id, request, None, Relationship::revoke).await
 }
 
 async fn put_terminate(

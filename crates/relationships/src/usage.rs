@@ -1,0 +1,57 @@
+//! What the Quotas module counts in this module's tables (admin-and-services §1.6), on the
+//! connection of the write transaction whose quota is checked.
+
+use backbone_core::encoding::to_millis;
+use backbone_core::IdentityAddress;
+use backbone_db::sqlx::{self, AnyConnection};
+use chrono::{DateTime, Utc};
+
+use crate::store::RelationshipsStore;
+
+/// Relationships that count for an identity, by side: as requester while pending, on either
+/// side while active or terminated, and while deletion is proposed only on the side that has
+/// not decomposed yet (its peer did). Summed per side so each uses its (address, created_at)
+/// index; a relationship never has the same identity on both sides.
+const COUNTED_RELATIONSHIPS: &str = "SELECT \
+    (SELECT COUNT(*) FROM relationships WHERE from_address = $1 AND created_at BETWEEN $2 AND $3 \
+     AND (status IN ('Pending', 'Active', 'Terminated') \
+          OR (status = 'DeletionProposed' AND to_has_decomposed = 1 AND from_has_decomposed = 0))) \
+  + (SELECT COUNT(*) FROM relationships WHERE to_address = $1 AND created_at BETWEEN $2 AND $3 \
+     AND (status IN ('Active', 'Terminated') \
+          OR (status = 'DeletionProposed' AND from_has_decomposed = 1 AND to_has_decomposed = 0)))";
+
+impl RelationshipsStore {
+    /// `NumberOfRelationships`: relationships created in the window that count for `identity`.
+    pub async fn count_relationships_for_quota(
+        &self,
+        conn: &mut AnyConnection,
+        identity: &IdentityAddress,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> sqlx::Result<i64> {
+        sqlx::query_scalar(COUNTED_RELATIONSHIPS)
+            .bind(identity.as_str())
+            .bind(to_millis(&from))
+            .bind(to_millis(&to))
+            .fetch_one(conn)
+            .await
+    }
+
+    /// `NumberOfRelationshipTemplates`: templates `identity` created in the window.
+    pub async fn count_templates_created(
+        &self,
+        conn: &mut AnyConnection,
+        identity: &IdentityAddress,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> sqlx::Result<i64> {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM relationship_templates WHERE created_by = $1 AND created_at BETWEEN $2 AND $3",
+        )
+        .bind(identity.as_str())
+        .bind(to_millis(&from))
+        .bind(to_millis(&to))
+        .fetch_one(conn)
+        .await
+    }
+}
