@@ -103,7 +103,8 @@ impl FilesStore {
         to: DateTime<Utc>,
     ) -> sqlx::Result<(i64, i64)> {
         let row = sqlx::query(
-            "SELECT COUNT(*) AS files, COALESCE(SUM(cipher_size), 0) AS bytes FROM files \
+            // PostgreSQL sums BIGINTs as NUMERIC, which the Any driver cannot read.
+            "SELECT COUNT(*) AS files, CAST(COALESCE(SUM(cipher_size), 0) AS BIGINT) AS bytes FROM files \
              WHERE created_by = $1 AND created_at BETWEEN $2 AND $3",
         )
         .bind(identity.as_str())

@@ -13,6 +13,7 @@ mod identities;
 mod load;
 mod messages;
 mod push;
+mod quotas;
 mod relationships;
 mod slow_clients;
 mod sse;
