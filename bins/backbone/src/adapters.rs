@@ -7,19 +7,22 @@ use backbone_challenges::ChallengeStore;
 use backbone_core::ids::{ChallengeId, TierId};
 use backbone_core::quotas::{MetricKey, QuotaVerdict};
 use backbone_core::IdentityAddress;
+use backbone_core::SharedClock;
 use backbone_db::sqlx::AnyConnection;
+use backbone_db::Database;
 use backbone_devices::deletion::DeletionStore;
 use backbone_devices::domain::IdentityStatus;
 use backbone_devices::{AcquaintanceLookup, ChallengeLookup, DevicesStore};
 use backbone_files::FilesStore;
 use backbone_messages::store::MessagesStore;
 use backbone_quotas::domain::Window;
-use backbone_quotas::{QuotasError, QuotasService};
+use backbone_quotas::{QuotasError, QuotasService, QuotasStore};
 use backbone_relationships::store::RelationshipsStore;
 use backbone_relationships::IdentityDirectory;
 use backbone_synchronization::{IdentityStatusLookup, SynchronizationStore};
 use backbone_tokens::TokensStore;
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
 /// Devices asks Challenges whether a signed challenge exists and when it expires.
 pub struct ChallengesForDevices(pub ChallengeStore);
@@ -202,6 +205,27 @@ quota_gates!(
     backbone_synchronization::QuotaGate,
     backbone_tokens::QuotaGate,
 );
+
+/// The Quotas module counts usage in the other modules' stores, on the checked write's
+/// connection, and reads tiers from Devices.
+pub fn quotas_service(db: &Database, clock: &SharedClock) -> QuotasService {
+    let usage = UsageFromModules {
+        challenges: ChallengeStore::new(db.clone()),
+        devices: DevicesStore::new(db.clone()),
+        deletion: backbone_devices::deletion::DeletionStore::new(db.clone()),
+        files: FilesStore::new(db.clone()),
+        messages: MessagesStore::new(db.clone()),
+        relationships: RelationshipsStore::new(db.clone()),
+        synchronization: SynchronizationStore::new(db.clone()),
+        tokens: TokensStore::new(db.clone()),
+    };
+    QuotasService {
+        store: QuotasStore::new(db.clone()),
+        tiers: Arc::new(TiersFromDevices(DevicesStore::new(db.clone()))),
+        usage: Arc::new(usage),
+        clock: clock.clone(),
+    }
+}
 
 /// Quotas asks Devices for tiers and the tier of an identity.
 pub struct TiersFromDevices(pub DevicesStore);

@@ -17,7 +17,7 @@ use backbone_files::{FilesService, FilesState, FilesStore};
 use backbone_messages::store::MessagesStore;
 use backbone_messages::{MessagesService, MessagesSettings, MessagesState};
 use backbone_push::{PushSender, PushService, PushState, PushStore, PushWorker};
-use backbone_quotas::{QuotasService, QuotasState, QuotasStore};
+use backbone_quotas::{QuotasService, QuotasState};
 use backbone_relationships::store::RelationshipsStore;
 use backbone_relationships::{RelationshipsService, RelationshipsState};
 use backbone_synchronization::{
@@ -33,8 +33,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::adapters::{
-    ChallengesForDevices, IdentitiesFromDevices, QuotasGate, RelationshipsForDevices,
-    RelationshipsForMessages, TiersFromDevices, UsageFromModules,
+    quotas_service, ChallengesForDevices, IdentitiesFromDevices, QuotasGate, RelationshipsForDevices,
+    RelationshipsForMessages,
 };
 use crate::config::{Landscape, Settings};
 use crate::server;
@@ -462,27 +462,6 @@ impl Application {
             );
         }
         Ok(running)
-    }
-}
-
-/// The Quotas module counts usage in the other modules' stores, on the checked write's
-/// connection, and reads tiers from Devices.
-fn quotas_service(db: &Database, clock: &SharedClock) -> QuotasService {
-    let usage = UsageFromModules {
-        challenges: ChallengeStore::new(db.clone()),
-        devices: DevicesStore::new(db.clone()),
-        deletion: backbone_devices::deletion::DeletionStore::new(db.clone()),
-        files: FilesStore::new(db.clone()),
-        messages: MessagesStore::new(db.clone()),
-        relationships: RelationshipsStore::new(db.clone()),
-        synchronization: SynchronizationStore::new(db.clone()),
-        tokens: TokensStore::new(db.clone()),
-    };
-    QuotasService {
-        store: QuotasStore::new(db.clone()),
-        tiers: Arc::new(TiersFromDevices(DevicesStore::new(db.clone()))),
-        usage: Arc::new(usage),
-        clock: clock.clone(),
     }
 }
 

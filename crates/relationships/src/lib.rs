@@ -9,8 +9,9 @@ mod http;
 
 pub use error::RelationshipsError;
 pub use http::{routes, PublicTemplateReference, RelationshipsState};
+mod quota;
 pub mod service;
 pub mod store;
-mod usage;
 
-pub use service::{IdentityDirectory, QuotaGate, RelationshipsService};
+pub use quota::QuotaGate;
+pub use service::{IdentityDirectory, RelationshipsService};

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use backbone_core::events::DomainEvent;
 use backbone_core::ids::{DeviceId, RelationshipId, RelationshipTemplateId};
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
-use backbone_core::quotas::{MetricKey, QuotaVerdict};
+use backbone_core::quotas::MetricKey;
 use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx::{self, AnyConnection};
 use chrono::{DateTime, Utc};
@@ -25,26 +25,12 @@ pub trait IdentityDirectory: Send + Sync {
     async fn is_active(&self, address: &IdentityAddress) -> anyhow::Result<Option<bool>>;
 }
 
-/// Lets this module ask the Quotas module whether the caller may create a template or a
-/// relationship, or accept one. Runs on the write transaction of the operation before it
-/// writes, so that the check and the write are atomic.
-#[async_trait]
-pub trait QuotaGate: Send + Sync {
-    async fn check(
-        &self,
-        conn: &mut AnyConnection,
-        identity: &IdentityAddress,
-        metrics: &[MetricKey],
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<QuotaVerdict>;
-}
-
 #[derive(Clone)]
 pub struct RelationshipsService {
     pub store: RelationshipsStore,
     pub clock: SharedClock,
     pub identities: Arc<dyn IdentityDirectory>,
-    pub quotas: Arc<dyn QuotaGate>,
+    pub quotas: Arc<dyn crate::QuotaGate>,
     pub paging: PagingLimits,
 }
 
@@ -498,21 +484,6 @@ impl RelationshipsService {
             .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         Ok(relationship)
-    }
-
-    /// 429 unless the actor may use one more of `metric`.
-    async fn check_quota(
-        &self,
-        conn: &mut AnyConnection,
-        actor: &Actor,
-        metric: MetricKey,
-        now: DateTime<Utc>,
-    ) -> ApiResult<()> {
-        self.quotas
-            .check(conn, &actor.address, &[metric], now)
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::QuotaExhausted)
     }
 
     /// The deletion job's step for this module: decompose every relationship of the identity

@@ -5,6 +5,7 @@
 mod admin;
 mod enforcement;
 mod operations;
+mod tiers;
 
 use backbone_core::encoding::{encode_bytes, format_date};
 use reqwest::multipart::{Form, Part};

@@ -1,12 +1,48 @@
-//! What the Quotas module counts in this module's tables (admin-and-services §1.6), on the
-//! connection of the write transaction whose quota is checked.
+//! This module and the Quotas module: the port through which templates and relationships are
+//! limited, and what the Quotas module counts in this module's tables (admin-and-services
+//! §1.6). Everything runs on the connection of the write transaction whose quota is checked.
 
+use async_trait::async_trait;
 use backbone_core::encoding::to_millis;
-use backbone_core::IdentityAddress;
+use backbone_core::quotas::{MetricKey, QuotaVerdict};
+use backbone_core::{ApiError, ApiResult, IdentityAddress};
 use backbone_db::sqlx::{self, AnyConnection};
 use chrono::{DateTime, Utc};
 
+use crate::domain::relationship::Actor;
 use crate::store::RelationshipsStore;
+use crate::RelationshipsService;
+
+/// Lets this module ask the Quotas module whether the caller may create a template or a
+/// relationship, or accept one. Runs on the write transaction of the operation before it
+/// writes, so that the check and the write are atomic.
+#[async_trait]
+pub trait QuotaGate: Send + Sync {
+    async fn check(
+        &self,
+        conn: &mut AnyConnection,
+        identity: &IdentityAddress,
+        metrics: &[MetricKey],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<QuotaVerdict>;
+}
+
+impl RelationshipsService {
+    /// 429 unless the actor may use one more of `metric`.
+    pub(crate) async fn check_quota(
+        &self,
+        conn: &mut AnyConnection,
+        actor: &Actor,
+        metric: MetricKey,
+        now: DateTime<Utc>,
+    ) -> ApiResult<()> {
+        self.quotas
+            .check(conn, &actor.address, &[metric], now)
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::QuotaExhausted)
+    }
+}
 
 /// Relationships that count for an identity, by side: as requester while pending, on either
 /// side while active or terminated, and while deletion is proposed only on the side that has
