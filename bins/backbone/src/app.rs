@@ -371,19 +371,32 @@ impl Application {
             stop: CancellationToken::new(),
             shutdown_timeout: self.settings.http.shutdown_timeout(),
         };
+        self.start_servers(roles, &mut running).await?;
+        if roles.worker {
+            self.start_workers(&mut running.tasks);
+        }
+        if self.settings.landscape == Landscape::Dev && self.settings.testing.clock_offset_seconds != 0 {
+            tracing::warn!(
+                offset = self.settings.testing.clock_offset_seconds,
+                "the server clock is shifted"
+            );
+        }
+        Ok(running)
+    }
+
+    async fn start_servers(&self, roles: Roles, running: &mut Running) -> anyhow::Result<()> {
         let listeners = usize::from(roles.consumer_api) + usize::from(roles.admin_api);
-        let limits = if listeners > 0 {
-            let http = &self.settings.http;
-            let connections = server::connection_limit(
-                http.max_connections,
-                listeners,
-                self.settings.database.max_connections,
-            )?;
-            Some(server::Limits::new(http, connections))
-        } else {
-            None
-        };
-        if let (true, Some(limits)) = (roles.consumer_api, limits) {
+        if listeners == 0 {
+            return Ok(());
+        }
+        let http = &self.settings.http;
+        let connections = server::connection_limit(
+            http.max_connections,
+            listeners,
+            self.settings.database.max_connections,
+        )?;
+        let limits = server::Limits::new(http, connections);
+        if roles.consumer_api {
             let listener = bind(self.settings.consumer_api.listen, "consumer_api.listen").await?;
             running.consumer_api = Some(listener.local_addr()?);
             let router = crate::consumer_api::service(self);
@@ -394,7 +407,7 @@ impl Application {
                     .context("consumer API server")
             });
         }
-        if let (true, Some(limits)) = (roles.admin_api, limits) {
+        if roles.admin_api {
             let listener = bind(self.settings.admin_api.listen, "admin_api.listen").await?;
             running.admin_api = Some(listener.local_addr()?);
             let router = crate::admin_api::service(self)?;
@@ -405,63 +418,58 @@ impl Application {
                     .context("admin API server")
             });
         }
-        let tasks = &mut running.tasks;
-        if roles.worker {
-            let schedule = &self.settings.jobs;
-            for (name, seconds) in [
-                ("identity-deletion", schedule.identity_deletion_interval_seconds),
-                (
-                    "grace-period-reminders",
-                    schedule.grace_period_reminders_interval_seconds,
-                ),
-                ("housekeeping", schedule.housekeeping_interval_seconds),
-            ] {
-                if seconds == 0 {
-                    continue;
-                }
-                let app = self.clone();
-                tasks.spawn(async move {
-                    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(seconds));
-                    loop {
-                        ticks.tick().await;
-                        match crate::jobs::run(&app, name).await {
-                            Ok(summary) => tracing::info!(job = name, %summary, "job finished"),
-                            Err(error) => {
-                                tracing::error!(job = name, error = %format!("{error:#}"), "job failed")
-                            }
-                        }
-                        app.wake.notify_one();
-                    }
-                });
+        Ok(())
+    }
+
+    /// The worker: the scheduled jobs, the push sender and the outbox relay.
+    fn start_workers(&self, tasks: &mut JoinSet<anyhow::Result<()>>) {
+        let schedule = &self.settings.jobs;
+        for (name, seconds) in [
+            ("identity-deletion", schedule.identity_deletion_interval_seconds),
+            (
+                "grace-period-reminders",
+                schedule.grace_period_reminders_interval_seconds,
+            ),
+            ("housekeeping", schedule.housekeeping_interval_seconds),
+        ] {
+            if seconds == 0 {
+                continue;
             }
-            let push_worker = PushWorker {
-                sender: self.push_sender.clone(),
-                wake: self.push.wake.clone(),
-                interval: std::time::Duration::from_millis(
-                    self.settings.push.delivery.poll_interval_milliseconds,
-                ),
-            };
+            let app = self.clone();
             tasks.spawn(async move {
-                push_worker.run().await;
-                Ok(())
-            });
-            let worker = RelayWorker {
-                relay: self.relay.clone(),
-                wake: self.wake.clone(),
-                interval: std::time::Duration::from_millis(self.settings.worker.relay_interval_milliseconds),
-            };
-            tasks.spawn(async move {
-                worker.run().await;
-                Ok(())
+                let mut ticks = tokio::time::interval(std::time::Duration::from_secs(seconds));
+                loop {
+                    ticks.tick().await;
+                    match crate::jobs::run(&app, name).await {
+                        Ok(summary) => tracing::info!(job = name, %summary, "job finished"),
+                        Err(error) => {
+                            tracing::error!(job = name, error = %format!("{error:#}"), "job failed")
+                        }
+                    }
+                    app.wake.notify_one();
+                }
             });
         }
-        if self.settings.landscape == Landscape::Dev && self.settings.testing.clock_offset_seconds != 0 {
-            tracing::warn!(
-                offset = self.settings.testing.clock_offset_seconds,
-                "the server clock is shifted"
-            );
-        }
-        Ok(running)
+        let push_worker = PushWorker {
+            sender: self.push_sender.clone(),
+            wake: self.push.wake.clone(),
+            interval: std::time::Duration::from_millis(
+                self.settings.push.delivery.poll_interval_milliseconds,
+            ),
+        };
+        tasks.spawn(async move {
+            push_worker.run().await;
+            Ok(())
+        });
+        let worker = RelayWorker {
+            relay: self.relay.clone(),
+            wake: self.wake.clone(),
+            interval: std::time::Duration::from_millis(self.settings.worker.relay_interval_milliseconds),
+        };
+        tasks.spawn(async move {
+            worker.run().await;
+            Ok(())
+        });
     }
 }
 

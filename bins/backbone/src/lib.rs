@@ -8,6 +8,7 @@
 
 mod adapters;
 pub mod admin_api;
+pub mod allocator;
 pub mod app;
 mod body_limits;
 pub mod cli;

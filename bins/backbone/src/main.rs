@@ -16,8 +16,14 @@ use backbone_quotas::domain::QuotaPeriod;
 use backbone_quotas::{NewQuota, QuotaDefinitionDto};
 use clap::Parser;
 
+fn main() -> ExitCode {
+    // Before the runtime starts threads: it may re-execute the process.
+    backbone::allocator::fix_mmap_threshold();
+    start()
+}
+
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn start() -> ExitCode {
     let cli = Cli::parse();
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,

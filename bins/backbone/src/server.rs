@@ -168,6 +168,10 @@ async fn serve_connection(
                 return;
             }
             () = stop.cancelled(), if !stopping => {
+                // Nothing in flight (at most half a request head): nothing to finish.
+                if !activity.in_flight() {
+                    return;
+                }
                 stopping = true;
                 connection.as_mut().graceful_shutdown();
             }
@@ -201,17 +205,7 @@ pub fn connection_limit(
     database_connections: u32,
 ) -> anyhow::Result<usize> {
     let open_files = open_file_limit();
-    let reserved =
-        RESERVED_DESCRIPTORS + DESCRIPTORS_PER_DATABASE_CONNECTION * u64::from(database_connections);
-    let per_listener =
-        open_files.saturating_sub(reserved) / (DESCRIPTORS_PER_CONNECTION * listeners.max(1) as u64);
-    let per_listener = usize::try_from(per_listener).unwrap_or(usize::MAX);
-    if per_listener < 1 {
-        anyhow::bail!(
-            "the open-file limit ({open_files}) is too low: the database pool and the reserve need {reserved}; raise it (ulimit -n)"
-        );
-    }
-    let limit = configured.min(per_listener);
+    let (limit, reserved) = fit_connections(open_files, configured, listeners, database_connections)?;
     if limit < configured {
         tracing::warn!(
             open_files,
@@ -231,6 +225,26 @@ pub fn connection_limit(
     Ok(limit)
 }
 
+/// (connections per listener, descriptors reserved) for an open-file limit.
+fn fit_connections(
+    open_files: u64,
+    configured: usize,
+    listeners: usize,
+    database_connections: u32,
+) -> anyhow::Result<(usize, u64)> {
+    let reserved =
+        RESERVED_DESCRIPTORS + DESCRIPTORS_PER_DATABASE_CONNECTION * u64::from(database_connections);
+    let per_listener =
+        open_files.saturating_sub(reserved) / (DESCRIPTORS_PER_CONNECTION * listeners.max(1) as u64);
+    let per_listener = usize::try_from(per_listener).unwrap_or(usize::MAX);
+    if per_listener < 1 {
+        anyhow::bail!(
+            "the open-file limit ({open_files}) is too low: the database pool and the reserve need {reserved}; raise it (ulimit -n)"
+        );
+    }
+    Ok((configured.min(per_listener), reserved))
+}
+
 fn open_file_limit() -> u64 {
     #[cfg(unix)]
     if let Ok((soft, _hard)) = rlimit::getrlimit(rlimit::Resource::NOFILE) {
@@ -238,4 +252,19 @@ fn open_file_limit() -> u64 {
     }
     // Unknown: assume the common default.
     1024
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_are_lowered_to_fit_the_open_file_limit() {
+        // 256 descriptors, two listeners, a pool of 10: (256 - 64 - 30) / (2 * 2) = 40 each.
+        assert_eq!(fit_connections(256, 1024, 2, 10).unwrap(), (40, 94));
+        assert_eq!(fit_connections(1 << 20, 1024, 2, 10).unwrap().0, 1024);
+        assert_eq!(fit_connections(u64::MAX, 1024, 1, 10).unwrap().0, 1024);
+        let error = fit_connections(64, 1024, 2, 10).unwrap_err().to_string();
+        assert!(error.contains("open-file limit (64)"), "{error}");
+    }
 }

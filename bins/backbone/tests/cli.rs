@@ -419,9 +419,32 @@ fn serve_boots_on_the_embedded_default() {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    child.kill().ok();
-    child.wait().ok();
-    assert!(healthy, "no healthy answer within 30 s");
+    if !healthy {
+        child.kill().ok();
+        child.wait().ok();
+        panic!("no healthy answer within 30 s");
+    }
+    // SIGTERM stops it cleanly, without waiting for an idle keep-alive connection.
+    let _idle = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let terminated = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            child.wait().ok();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let status = status.expect("the server stops within 10 s of SIGTERM");
+    assert!(status.success(), "exit status after SIGTERM: {status}");
     assert!(
         env.data_dir.join("backbone.db").exists(),
         "SQLite file under the data dir"
@@ -430,6 +453,18 @@ fn serve_boots_on_the_embedded_default() {
         env.data_dir.join("jwt-signing-key.pem").exists(),
         "dev signing key persisted"
     );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |name: &str| {
+            let path = env.data_dir.join(name);
+            std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+        };
+        assert_eq!(mode(""), 0o700, "data dir");
+        for file in ["backbone.db", "jwt-signing-key.pem", "admin-api-key"] {
+            assert_eq!(mode(file), 0o600, "{file}");
+        }
+    }
 }
 
 fn free_port() -> u16 {

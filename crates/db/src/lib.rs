@@ -60,18 +60,19 @@ pub fn get_flag(row: &sqlx::any::AnyRow, column: &str) -> sqlx::Result<bool> {
 pub mod processed {
     use sqlx::AnyConnection;
 
+    pub const MARK_PROCESSED: &str =
+        "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+
     pub async fn mark_processed(
         conn: &mut AnyConnection,
         consumer: &str,
         event_id: &str,
     ) -> sqlx::Result<bool> {
-        let result = sqlx::query(
-            "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(consumer)
-        .bind(event_id)
-        .execute(conn)
-        .await?;
+        let result = sqlx::query(MARK_PROCESSED)
+            .bind(consumer)
+            .bind(event_id)
+            .execute(conn)
+            .await?;
         Ok(result.rows_affected() == 1)
     }
 }

@@ -17,6 +17,49 @@ pub(crate) const DEVICE_COLUMNS: &str =
     "id, identity_address, username, created_at, created_by_device, last_login_at, \
                               communication_language, is_backup_device";
 
+/// The SQL behind the request paths, public for the query-plan test
+/// (bins/backbone/tests/query_plans.rs), which EXPLAINs exactly these texts.
+pub mod sql {
+    use super::DEVICE_COLUMNS;
+
+    pub const FIND_IDENTITY: &str =
+        "SELECT address, client_id, public_key, tier_id, created_at, identity_version, \
+        status, deletion_grace_period_ends_at FROM identities WHERE address = $1";
+    pub const FEATURE_FLAGS: &str =
+        "SELECT name, is_enabled FROM feature_flags WHERE identity_address = $1 ORDER BY name";
+
+    pub fn find_device() -> String {
+        format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1")
+    }
+
+    /// The devices of $1, only those among `ids` ($2, …) if any are given.
+    fn id_filter(ids: usize) -> String {
+        if ids == 0 {
+            String::new()
+        } else {
+            format!(" AND id IN ({})", backbone_db::placeholders(2, ids))
+        }
+    }
+
+    /// A page of the identity's devices, oldest first; limit and offset follow the IDs.
+    pub fn list_devices(ids: usize) -> String {
+        let next = ids + 2;
+        format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE identity_address = $1{} \
+             ORDER BY created_at, id LIMIT ${next} OFFSET ${}",
+            id_filter(ids),
+            next + 1
+        )
+    }
+
+    pub fn count_devices(ids: usize) -> String {
+        format!(
+            "SELECT COUNT(*) FROM devices WHERE identity_address = $1{}",
+            id_filter(ids)
+        )
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DevicesStore {
     db: Database,
@@ -168,13 +211,10 @@ impl DevicesStore {
     // Identities -------------------------------------------------------------------------------
 
     pub async fn find_identity(&self, address: &IdentityAddress) -> sqlx::Result<Option<Identity>> {
-        let row = sqlx::query(
-            "SELECT address, client_id, public_key, tier_id, created_at, identity_version, status, \
-             deletion_grace_period_ends_at FROM identities WHERE address = $1",
-        )
-        .bind(address.as_str())
-        .fetch_optional(self.db.pool())
-        .await?;
+        let row = sqlx::query(sql::FIND_IDENTITY)
+            .bind(address.as_str())
+            .fetch_optional(self.db.pool())
+            .await?;
         row.as_ref().map(identity_from_row).transpose()
     }
 
@@ -237,7 +277,7 @@ impl DevicesStore {
     // Devices ---------------------------------------------------------------------------------
 
     pub async fn find_device(&self, id: &DeviceId) -> sqlx::Result<Option<Device>> {
-        let row = sqlx::query(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1"))
+        let row = sqlx::query(&sql::find_device())
             .bind(id.as_str())
             .fetch_optional(self.db.pool())
             .await?;
@@ -284,19 +324,8 @@ impl DevicesStore {
         page: PageRequest,
     ) -> sqlx::Result<Page<Device>> {
         // One positional parameter per requested ID, after the identity ($1).
-        let id_filter = if ids.is_empty() {
-            String::new()
-        } else {
-            let placeholders = backbone_db::placeholders(2, ids.len());
-            format!(" AND id IN ({})", placeholders)
-        };
-        let next = ids.len() + 2;
-        let list_sql = format!(
-            "SELECT {DEVICE_COLUMNS} FROM devices WHERE identity_address = $1{id_filter} \
-             ORDER BY created_at, id LIMIT ${next} OFFSET ${}",
-            next + 1
-        );
-        let count_sql = format!("SELECT COUNT(*) FROM devices WHERE identity_address = $1{id_filter}");
+        let list_sql = sql::list_devices(ids.len());
+        let count_sql = sql::count_devices(ids.len());
         let mut list = sqlx::query(&list_sql).bind(identity.as_str());
         let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(identity.as_str());
         for id in ids {
@@ -427,12 +456,10 @@ impl DevicesStore {
     // Feature flags ---------------------------------------------------------------------------
 
     pub async fn feature_flags(&self, identity: &IdentityAddress) -> sqlx::Result<Vec<(String, bool)>> {
-        let rows = sqlx::query(
-            "SELECT name, is_enabled FROM feature_flags WHERE identity_address = $1 ORDER BY name",
-        )
-        .bind(identity.as_str())
-        .fetch_all(self.db.pool())
-        .await?;
+        let rows = sqlx::query(sql::FEATURE_FLAGS)
+            .bind(identity.as_str())
+            .fetch_all(self.db.pool())
+            .await?;
         rows.iter()
             .map(|row| Ok((row.try_get("name")?, get_flag(row, "is_enabled")?)))
             .collect()

@@ -15,4 +15,4 @@ mod ordering;
 mod relay;
 
 pub use bus::{Event, EventBus, EventHandler, InProcessBus};
-pub use relay::{OutboxRelay, RelayWorker};
+pub use relay::{OutboxRelay, RelayWorker, CLAIM_SQL};

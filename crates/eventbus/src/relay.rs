@@ -13,6 +13,26 @@ use crate::{Event, EventBus};
 /// How long a relay may work on a claimed batch before another relay may take it over.
 const CLAIM_SECONDS: i64 = 60;
 
+/// The claim statement for `lock`: takes the oldest unclaimed events and claims them in one
+/// round trip. $1 = claimed until, $2 = now, $3 = batch size.
+macro_rules! claim_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE outbox_events SET claimed_until = $1 WHERE sequence IN (",
+            "SELECT sequence FROM outbox_events ",
+            "WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < $2) ",
+            "ORDER BY sequence LIMIT $3",
+            $lock,
+            ") RETURNING sequence, event_id, event_type, payload, created_at"
+        )
+    };
+}
+
+/// PostgreSQL: `SKIP LOCKED` lets concurrent relays take different events.
+pub const CLAIM_SQL: &str = claim_sql!(" FOR UPDATE SKIP LOCKED");
+/// SQLite has a single writer anyway.
+const CLAIM_SQL_SQLITE: &str = claim_sql!("");
+
 /// Moves events from the outbox to the bus.
 #[derive(Clone)]
 pub struct OutboxRelay {
@@ -89,26 +109,19 @@ impl OutboxRelay {
         }
     }
 
-    /// Claims the oldest unclaimed events in one statement. On PostgreSQL `SKIP LOCKED` lets
-    /// concurrent relays take different events; SQLite has a single writer anyway.
+    /// Claims the oldest unclaimed events in one statement.
     async fn claim(&self, limit: i64) -> anyhow::Result<Vec<(i64, Event)>> {
         let now = self.clock.now();
-        let skip_locked = match self.db.dialect() {
-            backbone_db::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-            backbone_db::Dialect::Sqlite => "",
+        let sql = match self.db.dialect() {
+            backbone_db::Dialect::Postgres => CLAIM_SQL,
+            backbone_db::Dialect::Sqlite => CLAIM_SQL_SQLITE,
         };
-        let rows = sqlx::query(&format!(
-            "UPDATE outbox_events SET claimed_until = $1 WHERE sequence IN (\
-               SELECT sequence FROM outbox_events \
-               WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < $2) \
-               ORDER BY sequence LIMIT $3{skip_locked}) \
-             RETURNING sequence, event_id, event_type, payload, created_at"
-        ))
-        .bind(to_millis(&(now + chrono::Duration::seconds(CLAIM_SECONDS))))
-        .bind(to_millis(&now))
-        .bind(limit)
-        .fetch_all(self.db.writer())
-        .await?;
+        let rows = sqlx::query(sql)
+            .bind(to_millis(&(now + chrono::Duration::seconds(CLAIM_SECONDS))))
+            .bind(to_millis(&now))
+            .bind(limit)
+            .fetch_all(self.db.writer())
+            .await?;
         let mut events = rows
             .iter()
             .map(|row| -> anyhow::Result<(i64, Event)> {

@@ -19,6 +19,39 @@ const FILE_COLUMNS: &str = "id, created_at, created_by, created_by_device, owner
      ownership_token, ownership_is_locked, last_ownership_claim_at, cipher_size, cipher_hash, expires_at, \
      encrypted_properties";
 
+/// The SQL behind the request paths, public for the query-plan test
+/// (bins/backbone/tests/query_plans.rs), which EXPLAINs exactly these texts.
+pub mod sql {
+    use super::FILE_COLUMNS;
+
+    /// Live files created by $1 (now is $2), only those among `ids` ($3, …) if any are given.
+    fn created_by_filter(ids: usize) -> String {
+        let mut filter = "FROM files WHERE created_by = $1 AND expires_at > $2".to_owned();
+        if ids > 0 {
+            filter.push_str(&format!(" AND id IN ({})", backbone_db::placeholders(3, ids)));
+        }
+        filter
+    }
+
+    /// A page of [`created_by_filter`], oldest first; limit and offset follow the IDs.
+    pub fn list_created_by(ids: usize) -> String {
+        let next = ids + 3;
+        format!(
+            "SELECT {FILE_COLUMNS} {} ORDER BY created_at, id LIMIT ${next} OFFSET ${}",
+            created_by_filter(ids),
+            next + 1
+        )
+    }
+
+    pub fn count_created_by(ids: usize) -> String {
+        format!("SELECT COUNT(*) {}", created_by_filter(ids))
+    }
+
+    pub fn find_live() -> String {
+        format!("SELECT {FILE_COLUMNS} FROM files WHERE id = $1 AND expires_at > $2")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct FilesStore {
     db: Database,
@@ -125,7 +158,8 @@ impl FilesStore {
         lock: bool,
     ) -> sqlx::Result<Option<File>> {
         let sql = format!(
-            "SELECT {FILE_COLUMNS} FROM files WHERE id = $1 AND expires_at > $2{}",
+            "{}{}",
+            sql::find_live(),
             if lock { self.db.dialect().for_update() } else { "" }
         );
         let row = sqlx::query(&sql)
@@ -213,20 +247,8 @@ impl FilesStore {
         now: DateTime<Utc>,
         page: PageRequest,
     ) -> sqlx::Result<Page<File>> {
-        // $1 creator, $2 now, then one parameter per requested ID.
-        let mut filter = "FROM files WHERE created_by = $1 AND expires_at > $2".to_owned();
-        if !ids.is_empty() {
-            filter.push_str(&format!(
-                " AND id IN ({})",
-                backbone_db::placeholders(3, ids.len())
-            ));
-        }
-        let next = ids.len() + 3;
-        let list_sql = format!(
-            "SELECT {FILE_COLUMNS} {filter} ORDER BY created_at, id LIMIT ${next} OFFSET ${}",
-            next + 1
-        );
-        let count_sql = format!("SELECT COUNT(*) {filter}");
+        let list_sql = sql::list_created_by(ids.len());
+        let count_sql = sql::count_created_by(ids.len());
         let mut list = sqlx::query(&list_sql)
             .bind(creator.as_str())
             .bind(to_millis(&now));

@@ -17,6 +17,19 @@ const REGISTRATION_COLUMNS: &str =
 const DELIVERY_COLUMNS: &str = "id, device_id, identity_address, device_push_identifier, platform, handle, \
      app_id, environment, event_name, payload, collapse_id, title, body, attempts";
 
+/// The SQL behind the worker's pushes, public for the query-plan test
+/// (bins/backbone/tests/query_plans.rs), which EXPLAINs exactly these texts.
+pub mod sql {
+    /// The registrations of the devices of `identities` identities ($1, …), oldest device first.
+    pub fn registrations_of(identities: usize) -> String {
+        format!(
+            "SELECT {} FROM push_registrations WHERE identity_address IN ({}) ORDER BY updated_at, device_id",
+            super::REGISTRATION_COLUMNS,
+            backbone_db::placeholders(1, identities)
+        )
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct PushStore {
     db: Database,
@@ -113,12 +126,7 @@ impl PushStore {
         if identities.is_empty() {
             return Ok(Vec::new());
         }
-        let placeholders: Vec<String> = (1..=identities.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT {REGISTRATION_COLUMNS} FROM push_registrations WHERE identity_address IN ({}) \
-             ORDER BY updated_at, device_id",
-            placeholders.join(", ")
-        );
+        let sql = sql::registrations_of(identities.len());
         let mut query = sqlx::query(&sql);
         for identity in identities {
             query = query.bind(identity.as_str());

@@ -11,6 +11,7 @@ use backbone_db::sqlx::any::AnyRow;
 use backbone_db::sqlx::{self, AnyConnection, Row};
 use backbone_db::{get_flag, outbox, Database};
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 
 use crate::domain::{AuditEntry, AuditReason, Relationship, RelationshipStatus, Template};
 
@@ -18,6 +19,80 @@ const TEMPLATE_COLUMNS: &str = "id, created_by, created_by_device, created_at, e
     max_number_of_allocations, for_identity, password, content";
 const RELATIONSHIP_COLUMNS: &str = "id, template_id, from_address, to_address, created_at, status, \
     creation_content, creation_response_content, from_has_decomposed, to_has_decomposed";
+
+/// The SQL behind the request paths, public for the query-plan test
+/// (bins/backbone/tests/query_plans.rs), which EXPLAINs exactly these texts.
+pub mod sql {
+    pub const YOUNGEST_BETWEEN: &str =
+        "SELECT id, status FROM relationships WHERE pair_key = $1 ORDER BY created_at DESC, id DESC LIMIT 1";
+    pub const ARE_ACQUAINTED: &str = "SELECT (SELECT COUNT(*) FROM relationships WHERE pair_key = $1) + \
+        (SELECT COUNT(*) FROM relationship_template_allocations a JOIN relationship_templates t \
+        ON t.id = a.template_id WHERE a.allocated_by = $2 AND t.created_by = $3)";
+    pub const HAS_RELATIONSHIP_FROM_TEMPLATE: &str =
+        "SELECT COUNT(*) FROM relationships WHERE template_id = $1 AND (from_address = $2 OR to_address = $2)";
+    pub const UNLINK_TEMPLATE: &str = "UPDATE relationships SET template_id = NULL WHERE template_id = $1";
+    pub const HAS_ALLOCATION: &str =
+        "SELECT COUNT(*) FROM relationship_template_allocations WHERE template_id = $1 AND allocated_by = $2";
+    pub const ALLOCATION_COUNT: &str =
+        "SELECT COUNT(*) FROM relationship_template_allocations WHERE template_id = $1";
+
+    pub fn find_template() -> String {
+        format!(
+            "SELECT {} FROM relationship_templates WHERE id = $1",
+            super::TEMPLATE_COLUMNS
+        )
+    }
+
+    /// The relationship $1 if $2 takes part in it.
+    pub fn find_relationship() -> String {
+        format!(
+            "SELECT {} FROM relationships WHERE id = $1 AND (from_address = $2 OR to_address = $2)",
+            super::RELATIONSHIP_COLUMNS
+        )
+    }
+
+    /// The relationships among `ids` ($2, …) that $1 takes part in.
+    fn participant_filter(ids: usize) -> String {
+        format!(
+            "(from_address = $1 OR to_address = $1) AND id IN ({})",
+            backbone_db::placeholders(2, ids)
+        )
+    }
+
+    /// A page of [`participant_filter`], oldest first; limit and offset follow the IDs.
+    pub fn list_relationships(ids: usize) -> String {
+        let next = ids + 2;
+        format!(
+            "SELECT {} FROM relationships WHERE {} ORDER BY created_at, id LIMIT ${next} OFFSET ${}",
+            super::RELATIONSHIP_COLUMNS,
+            participant_filter(ids),
+            next + 1
+        )
+    }
+
+    pub fn count_relationships(ids: usize) -> String {
+        format!(
+            "SELECT COUNT(*) FROM relationships WHERE {}",
+            participant_filter(ids)
+        )
+    }
+
+    pub fn blocking_relationship_exists() -> String {
+        format!(
+            "SELECT COUNT(*) FROM relationships WHERE pair_key = $1 AND status IN ({})",
+            super::blocking_statuses()
+        )
+    }
+
+    /// The audit logs of several relationships ($1, …), in relationship and position order.
+    pub fn audit_logs_of(relationships: usize) -> String {
+        format!(
+            "SELECT relationship_id, id, created_at, created_by, created_by_device, reason, old_status, new_status \
+             FROM relationship_audit_log WHERE relationship_id IN ({}) ORDER BY relationship_id, position",
+            backbone_db::placeholders(1, relationships)
+        )
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct RelationshipsStore {
@@ -90,12 +165,10 @@ impl RelationshipsStore {
         lock: bool,
     ) -> sqlx::Result<Option<Template>> {
         let suffix = if lock { self.db.dialect().for_update() } else { "" };
-        let row = sqlx::query(&format!(
-            "SELECT {TEMPLATE_COLUMNS} FROM relationship_templates WHERE id = $1{suffix}"
-        ))
-        .bind(id.as_str())
-        .fetch_optional(conn)
-        .await?;
+        let row = sqlx::query(&format!("{}{suffix}", sql::find_template()))
+            .bind(id.as_str())
+            .fetch_optional(conn)
+            .await?;
         row.as_ref().map(template_from_row).transpose()
     }
 
@@ -105,13 +178,11 @@ impl RelationshipsStore {
         id: &RelationshipTemplateId,
         identity: &IdentityAddress,
     ) -> sqlx::Result<bool> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM relationship_template_allocations WHERE template_id = $1 AND allocated_by = $2",
-        )
-        .bind(id.as_str())
-        .bind(identity.as_str())
-        .fetch_one(conn)
-        .await?;
+        let count: i64 = sqlx::query_scalar(sql::HAS_ALLOCATION)
+            .bind(id.as_str())
+            .bind(identity.as_str())
+            .fetch_one(conn)
+            .await?;
         Ok(count > 0)
     }
 
@@ -120,7 +191,7 @@ impl RelationshipsStore {
         conn: &mut AnyConnection,
         id: &RelationshipTemplateId,
     ) -> sqlx::Result<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM relationship_template_allocations WHERE template_id = $1")
+        sqlx::query_scalar(sql::ALLOCATION_COUNT)
             .bind(id.as_str())
             .fetch_one(conn)
             .await
@@ -154,13 +225,11 @@ impl RelationshipsStore {
         id: &RelationshipTemplateId,
         identity: &IdentityAddress,
     ) -> sqlx::Result<bool> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM relationships WHERE template_id = $1 AND (from_address = $2 OR to_address = $2)",
-        )
-        .bind(id.as_str())
-        .bind(identity.as_str())
-        .fetch_one(conn)
-        .await?;
+        let count: i64 = sqlx::query_scalar(sql::HAS_RELATIONSHIP_FROM_TEMPLATE)
+            .bind(id.as_str())
+            .bind(identity.as_str())
+            .fetch_one(conn)
+            .await?;
         Ok(count > 0)
     }
 
@@ -170,7 +239,7 @@ impl RelationshipsStore {
         id: &RelationshipTemplateId,
     ) -> sqlx::Result<()> {
         // Relationships keep existing; their template reference becomes null.
-        sqlx::query("UPDATE relationships SET template_id = NULL WHERE template_id = $1")
+        sqlx::query(sql::UNLINK_TEMPLATE)
             .bind(id.as_str())
             .execute(&mut *conn)
             .await?;
@@ -269,13 +338,11 @@ impl RelationshipsStore {
         lock: bool,
     ) -> sqlx::Result<Option<Relationship>> {
         let suffix = if lock { self.db.dialect().for_update() } else { "" };
-        let row = sqlx::query(&format!(
-            "SELECT {RELATIONSHIP_COLUMNS} FROM relationships WHERE id = $1 AND (from_address = $2 OR to_address = $2){suffix}"
-        ))
-        .bind(id.as_str())
-        .bind(participant.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
+        let row = sqlx::query(&format!("{}{suffix}", sql::find_relationship()))
+            .bind(id.as_str())
+            .bind(participant.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let mut relationship = relationship_from_row(&row)?;
         relationship.audit_log = self.audit_log(conn, &relationship.id).await?;
@@ -297,23 +364,41 @@ impl RelationshipsStore {
         rows.iter().map(audit_entry_from_row).collect()
     }
 
+    /// Loads the audit logs of a page of relationships in one query rather than one each.
+    async fn attach_audit_logs(
+        &self,
+        conn: &mut AnyConnection,
+        relationships: &mut [Relationship],
+    ) -> sqlx::Result<()> {
+        if relationships.is_empty() {
+            return Ok(());
+        }
+        let audit_sql = sql::audit_logs_of(relationships.len());
+        let mut query = sqlx::query(&audit_sql);
+        for relationship in relationships.iter() {
+            query = query.bind(relationship.id.as_str());
+        }
+        let mut logs: HashMap<String, Vec<AuditEntry>> = HashMap::new();
+        for row in query.fetch_all(conn).await? {
+            let relationship: String = row.try_get("relationship_id")?;
+            logs.entry(relationship)
+                .or_default()
+                .push(audit_entry_from_row(&row)?);
+        }
+        for relationship in relationships.iter_mut() {
+            relationship.audit_log = logs.remove(relationship.id.as_str()).unwrap_or_default();
+        }
+        Ok(())
+    }
+
     pub async fn list_relationships(
         &self,
         participant: &IdentityAddress,
         ids: &[RelationshipId],
         page: PageRequest,
     ) -> sqlx::Result<Page<Relationship>> {
-        let placeholders = backbone_db::placeholders(2, ids.len());
-        let filter = format!(
-            "(from_address = $1 OR to_address = $1) AND id IN ({})",
-            placeholders
-        );
-        let next = ids.len() + 2;
-        let list_sql = format!(
-            "SELECT {RELATIONSHIP_COLUMNS} FROM relationships WHERE {filter} ORDER BY created_at, id LIMIT ${next} OFFSET ${}",
-            next + 1
-        );
-        let count_sql = format!("SELECT COUNT(*) FROM relationships WHERE {filter}");
+        let list_sql = sql::list_relationships(ids.len());
+        let count_sql = sql::count_relationships(ids.len());
         let mut list = sqlx::query(&list_sql).bind(participant.as_str());
         let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(participant.as_str());
         for id in ids {
@@ -327,12 +412,11 @@ impl RelationshipsStore {
             .fetch_all(&mut *conn)
             .await?;
         let total = count.fetch_one(&mut *conn).await?;
-        let mut items = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let mut relationship = relationship_from_row(row)?;
-            relationship.audit_log = self.audit_log(&mut conn, &relationship.id).await?;
-            items.push(relationship);
-        }
+        let mut items = rows
+            .iter()
+            .map(relationship_from_row)
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        self.attach_audit_logs(&mut conn, &mut items).await?;
         Ok(Page {
             items,
             request: page,
@@ -347,13 +431,10 @@ impl RelationshipsStore {
         a: &IdentityAddress,
         b: &IdentityAddress,
     ) -> sqlx::Result<bool> {
-        let count: i64 = sqlx::query_scalar(&format!(
-            "SELECT COUNT(*) FROM relationships WHERE pair_key = $1 AND status IN ({})",
-            blocking_statuses()
-        ))
-        .bind(pair_key(a, b))
-        .fetch_one(conn)
-        .await?;
+        let count: i64 = sqlx::query_scalar(&sql::blocking_relationship_exists())
+            .bind(pair_key(a, b))
+            .fetch_one(conn)
+            .await?;
         Ok(count > 0)
     }
 
@@ -366,12 +447,10 @@ impl RelationshipsStore {
         a: &IdentityAddress,
         b: &IdentityAddress,
     ) -> sqlx::Result<Option<(RelationshipId, RelationshipStatus)>> {
-        let row = sqlx::query(
-            "SELECT id, status FROM relationships WHERE pair_key = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
-        )
-        .bind(pair_key(a, b))
-        .fetch_optional(conn)
-        .await?;
+        let row = sqlx::query(sql::YOUNGEST_BETWEEN)
+            .bind(pair_key(a, b))
+            .fetch_optional(conn)
+            .await?;
         row.map(|row| {
             let status: String = row.try_get("status")?;
             Ok((
@@ -385,16 +464,12 @@ impl RelationshipsStore {
     /// Whether `a` may see `b`'s feature flags: any relationship between them, or `a`
     /// allocated one of `b`'s templates.
     pub async fn are_acquainted(&self, a: &IdentityAddress, b: &IdentityAddress) -> sqlx::Result<bool> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM relationships WHERE pair_key = $1) + \
-             (SELECT COUNT(*) FROM relationship_template_allocations a JOIN relationship_templates t \
-              ON t.id = a.template_id WHERE a.allocated_by = $2 AND t.created_by = $3)",
-        )
-        .bind(pair_key(a, b))
-        .bind(a.as_str())
-        .bind(b.as_str())
-        .fetch_one(self.db.pool())
-        .await?;
+        let count: i64 = sqlx::query_scalar(sql::ARE_ACQUAINTED)
+            .bind(pair_key(a, b))
+            .bind(a.as_str())
+            .bind(b.as_str())
+            .fetch_one(self.db.pool())
+            .await?;
         Ok(count > 0)
     }
 

@@ -17,9 +17,82 @@ use crate::domain::{ExternalEvent, Modification, NewModification, SyncRun, SyncR
 
 const RUN_COLUMNS: &str =
     "id, owner, run_index, run_type, created_at, created_by_device, expires_at, finalized_at, event_count";
-const EVENT_COLUMNS: &str = "id, owner, event_index, event_type, payload, created_at, sync_error_count";
 const MODIFICATION_COLUMNS: &str = "id, modification_index, datawallet_version, object_identifier, \
     payload_category, collection, modification_type, encrypted_payload, created_at, created_by_device";
+
+/// The SQL behind the request paths and the worker's event handling, public for the query-plan
+/// test (bins/backbone/tests/query_plans.rs), which EXPLAINs exactly these texts.
+pub mod sql {
+    /// Whether $1 has an event to deliver: the first one found answers (`COUNT` of at most one).
+    pub const DELIVERABLE_EVENT_EXISTS: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM external_events \
+        WHERE owner = $1 AND sync_run_id IS NULL AND is_delivery_blocked = 0 AND sync_error_count < $2 LIMIT 1) deliverable";
+    pub const DATAWALLET: &str = "SELECT id, version FROM datawallets WHERE owner = $1";
+    pub const NEWEST_MODIFICATION_INDEX: &str =
+        "SELECT MAX(modification_index) FROM datawallet_modifications WHERE datawallet_id = $1";
+    pub const ASSIGNED_EVENT_IDS: &str =
+        "SELECT id FROM external_events WHERE sync_run_id = $1 ORDER BY event_index";
+
+    pub fn latest_run() -> String {
+        format!(
+            "SELECT {} FROM sync_runs WHERE owner = $1 ORDER BY run_index DESC LIMIT 1",
+            super::RUN_COLUMNS
+        )
+    }
+
+    pub fn find_run() -> String {
+        format!(
+            "SELECT {} FROM sync_runs WHERE id = $1 AND owner = $2",
+            super::RUN_COLUMNS
+        )
+    }
+
+    pub const HAS_UNFINALIZED_RUN: &str =
+        "SELECT COUNT(*) FROM sync_runs WHERE owner = $1 AND finalized_at IS NULL";
+    pub const ASSIGN_EVENTS: &str =
+        "UPDATE external_events SET sync_run_id = $1 WHERE owner = $2 AND sync_run_id IS NULL \
+        AND is_delivery_blocked = 0 AND sync_error_count < $3";
+    pub const EVENTS_OF_RUN: &str =
+        "SELECT id, owner, event_index, event_type, payload, created_at, sync_error_count \
+        FROM external_events WHERE sync_run_id = $1 ORDER BY event_index LIMIT $2 OFFSET $3";
+    pub const COUNT_EVENTS_OF_RUN: &str = "SELECT COUNT(*) FROM external_events WHERE sync_run_id = $1";
+    pub const NEXT_EVENT_INDEX: &str =
+        "SELECT COALESCE(MAX(event_index), -1) + 1 FROM external_events WHERE owner = $1";
+    pub const UNBLOCK_MESSAGES: &str = "UPDATE external_events SET is_delivery_blocked = 0 \
+        WHERE context = $1 AND event_type = 'MessageReceived' AND is_delivery_blocked = 1";
+    pub const DELETE_BLOCKED_MESSAGES: &str = "DELETE FROM external_events \
+        WHERE context = $1 AND event_type = 'MessageReceived' AND is_delivery_blocked = 1";
+    pub const DELETE_UNSYNCED_EVENTS_OF: &str =
+        "DELETE FROM external_events WHERE owner = $1 AND context = $2 AND sync_run_id IS NULL";
+
+    /// Modifications of datawallet $1 after index $2 that are the newest of their object, type and
+    /// payload category (spec W2). The newest is found by one index probe per modification (a
+    /// correlated subquery), which PostgreSQL keeps in its generic plan too; as an anti-join,
+    /// a generic plan could read the whole datawallet once per modification.
+    pub const NEWEST_OF_ITS_KIND: &str = "m.datawallet_id = $1 AND m.modification_index > $2 \
+        AND m.modification_index = (SELECT n.modification_index FROM datawallet_modifications n \
+        WHERE n.datawallet_id = m.datawallet_id AND n.object_identifier = m.object_identifier \
+        AND n.modification_type = m.modification_type AND (n.payload_category = m.payload_category \
+        OR (n.payload_category IS NULL AND m.payload_category IS NULL)) ORDER BY n.modification_index DESC LIMIT 1)";
+
+    pub fn modifications() -> String {
+        let columns = super::MODIFICATION_COLUMNS
+            .split(", ")
+            .map(|c| format!("m.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "SELECT {columns} FROM datawallet_modifications m WHERE {NEWEST_OF_ITS_KIND} \
+             ORDER BY m.modification_index LIMIT $3 OFFSET $4"
+        )
+    }
+
+    /// How many [`modifications`] there are: every object, type and category modified after $2
+    /// has exactly one newest modification after $2, so this counts those kinds (DISTINCT
+    /// takes NULL categories as one, as the newest-of-its-kind check does), from the index alone.
+    pub const COUNT_MODIFICATIONS: &str = "SELECT COUNT(*) FROM (SELECT DISTINCT object_identifier, \
+        modification_type, payload_category FROM datawallet_modifications \
+        WHERE datawallet_id = $1 AND modification_index > $2) kinds";
+}
 
 #[derive(Debug, Clone)]
 pub struct SynchronizationStore {
@@ -49,10 +122,7 @@ impl SynchronizationStore {
         conn: &mut AnyConnection,
         owner: &IdentityAddress,
     ) -> sqlx::Result<Option<SyncRun>> {
-        let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM sync_runs WHERE owner = $1 ORDER BY run_index DESC LIMIT 1{}",
-            self.db.dialect().for_update()
-        );
+        let sql = format!("{}{}", sql::latest_run(), self.db.dialect().for_update());
         let row = sqlx::query(&sql)
             .bind(owner.as_str())
             .fetch_optional(conn)
@@ -67,10 +137,7 @@ impl SynchronizationStore {
         id: &SyncRunId,
         owner: &IdentityAddress,
     ) -> sqlx::Result<Option<SyncRun>> {
-        let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM sync_runs WHERE id = $1 AND owner = $2{}",
-            self.db.dialect().for_update()
-        );
+        let sql = format!("{}{}", sql::find_run(), self.db.dialect().for_update());
         let row = sqlx::query(&sql)
             .bind(id.as_str())
             .bind(owner.as_str())
@@ -105,16 +172,13 @@ impl SynchronizationStore {
         owner: &IdentityAddress,
         run: &SyncRunId,
     ) -> sqlx::Result<i64> {
-        let assigned = sqlx::query(
-            "UPDATE external_events SET sync_run_id = $1 WHERE owner = $2 AND sync_run_id IS NULL \
-             AND is_delivery_blocked = 0 AND sync_error_count < $3",
-        )
-        .bind(run.as_str())
-        .bind(owner.as_str())
-        .bind(MAX_SYNC_ERRORS)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected() as i64;
+        let assigned = sqlx::query(sql::ASSIGN_EVENTS)
+            .bind(run.as_str())
+            .bind(owner.as_str())
+            .bind(MAX_SYNC_ERRORS)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected() as i64;
         sqlx::query("UPDATE sync_runs SET event_count = $1 WHERE id = $2")
             .bind(assigned)
             .bind(run.as_str())
@@ -129,14 +193,11 @@ impl SynchronizationStore {
         owner: &IdentityAddress,
         max_errors: i64,
     ) -> sqlx::Result<bool> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM external_events WHERE owner = $1 AND sync_run_id IS NULL \
-             AND is_delivery_blocked = 0 AND sync_error_count < $2",
-        )
-        .bind(owner.as_str())
-        .bind(max_errors)
-        .fetch_one(conn)
-        .await?;
+        let count: i64 = sqlx::query_scalar(sql::DELIVERABLE_EVENT_EXISTS)
+            .bind(owner.as_str())
+            .bind(max_errors)
+            .fetch_one(conn)
+            .await?;
         Ok(count > 0)
     }
 
@@ -145,11 +206,10 @@ impl SynchronizationStore {
         conn: &mut AnyConnection,
         owner: &IdentityAddress,
     ) -> sqlx::Result<bool> {
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM sync_runs WHERE owner = $1 AND finalized_at IS NULL")
-                .bind(owner.as_str())
-                .fetch_one(conn)
-                .await?;
+        let count: i64 = sqlx::query_scalar(sql::HAS_UNFINALIZED_RUN)
+            .bind(owner.as_str())
+            .fetch_one(conn)
+            .await?;
         Ok(count > 0)
     }
 
@@ -158,7 +218,7 @@ impl SynchronizationStore {
         conn: &mut AnyConnection,
         run: &SyncRunId,
     ) -> sqlx::Result<Vec<String>> {
-        sqlx::query_scalar("SELECT id FROM external_events WHERE sync_run_id = $1 ORDER BY event_index")
+        sqlx::query_scalar(sql::ASSIGNED_EVENT_IDS)
             .bind(run.as_str())
             .fetch_all(conn)
             .await
@@ -221,15 +281,13 @@ impl SynchronizationStore {
         run: &SyncRunId,
         page: PageRequest,
     ) -> sqlx::Result<Page<ExternalEvent>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM external_events WHERE sync_run_id = $1 ORDER BY event_index LIMIT $2 OFFSET $3"
-        ))
-        .bind(run.as_str())
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(self.db.pool())
-        .await?;
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM external_events WHERE sync_run_id = $1")
+        let rows = sqlx::query(sql::EVENTS_OF_RUN)
+            .bind(run.as_str())
+            .bind(page.limit())
+            .bind(page.offset())
+            .fetch_all(self.db.pool())
+            .await?;
+        let total: i64 = sqlx::query_scalar(sql::COUNT_EVENTS_OF_RUN)
             .bind(run.as_str())
             .fetch_one(self.db.pool())
             .await?;
@@ -285,12 +343,10 @@ impl SynchronizationStore {
             apply_context_effect(&mut tx, effect).await?;
         }
         for event in events {
-            let next: i64 = sqlx::query_scalar(
-                "SELECT COALESCE(MAX(event_index), -1) + 1 FROM external_events WHERE owner = $1",
-            )
-            .bind(event.owner.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
+            let next: i64 = sqlx::query_scalar(sql::NEXT_EVENT_INDEX)
+                .bind(event.owner.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
             let id = ExternalEventId::generate();
             sqlx::query(
                 "INSERT INTO external_events (id, owner, event_index, event_type, payload, created_at, \
@@ -346,13 +402,10 @@ impl SynchronizationStore {
         conn: &mut AnyConnection,
         owner: &IdentityAddress,
     ) -> sqlx::Result<Option<Datawallet>> {
-        let row = sqlx::query(&format!(
-            "SELECT id, version FROM datawallets WHERE owner = $1{}",
-            self.db.dialect().for_update()
-        ))
-        .bind(owner.as_str())
-        .fetch_optional(conn)
-        .await?;
+        let row = sqlx::query(&format!("{}{}", sql::DATAWALLET, self.db.dialect().for_update()))
+            .bind(owner.as_str())
+            .fetch_optional(conn)
+            .await?;
         row.map(|row| {
             Ok(Datawallet {
                 id: DatawalletId::from_trusted(row.try_get("id")?),
@@ -400,12 +453,10 @@ impl SynchronizationStore {
         conn: &mut AnyConnection,
         datawallet: &DatawalletId,
     ) -> sqlx::Result<Option<i64>> {
-        sqlx::query_scalar(
-            "SELECT MAX(modification_index) FROM datawallet_modifications WHERE datawallet_id = $1",
-        )
-        .bind(datawallet.as_str())
-        .fetch_one(conn)
-        .await
+        sqlx::query_scalar(sql::NEWEST_MODIFICATION_INDEX)
+            .bind(datawallet.as_str())
+            .fetch_one(conn)
+            .await
     }
 
     /// Appends modifications after the newest index; `None` if another writer took an index.
@@ -459,33 +510,18 @@ impl SynchronizationStore {
         local_index: i64,
         page: PageRequest,
     ) -> sqlx::Result<Page<Modification>> {
-        const NEWEST_OF_ITS_KIND: &str = "m.datawallet_id = $1 AND m.modification_index > $2 AND NOT EXISTS ( \
-            SELECT 1 FROM datawallet_modifications n WHERE n.datawallet_id = m.datawallet_id \
-            AND n.object_identifier = m.object_identifier AND n.modification_type = m.modification_type \
-            AND (n.payload_category = m.payload_category OR (n.payload_category IS NULL AND m.payload_category IS NULL)) \
-            AND n.modification_index > m.modification_index)";
-        let columns = MODIFICATION_COLUMNS
-            .split(", ")
-            .map(|c| format!("m.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let rows = sqlx::query(&format!(
-            "SELECT {columns} FROM datawallet_modifications m WHERE {NEWEST_OF_ITS_KIND} \
-             ORDER BY m.modification_index LIMIT $3 OFFSET $4"
-        ))
-        .bind(datawallet.as_str())
-        .bind(local_index)
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(self.db.pool())
-        .await?;
-        let total: i64 = sqlx::query_scalar(&format!(
-            "SELECT COUNT(*) FROM datawallet_modifications m WHERE {NEWEST_OF_ITS_KIND}"
-        ))
-        .bind(datawallet.as_str())
-        .bind(local_index)
-        .fetch_one(self.db.pool())
-        .await?;
+        let rows = sqlx::query(&sql::modifications())
+            .bind(datawallet.as_str())
+            .bind(local_index)
+            .bind(page.limit())
+            .bind(page.offset())
+            .fetch_all(self.db.pool())
+            .await?;
+        let total: i64 = sqlx::query_scalar(sql::COUNT_MODIFICATIONS)
+            .bind(datawallet.as_str())
+            .bind(local_index)
+            .fetch_one(self.db.pool())
+            .await?;
         let items = rows
             .iter()
             .map(modification_from_row)
@@ -523,31 +559,23 @@ pub enum ContextEffect {
 async fn apply_context_effect(conn: &mut AnyConnection, effect: &ContextEffect) -> sqlx::Result<()> {
     match effect {
         ContextEffect::UnblockMessages { context } => {
-            sqlx::query(
-                "UPDATE external_events SET is_delivery_blocked = 0 \
-                 WHERE context = $1 AND event_type = 'MessageReceived' AND is_delivery_blocked = 1",
-            )
-            .bind(context)
-            .execute(conn)
-            .await?;
+            sqlx::query(sql::UNBLOCK_MESSAGES)
+                .bind(context)
+                .execute(conn)
+                .await?;
         }
         ContextEffect::DeleteBlockedMessages { context } => {
-            sqlx::query(
-                "DELETE FROM external_events \
-                 WHERE context = $1 AND event_type = 'MessageReceived' AND is_delivery_blocked = 1",
-            )
-            .bind(context)
-            .execute(conn)
-            .await?;
+            sqlx::query(sql::DELETE_BLOCKED_MESSAGES)
+                .bind(context)
+                .execute(conn)
+                .await?;
         }
         ContextEffect::DeleteUnsyncedEventsOf { owner, context } => {
-            sqlx::query(
-                "DELETE FROM external_events WHERE owner = $1 AND context = $2 AND sync_run_id IS NULL",
-            )
-            .bind(owner.as_str())
-            .bind(context)
-            .execute(conn)
-            .await?;
+            sqlx::query(sql::DELETE_UNSYNCED_EVENTS_OF)
+                .bind(owner.as_str())
+                .bind(context)
+                .execute(conn)
+                .await?;
         }
     }
     Ok(())

@@ -18,6 +18,45 @@ const TOKEN_COLUMNS: &str =
     "id, created_by, created_by_device, created_at, expires_at, for_identity, password, \
                              content, access_failed_count";
 
+/// The SQL behind the request paths, public for the query-plan test
+/// (bins/backbone/tests/query_plans.rs), which EXPLAINs exactly these texts.
+pub mod sql {
+    pub const HAS_ALLOCATION: &str =
+        "SELECT COUNT(*) FROM token_allocations WHERE token_id = $1 AND allocated_by = $2";
+
+    pub fn find() -> String {
+        format!("SELECT {} FROM tokens WHERE id = $1", super::TOKEN_COLUMNS)
+    }
+
+    /// The tokens among `ids` ($2, …) that $1 created or has allocated.
+    fn filter(ids: usize) -> String {
+        format!(
+            "FROM tokens t WHERE t.id IN ({}) AND (t.created_by = $1 OR EXISTS \
+             (SELECT 1 FROM token_allocations a WHERE a.token_id = t.id AND a.allocated_by = $1))",
+            backbone_db::placeholders(2, ids)
+        )
+    }
+
+    /// A page of [`filter`], oldest first; limit and offset follow the IDs.
+    pub fn list(ids: usize) -> String {
+        let next = ids + 2;
+        let columns = super::TOKEN_COLUMNS
+            .split(", ")
+            .map(|c| format!("t.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "SELECT {columns} {} ORDER BY t.created_at, t.id LIMIT ${next} OFFSET ${}",
+            filter(ids),
+            next + 1
+        )
+    }
+
+    pub fn count(ids: usize) -> String {
+        format!("SELECT COUNT(*) {}", filter(ids))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct TokensStore {
     db: Database,
@@ -126,7 +165,8 @@ impl TokensStore {
         lock: bool,
     ) -> sqlx::Result<Option<Token>> {
         let sql = format!(
-            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1{}",
+            "{}{}",
+            sql::find(),
             if lock { self.db.dialect().for_update() } else { "" }
         );
         let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(conn).await?;
@@ -139,13 +179,11 @@ impl TokensStore {
         id: &TokenId,
         identity: &IdentityAddress,
     ) -> sqlx::Result<bool> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM token_allocations WHERE token_id = $1 AND allocated_by = $2",
-        )
-        .bind(id.as_str())
-        .bind(identity.as_str())
-        .fetch_one(conn)
-        .await?;
+        let count: i64 = sqlx::query_scalar(sql::HAS_ALLOCATION)
+            .bind(id.as_str())
+            .bind(identity.as_str())
+            .fetch_one(conn)
+            .await?;
         Ok(count > 0)
     }
 
@@ -226,23 +264,8 @@ impl TokensStore {
         page: PageRequest,
     ) -> sqlx::Result<Page<Token>> {
         // $1 is the identity, then one positional parameter per requested ID.
-        let placeholders = backbone_db::placeholders(2, ids.len());
-        let filter = format!(
-            "FROM tokens t WHERE t.id IN ({}) AND (t.created_by = $1 OR EXISTS \
-             (SELECT 1 FROM token_allocations a WHERE a.token_id = t.id AND a.allocated_by = $1))",
-            placeholders
-        );
-        let next = ids.len() + 2;
-        let columns = TOKEN_COLUMNS
-            .split(", ")
-            .map(|c| format!("t.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let list_sql = format!(
-            "SELECT {columns} {filter} ORDER BY t.created_at, t.id LIMIT ${next} OFFSET ${}",
-            next + 1
-        );
-        let count_sql = format!("SELECT COUNT(*) {filter}");
+        let list_sql = sql::list(ids.len());
+        let count_sql = sql::count(ids.len());
         let mut list = sqlx::query(&list_sql).bind(identity.as_str());
         let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(identity.as_str());
         for id in ids {

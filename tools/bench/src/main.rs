@@ -3,7 +3,11 @@
 //!   and the token endpoint (`POST /connect/token`);
 //! - `sync`: a sync run that delivers 100 external events (start, read the events page by page,
 //!   finalize with a result per event);
-//! - `messages`: sending messages between related identities.
+//! - `messages`: sending messages between related identities;
+//! - `mixed`: concurrent clients looping over a mix of reads and writes for a while
+//!   (see `mixed.rs`);
+//! - `send-setup`, `send`: sustained message sending with the outbox backlog watched, for the
+//!   comparison with pgbench in `scripts/bench-pgbench.sh` (see `send.rs`).
 //!
 //! Prints p50/p99 per operation. `scripts/bench.sh` starts a release build and runs this.
 
@@ -30,9 +34,37 @@ pub(crate) struct Args {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4)]
     pub(crate) concurrency: usize,
-    /// identities, sync or messages.
+    /// identities, sync, messages, files, deletion-setup, mixed, send-setup or send.
     #[arg(long, default_value = "identities")]
     pub(crate) scenario: String,
+    /// mixed, send: how long the load runs, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub(crate) duration: u64,
+    /// mixed: an upper bound on the requests of the whole run, beside the duration.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub(crate) max_requests: usize,
+    /// mixed, send: client-side time-out of each request, in seconds (counted as `time-out`).
+    #[arg(long, default_value_t = 30)]
+    pub(crate) timeout: u64,
+    /// mixed, send-setup: requests in flight while the identities are created.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) setup_concurrency: usize,
+    /// mixed: the server's process ID, to report its memory from /proc.
+    #[arg(long)]
+    pub(crate) server_pid: Option<u32>,
+    /// The server's database, to watch the outbox backlog (send-setup, send: PostgreSQL;
+    /// mixed: either).
+    #[arg(long)]
+    pub(crate) database_url: Option<String>,
+    /// send-setup writes the senders' sessions here, send reads them.
+    #[arg(long)]
+    pub(crate) sessions_file: Option<String>,
+    /// send: messages per pair; the server's unreceived-message limit must be at least this.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) unreceived_limit: usize,
+    /// send-setup, send: how long to wait for the outbox backlog to drain, in seconds.
+    #[arg(long, default_value_t = 600)]
+    pub(crate) drain_timeout: u64,
 }
 
 pub(crate) const PASSWORD: &str = "benchmark-password";
@@ -47,11 +79,21 @@ async fn main() -> anyhow::Result<()> {
         "messages" => scenarios::messages(&http, &args).await,
         "deletion-setup" => scenarios::deletion_setup(&http, &args).await,
         "files" => scenarios::files(&http, &args).await,
+        "mixed" => mixed::mixed(&args).await,
+        "send-setup" => send::send_setup(&args).await,
+        "send" => send::send(&args).await,
         other => bail!("unknown scenario {other}"),
     }
 }
 
+mod backlog;
+mod client;
+mod mixed;
+mod procfs;
 mod scenarios;
+mod send;
+mod setup;
+mod stats;
 
 async fn identities(http: &reqwest::Client, args: &Args) -> anyhow::Result<()> {
     let (http, args) = (http.clone(), args);

@@ -1,4 +1,5 @@
-//! The `sync` and `messages` scenarios: set-up through the API, then timed operations.
+//! The `sync`, `messages`, `deletion-setup` and `files` scenarios: set-up through the API,
+//! then timed operations; and the set-up helpers the load scenarios share.
 
 use std::time::{Duration, Instant};
 
@@ -9,12 +10,12 @@ use serde_json::{json, Value};
 use crate::{create_identity, report, run_concurrently, Args, PASSWORD};
 
 /// An identity with a valid access token.
-struct Session {
-    address: String,
-    token: String,
+pub(crate) struct Session {
+    pub(crate) address: String,
+    pub(crate) token: String,
 }
 
-async fn session(http: &reqwest::Client, args: &Args) -> anyhow::Result<Session> {
+pub(crate) async fn session(http: &reqwest::Client, args: &Args) -> anyhow::Result<Session> {
     let (_, username) = create_identity(http, args).await?;
     let response: Value = http
         .post(format!("{}/connect/token", args.base_url))
@@ -72,17 +73,18 @@ async fn get(http: &reqwest::Client, args: &Args, token: &str, path: &str) -> an
     call(http, args, token, reqwest::Method::GET, path, None).await
 }
 
-fn b64(bytes: &[u8]) -> String {
+pub(crate) fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// `requester` asks for a relationship from a template of `owner`, who accepts.
-async fn relate(
+/// `requester` asks for a relationship from a template of `owner`, who accepts; returns the
+/// relationship's ID.
+pub(crate) async fn relate(
     http: &reqwest::Client,
     args: &Args,
     owner: &Session,
     requester: &Session,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     use reqwest::Method;
     let template = call(
         http,
@@ -114,10 +116,15 @@ async fn relate(
         Some(json!({})),
     )
     .await?;
-    Ok(())
+    Ok(id.to_owned())
 }
 
-async fn create_datawallet(http: &reqwest::Client, args: &Args, session: &Session) -> anyhow::Result<()> {
+/// The datawallet an identity needs before it can start sync runs.
+pub(crate) async fn create_datawallet(
+    http: &reqwest::Client,
+    args: &Args,
+    session: &Session,
+) -> anyhow::Result<()> {
     use reqwest::Method;
     let run = call(
         http,

@@ -75,6 +75,10 @@ impl Activity {
         RequestGuard(self.clone())
     }
 
+    pub fn in_flight(&self) -> bool {
+        self.state().in_flight > 0
+    }
+
     /// When the connection is due to be closed; `None` while a request is in flight.
     fn deadline(&self, timeouts: Timeouts) -> Option<Instant> {
         let state = self.state();

@@ -11,6 +11,7 @@ mod files;
 mod files_on_disk;
 mod identities;
 mod load;
+mod message_lists;
 mod messages;
 mod push;
 mod quotas;

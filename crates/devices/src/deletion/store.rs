@@ -16,6 +16,20 @@ const PROCESS_COLUMNS: &str = "id, identity_address, status, created_at, created
     grace_period_reminder1_sent_at, grace_period_reminder2_sent_at, grace_period_reminder3_sent_at, cancelled_at, \
     deletion_started_at";
 
+/// The SQL behind the request paths, public for the query-plan test
+/// (bins/backbone/tests/query_plans.rs), which EXPLAINs exactly these texts.
+pub mod sql {
+    pub const HAS_OPEN_PROCESS: &str = "SELECT COUNT(*) FROM identity_deletion_processes \
+        WHERE identity_address = $1 AND status IN ('Active', 'Deleting')";
+
+    pub fn processes() -> String {
+        format!(
+            "SELECT {} FROM identity_deletion_processes WHERE identity_address = $1 ORDER BY created_at, id",
+            super::PROCESS_COLUMNS
+        )
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DeletionStore {
     db: Database,
@@ -84,22 +98,18 @@ impl DeletionStore {
         conn: &mut AnyConnection,
         address: &IdentityAddress,
     ) -> sqlx::Result<bool> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM identity_deletion_processes WHERE identity_address = $1 AND status IN ('Active', 'Deleting')",
-        )
-        .bind(address.as_str())
-        .fetch_one(conn)
-        .await?;
+        let count: i64 = sqlx::query_scalar(sql::HAS_OPEN_PROCESS)
+            .bind(address.as_str())
+            .fetch_one(conn)
+            .await?;
         Ok(count > 0)
     }
 
     pub async fn processes(&self, address: &IdentityAddress) -> sqlx::Result<Vec<DeletionProcess>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {PROCESS_COLUMNS} FROM identity_deletion_processes WHERE identity_address = $1 ORDER BY created_at, id"
-        ))
-        .bind(address.as_str())
-        .fetch_all(self.db.pool())
-        .await?;
+        let rows = sqlx::query(&sql::processes())
+            .bind(address.as_str())
+            .fetch_all(self.db.pool())
+            .await?;
         rows.iter().map(process_from_row).collect()
     }
 
