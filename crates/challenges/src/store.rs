@@ -8,6 +8,11 @@ use chrono::{DateTime, Utc};
 use crate::domain::LIFETIME;
 use crate::Challenge;
 
+/// Challenges $1 created whose expiry lies in `[$2, $3]` (the creation window shifted by the
+/// lifetime): the `NumberOfCreatedChallenges` quota.
+pub const COUNT_CREATED: &str =
+    "SELECT COUNT(*) FROM challenges WHERE created_by = $1 AND expires_at BETWEEN $2 AND $3";
+
 /// Owns the `challenges` table.
 #[derive(Debug, Clone)]
 pub struct ChallengeStore {
@@ -54,14 +59,12 @@ impl ChallengeStore {
         to: DateTime<Utc>,
     ) -> sqlx::Result<i64> {
         let lifetime = LIFETIME.num_milliseconds();
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM challenges WHERE created_by = $1 AND expires_at BETWEEN $2 AND $3",
-        )
-        .bind(identity.as_str())
-        .bind(to_millis(&from) + lifetime)
-        .bind(to_millis(&to) + lifetime)
-        .fetch_one(conn)
-        .await
+        sqlx::query_scalar(COUNT_CREATED)
+            .bind(identity.as_str())
+            .bind(to_millis(&from) + lifetime)
+            .bind(to_millis(&to) + lifetime)
+            .fetch_one(conn)
+            .await
     }
 
     /// Deletes the challenges an identity created (identity deletion).

@@ -27,6 +27,17 @@ pub trait QuotaGate: Send + Sync {
     ) -> anyhow::Result<QuotaVerdict>;
 }
 
+/// The counting queries, for the query-plan test.
+pub mod sql {
+    /// Devices of $1 created with `$2 <= created_at <= $3`.
+    pub const COUNT_DEVICES_CREATED: &str =
+        "SELECT COUNT(*) FROM devices WHERE identity_address = $1 AND created_at BETWEEN $2 AND $3";
+    /// Deletion processes $1 started with `$2 <= created_at <= $3`, in any status.
+    pub const COUNT_PROCESSES_STARTED: &str =
+        "SELECT COUNT(*) FROM identity_deletion_processes WHERE identity_address = $1 AND created_at BETWEEN $2 AND $3";
+    pub const TIER_OF: &str = "SELECT tier_id FROM identities WHERE address = $1";
+}
+
 impl DevicesService {
     /// 429 unless `identity` may use one more of `metric`.
     pub(crate) async fn check_quota(
@@ -51,7 +62,7 @@ impl DevicesStore {
         conn: &mut AnyConnection,
         identity: &IdentityAddress,
     ) -> sqlx::Result<Option<TierId>> {
-        let tier: Option<String> = sqlx::query_scalar("SELECT tier_id FROM identities WHERE address = $1")
+        let tier: Option<String> = sqlx::query_scalar(sql::TIER_OF)
             .bind(identity.as_str())
             .fetch_optional(conn)
             .await?;
@@ -84,14 +95,12 @@ impl DevicesStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> sqlx::Result<i64> {
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM devices WHERE identity_address = $1 AND created_at BETWEEN $2 AND $3",
-        )
-        .bind(identity.as_str())
-        .bind(to_millis(&from))
-        .bind(to_millis(&to))
-        .fetch_one(conn)
-        .await
+        sqlx::query_scalar(sql::COUNT_DEVICES_CREATED)
+            .bind(identity.as_str())
+            .bind(to_millis(&from))
+            .bind(to_millis(&to))
+            .fetch_one(conn)
+            .await
     }
 }
 
@@ -105,14 +114,11 @@ impl DeletionStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> sqlx::Result<i64> {
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM identity_deletion_processes WHERE identity_address = $1 \
-             AND created_at BETWEEN $2 AND $3",
-        )
-        .bind(identity.as_str())
-        .bind(to_millis(&from))
-        .bind(to_millis(&to))
-        .fetch_one(conn)
-        .await
+        sqlx::query_scalar(sql::COUNT_PROCESSES_STARTED)
+            .bind(identity.as_str())
+            .bind(to_millis(&from))
+            .bind(to_millis(&to))
+            .fetch_one(conn)
+            .await
     }
 }

@@ -24,6 +24,13 @@ const FILE_COLUMNS: &str = "id, created_at, created_by, created_by_device, owner
 pub mod sql {
     use super::FILE_COLUMNS;
 
+    /// Files $1 created with `$2 <= created_at <= $3`, and their summed size in bytes (the
+    /// `NumberOfFiles` and `UsedFileStorageSpace` quotas). PostgreSQL sums BIGINTs as NUMERIC,
+    /// which the Any driver cannot read.
+    pub const COUNT_CREATED: &str =
+        "SELECT COUNT(*) AS files, CAST(COALESCE(SUM(cipher_size), 0) AS BIGINT) AS bytes \
+        FROM files WHERE created_by = $1 AND created_at BETWEEN $2 AND $3";
+
     /// Live files created by $1 (now is $2), only those among `ids` ($3, …) if any are given.
     fn created_by_filter(ids: usize) -> String {
         let mut filter = "FROM files WHERE created_by = $1 AND expires_at > $2".to_owned();
@@ -135,16 +142,12 @@ impl FilesStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> sqlx::Result<(i64, i64)> {
-        let row = sqlx::query(
-            // PostgreSQL sums BIGINTs as NUMERIC, which the Any driver cannot read.
-            "SELECT COUNT(*) AS files, CAST(COALESCE(SUM(cipher_size), 0) AS BIGINT) AS bytes FROM files \
-             WHERE created_by = $1 AND created_at BETWEEN $2 AND $3",
-        )
-        .bind(identity.as_str())
-        .bind(to_millis(&from))
-        .bind(to_millis(&to))
-        .fetch_one(conn)
-        .await?;
+        let row = sqlx::query(sql::COUNT_CREATED)
+            .bind(identity.as_str())
+            .bind(to_millis(&from))
+            .bind(to_millis(&to))
+            .fetch_one(conn)
+            .await?;
         Ok((row.try_get("files")?, row.try_get("bytes")?))
     }
 

@@ -9,7 +9,7 @@ mod http;
 
 pub use error::RelationshipsError;
 pub use http::{routes, PublicTemplateReference, RelationshipsState};
-mod quota;
+pub mod quota;
 pub mod service;
 pub mod store;
 

@@ -44,17 +44,24 @@ impl RelationshipsService {
     }
 }
 
-/// Relationships that count for an identity, by side: as requester while pending, on either
-/// side while active or terminated, and while deletion is proposed only on the side that has
-/// not decomposed yet (its peer did). Summed per side so each uses its (address, created_at)
-/// index; a relationship never has the same identity on both sides.
-const COUNTED_RELATIONSHIPS: &str = "SELECT \
-    (SELECT COUNT(*) FROM relationships WHERE from_address = $1 AND created_at BETWEEN $2 AND $3 \
-     AND (status IN ('Pending', 'Active', 'Terminated') \
-          OR (status = 'DeletionProposed' AND to_has_decomposed = 1 AND from_has_decomposed = 0))) \
-  + (SELECT COUNT(*) FROM relationships WHERE to_address = $1 AND created_at BETWEEN $2 AND $3 \
-     AND (status IN ('Active', 'Terminated') \
-          OR (status = 'DeletionProposed' AND from_has_decomposed = 1 AND to_has_decomposed = 0)))";
+/// The counting queries, for the query-plan test.
+pub mod sql {
+    /// Relationships that count for an identity, by side: as requester while pending, on either
+    /// side while active or terminated, and while deletion is proposed only on the side that has
+    /// not decomposed yet (its peer did). Summed per side so each uses its (address, created_at)
+    /// index; a relationship never has the same identity on both sides.
+    pub const COUNTED_RELATIONSHIPS: &str = "SELECT \
+        (SELECT COUNT(*) FROM relationships WHERE from_address = $1 AND created_at BETWEEN $2 AND $3 \
+         AND (status IN ('Pending', 'Active', 'Terminated') \
+              OR (status = 'DeletionProposed' AND to_has_decomposed = 1 AND from_has_decomposed = 0))) \
+      + (SELECT COUNT(*) FROM relationships WHERE to_address = $1 AND created_at BETWEEN $2 AND $3 \
+         AND (status IN ('Active', 'Terminated') \
+              OR (status = 'DeletionProposed' AND from_has_decomposed = 1 AND to_has_decomposed = 0)))";
+
+    /// Templates $1 created with `$2 <= created_at <= $3`.
+    pub const COUNT_TEMPLATES: &str =
+        "SELECT COUNT(*) FROM relationship_templates WHERE created_by = $1 AND created_at BETWEEN $2 AND $3";
+}
 
 impl RelationshipsStore {
     /// `NumberOfRelationships`: relationships created in the window that count for `identity`.
@@ -65,7 +72,7 @@ impl RelationshipsStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> sqlx::Result<i64> {
-        sqlx::query_scalar(COUNTED_RELATIONSHIPS)
+        sqlx::query_scalar(sql::COUNTED_RELATIONSHIPS)
             .bind(identity.as_str())
             .bind(to_millis(&from))
             .bind(to_millis(&to))
@@ -81,13 +88,11 @@ impl RelationshipsStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> sqlx::Result<i64> {
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM relationship_templates WHERE created_by = $1 AND created_at BETWEEN $2 AND $3",
-        )
-        .bind(identity.as_str())
-        .bind(to_millis(&from))
-        .bind(to_millis(&to))
-        .fetch_one(conn)
-        .await
+        sqlx::query_scalar(sql::COUNT_TEMPLATES)
+            .bind(identity.as_str())
+            .bind(to_millis(&from))
+            .bind(to_millis(&to))
+            .fetch_one(conn)
+            .await
     }
 }

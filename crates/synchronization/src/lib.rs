@@ -12,7 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 mod http;
-mod quota;
+pub mod quota;
 pub mod service;
 pub mod store;
 

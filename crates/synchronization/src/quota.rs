@@ -24,6 +24,11 @@ pub trait QuotaGate: Send + Sync {
     ) -> anyhow::Result<QuotaVerdict>;
 }
 
+/// The counting query, for the query-plan test: modifications $1 created with
+/// `$2 <= created_at <= $3`.
+pub const COUNT_MODIFICATIONS_CREATED: &str =
+    "SELECT COUNT(*) FROM datawallet_modifications WHERE created_by = $1 AND created_at BETWEEN $2 AND $3";
+
 impl SynchronizationService {
     /// 429 unless `identity` may create datawallet modifications now.
     pub(crate) async fn check_modifications_quota(
@@ -54,13 +59,11 @@ impl SynchronizationStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> sqlx::Result<i64> {
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM datawallet_modifications WHERE created_by = $1 AND created_at BETWEEN $2 AND $3",
-        )
-        .bind(identity.as_str())
-        .bind(to_millis(&from))
-        .bind(to_millis(&to))
-        .fetch_one(conn)
-        .await
+        sqlx::query_scalar(COUNT_MODIFICATIONS_CREATED)
+            .bind(identity.as_str())
+            .bind(to_millis(&from))
+            .bind(to_millis(&to))
+            .fetch_one(conn)
+            .await
     }
 }

@@ -21,6 +21,10 @@ const TOKEN_COLUMNS: &str =
 /// The SQL behind the request paths, public for the query-plan test
 /// (bins/backbone/tests/query_plans.rs), which EXPLAINs exactly these texts.
 pub mod sql {
+    /// Tokens $1 created with `$2 <= created_at <= $3` (the `NumberOfTokens` quota).
+    pub const COUNT_CREATED: &str =
+        "SELECT COUNT(*) FROM tokens WHERE created_by = $1 AND created_at BETWEEN $2 AND $3";
+
     pub const HAS_ALLOCATION: &str =
         "SELECT COUNT(*) FROM token_allocations WHERE token_id = $1 AND allocated_by = $2";
 
@@ -147,14 +151,12 @@ impl TokensStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> sqlx::Result<i64> {
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM tokens WHERE created_by = $1 AND created_at BETWEEN $2 AND $3",
-        )
-        .bind(identity.as_str())
-        .bind(to_millis(&from))
-        .bind(to_millis(&to))
-        .fetch_one(conn)
-        .await
+        sqlx::query_scalar(sql::COUNT_CREATED)
+            .bind(identity.as_str())
+            .bind(to_millis(&from))
+            .bind(to_millis(&to))
+            .fetch_one(conn)
+            .await
     }
 
     /// The token; with `lock`, its row stays locked for the rest of the transaction.
