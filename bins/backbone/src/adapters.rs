@@ -4,17 +4,28 @@
 
 use async_trait::async_trait;
 use backbone_challenges::ChallengeStore;
-use backbone_core::ids::ChallengeId;
+use backbone_core::ids::{ChallengeId, TierId};
 use backbone_core::ports::{
     ChallengeDirectory, DeviceDirectory, DeviceLanguage, IdentityDirectory, RelationshipBetween,
     RelationshipDirectory,
 };
+use backbone_core::quotas::{MetricKey, QuotaVerdict};
 use backbone_core::status::IdentityStatus;
 use backbone_core::IdentityAddress;
+use backbone_core::SharedClock;
 use backbone_db::sqlx::AnyConnection;
+use backbone_db::Database;
+use backbone_devices::deletion::DeletionStore;
 use backbone_devices::DevicesStore;
+use backbone_files::FilesStore;
+use backbone_messages::store::MessagesStore;
+use backbone_quotas::domain::Window;
+use backbone_quotas::{QuotasError, QuotasService, QuotasStore};
 use backbone_relationships::store::RelationshipsStore;
+use backbone_synchronization::SynchronizationStore;
+use backbone_tokens::TokensStore;
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
 /// The Challenges module answers when a challenge expires (Devices asks, for signed
 /// challenges).
@@ -64,5 +75,167 @@ impl IdentityDirectory for IdentitiesFromDevices {
 impl DeviceDirectory for IdentitiesFromDevices {
     async fn devices_of(&self, identities: &[IdentityAddress]) -> anyhow::Result<Vec<DeviceLanguage>> {
         Ok(self.0.device_languages(identities).await?)
+    }
+}
+
+// Quotas -------------------------------------------------------------------------------------
+
+/// The quota check, for every module whose writes quotas limit. Each module declares its own
+/// `QuotaGate` port; all are answered by [`QuotasService::check`] on the caller's transaction.
+#[derive(Clone)]
+pub struct QuotasGate(pub QuotasService);
+
+impl QuotasGate {
+    async fn verdict(
+        &self,
+        conn: &mut AnyConnection,
+        identity: &IdentityAddress,
+        metrics: &[MetricKey],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<QuotaVerdict> {
+        match self.0.check(conn, identity, metrics, now).await {
+            Ok(()) => Ok(Ok(())),
+            Err(QuotasError::Exhausted(exhausted)) => Ok(Err(exhausted)),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+macro_rules! quota_gates {
+    ($($port:path),* $(,)?) => {
+        $(
+            #[async_trait]
+            impl $port for QuotasGate {
+                async fn check(
+                    &self,
+                    conn: &mut AnyConnection,
+                    identity: &IdentityAddress,
+                    metrics: &[MetricKey],
+                    now: DateTime<Utc>,
+                ) -> anyhow::Result<QuotaVerdict> {
+                    self.verdict(conn, identity, metrics, now).await
+                }
+            }
+        )*
+    };
+}
+
+quota_gates!(
+    backbone_challenges::QuotaGate,
+    backbone_devices::QuotaGate,
+    backbone_files::QuotaGate,
+    backbone_messages::QuotaGate,
+    backbone_relationships::QuotaGate,
+    backbone_synchronization::QuotaGate,
+    backbone_tokens::QuotaGate,
+);
+
+/// The Quotas module counts usage in the other modules' stores, on the checked write's
+/// connection, and reads tiers from Devices.
+pub fn quotas_service(db: &Database, clock: &SharedClock) -> QuotasService {
+    let usage = UsageFromModules {
+        challenges: ChallengeStore::new(db.clone()),
+        devices: DevicesStore::new(db.clone()),
+        deletion: backbone_devices::deletion::DeletionStore::new(db.clone()),
+        files: FilesStore::new(db.clone()),
+        messages: MessagesStore::new(db.clone()),
+        relationships: RelationshipsStore::new(db.clone()),
+        synchronization: SynchronizationStore::new(db.clone()),
+        tokens: TokensStore::new(db.clone()),
+    };
+    QuotasService {
+        store: QuotasStore::new(db.clone()),
+        tiers: Arc::new(TiersFromDevices(DevicesStore::new(db.clone()))),
+        usage: Arc::new(usage),
+        clock: clock.clone(),
+    }
+}
+
+/// Quotas asks Devices for tiers and the tier of an identity.
+pub struct TiersFromDevices(pub DevicesStore);
+
+#[async_trait]
+impl backbone_quotas::ports::TierDirectory for TiersFromDevices {
+    async fn tier_of(
+        &self,
+        conn: &mut AnyConnection,
+        identity: &IdentityAddress,
+    ) -> anyhow::Result<Option<TierId>> {
+        Ok(self.0.tier_of(conn, identity).await?)
+    }
+
+    async fn tier_name(
+        &self,
+        conn: &mut AnyConnection,
+        tier: &TierId,
+        lock: bool,
+    ) -> anyhow::Result<Option<String>> {
+        Ok(self.0.tier_name(conn, tier, lock).await?)
+    }
+}
+
+/// Quotas asks the module that owns each metric's data for the usage.
+pub struct UsageFromModules {
+    pub challenges: ChallengeStore,
+    pub devices: DevicesStore,
+    pub deletion: DeletionStore,
+    pub files: FilesStore,
+    pub messages: MessagesStore,
+    pub relationships: RelationshipsStore,
+    pub synchronization: SynchronizationStore,
+    pub tokens: TokensStore,
+}
+
+#[async_trait]
+impl backbone_quotas::ports::UsageCounter for UsageFromModules {
+    async fn usage(
+        &self,
+        conn: &mut AnyConnection,
+        identity: &IdentityAddress,
+        metric: MetricKey,
+        window: Window,
+    ) -> anyhow::Result<u64> {
+        let (from, to) = (window.from, window.to);
+        let count = match metric {
+            MetricKey::NumberOfSentMessages => self.messages.count_sent(conn, identity, from, to).await?,
+            MetricKey::NumberOfRelationships => {
+                let relationships = &self.relationships;
+                relationships
+                    .count_relationships_for_quota(conn, identity, from, to)
+                    .await?
+            }
+            MetricKey::NumberOfRelationshipTemplates => {
+                let relationships = &self.relationships;
+                relationships
+                    .count_templates_created(conn, identity, from, to)
+                    .await?
+            }
+            MetricKey::NumberOfFiles => self.files.count_created(conn, identity, from, to).await?.0,
+            // Whole MiB, truncated (upstream).
+            MetricKey::UsedFileStorageSpace => {
+                self.files.count_created(conn, identity, from, to).await?.1 / (1024 * 1024)
+            }
+            MetricKey::NumberOfTokens => self.tokens.count_created(conn, identity, from, to).await?,
+            MetricKey::NumberOfStartedDeletionProcesses => {
+                self.deletion
+                    .count_processes_started(conn, identity, from, to)
+                    .await?
+            }
+            MetricKey::NumberOfCreatedChallenges => {
+                self.challenges.count_created(conn, identity, from, to).await?
+            }
+            MetricKey::NumberOfCreatedDatawalletModifications => {
+                let synchronization = &self.synchronization;
+                synchronization
+                    .count_modifications_created(conn, identity, from, to)
+                    .await?
+            }
+            MetricKey::NumberOfCreatedDevices => {
+                self.devices
+                    .count_devices_created(conn, identity, from, to)
+                    .await?
+            }
+        };
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 }

@@ -2,21 +2,27 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use backbone_core::{ApiResult, IdentityAddress};
+use backbone_devices::{DevicesState, IdentityDetailsDto};
+use backbone_quotas::{IdentityQuotaDto, QuotasService};
 use backbone_web::failures::{catch_panics, unavailable_as_503, UnavailableClassifier};
 use backbone_web::middleware::{case_insensitive, common_headers, refuse_control_characters};
-use backbone_web::Routes;
+use backbone_web::{Envelope, Routes};
+use serde::Serialize;
 
 use crate::app::Application;
 
 pub fn service(app: &Application) -> anyhow::Result<Router> {
     let api_key: Arc<str> = app.settings.admin_api_key()?.into();
     let api = backbone_devices::admin_routes(app.devices_state())
+        .merge(backbone_quotas::admin_routes(app.quotas_state()))
+        .merge(identity_routes(app))
         .map_router(|router| router.layer(axum::middleware::from_fn_with_state(api_key, require_api_key)));
     let routes = Routes::new()
         .route("/health", get(|| async { StatusCode::OK }))
@@ -52,4 +58,40 @@ async fn require_api_key(State(key): State<Arc<str>>, request: Request, next: Ne
     } else {
         StatusCode::UNAUTHORIZED.into_response()
     }
+}
+
+/// `IdentityDetails` joins what two modules know of an identity, as upstream's Admin API does.
+#[derive(Clone)]
+struct IdentityState {
+    devices: DevicesState,
+    quotas: QuotasService,
+}
+
+fn identity_routes(app: &Application) -> Routes {
+    let state = IdentityState {
+        devices: app.devices_state(),
+        quotas: app.quotas.clone(),
+    };
+    Routes::new()
+        .route("/api/v1/Identities/{address}", get(get_identity))
+        .with_state(state)
+}
+
+#[derive(Serialize)]
+struct IdentityDetails {
+    #[serde(flatten)]
+    identity: IdentityDetailsDto,
+    quotas: Vec<IdentityQuotaDto>,
+}
+
+/// admin-and-services §1.4 IdentityDetails: Devices first (its 404 wins), then the quotas
+/// with their live usage.
+async fn get_identity(
+    State(state): State<IdentityState>,
+    Path(address): Path<String>,
+) -> ApiResult<Envelope<IdentityDetails>> {
+    let identity = backbone_devices::identity_details(&state.devices, &address).await?;
+    let address = IdentityAddress::from_trusted(identity.address.clone());
+    let quotas = backbone_quotas::identity_quotas(&state.quotas, &address).await?;
+    Ok(Envelope(IdentityDetails { identity, quotas }))
 }

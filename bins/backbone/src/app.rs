@@ -17,6 +17,7 @@ use backbone_files::{FilesService, FilesState, FilesStore};
 use backbone_messages::store::MessagesStore;
 use backbone_messages::{MessagesService, MessagesSettings, MessagesState};
 use backbone_push::{PushSender, PushService, PushState, PushStore, PushWorker};
+use backbone_quotas::{QuotasService, QuotasState};
 use backbone_relationships::store::RelationshipsStore;
 use backbone_relationships::{RelationshipsService, RelationshipsState};
 use backbone_synchronization::{
@@ -31,7 +32,9 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::adapters::{ChallengesForDevices, FromRelationships, IdentitiesFromDevices};
+use crate::adapters::{
+    quotas_service, ChallengesForDevices, FromRelationships, IdentitiesFromDevices, QuotasGate,
+};
 use crate::config::{Landscape, Settings};
 use crate::server;
 
@@ -67,6 +70,8 @@ pub struct Application {
     pub synchronization: SynchronizationService,
     pub tags: TagsState,
     pub tokens: TokensService,
+    /// Tier and individual quotas; its check runs inside the writes it limits.
+    pub quotas: QuotasService,
     /// Queues push notifications (`send_to_identity` for jobs).
     pub push: PushService,
     /// Sends queued pushes; the worker runs it, tests call `run_due` step by step.
@@ -152,6 +157,8 @@ impl Application {
         let relationships_store = RelationshipsStore::new(db.clone());
         let identities = Arc::new(IdentitiesFromDevices(DevicesStore::new(db.clone())));
         let relationship_directory = Arc::new(FromRelationships(relationships_store.clone()));
+        let quotas = quotas_service(&db, &clock);
+        let gate = Arc::new(QuotasGate(quotas.clone()));
         let devices = DevicesService {
             store: DevicesStore::new(db.clone()),
             challenges: Arc::new(ChallengesForDevices(challenges.clone())),
@@ -175,23 +182,27 @@ impl Application {
             }),
             verified_secrets: Default::default(),
             deletion: backbone_devices::deletion::DeletionStore::new(db.clone()),
+            quotas: gate.clone(),
         };
         let relationships = RelationshipsService {
             store: relationships_store.clone(),
             clock: clock.clone(),
             identities: identities.clone(),
+            quotas: gate.clone(),
             paging,
         };
         let synchronization = SynchronizationService {
             store: SynchronizationStore::new(db.clone()),
             clock: clock.clone(),
             identities: identities.clone(),
+            quotas: gate.clone(),
             paging,
         };
         let tags = TagsState::new(&settings.tags)?;
         let tokens = TokensService {
             store: TokensStore::new(db.clone()),
             clock: clock.clone(),
+            quotas: gate.clone(),
             paging,
         };
         let blob_storage = &settings.files.blob_storage;
@@ -205,6 +216,7 @@ impl Application {
         let files = FilesService {
             store: FilesStore::new(db.clone()),
             blobs: Arc::new(blobs),
+            quotas: gate.clone(),
             clock: clock.clone(),
             paging,
             max_file_size: settings.files.max_file_size_bytes,
@@ -214,6 +226,7 @@ impl Application {
             store: MessagesStore::new(db.clone()),
             clock: clock.clone(),
             relationships: relationship_directory.clone(),
+            quotas: gate,
             settings: Arc::new(MessagesSettings {
                 max_number_of_recipients: settings.messages.max_number_of_recipients,
                 max_number_of_unreceived_messages_from_one_sender: settings
@@ -254,6 +267,9 @@ impl Application {
                 store: relationships_store.clone(),
                 clock: clock.clone(),
             }),
+            Arc::new(backbone_quotas::events::TierDeletedHandler {
+                store: quotas.store.clone(),
+            }),
             Arc::new(backbone_relationships::events::IdentityDeletionHandler {
                 store: relationships_store,
                 clock: clock.clone(),
@@ -278,6 +294,7 @@ impl Application {
             synchronization,
             tags,
             tokens,
+            quotas,
             push,
             push_sender,
             relay,
@@ -296,6 +313,13 @@ impl Application {
         ChallengesState {
             store: self.challenges.clone(),
             clock: self.clock.clone(),
+            quotas: Arc::new(QuotasGate(self.quotas.clone())),
+        }
+    }
+
+    pub fn quotas_state(&self) -> QuotasState {
+        QuotasState {
+            service: self.quotas.clone(),
         }
     }
 

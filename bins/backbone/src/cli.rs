@@ -32,6 +32,9 @@ pub enum Command {
     /// Manage tiers.
     #[command(subcommand)]
     Tier(TierCommand),
+    /// Manage identities.
+    #[command(subcommand)]
+    Identity(IdentityCommand),
     /// Run background jobs by hand.
     #[command(subcommand)]
     Job(JobCommand),
@@ -81,4 +84,69 @@ pub enum TierCommand {
         #[arg(long)]
         name: String,
     },
+    /// Manage the quotas of a tier.
+    #[command(subcommand)]
+    Quota(TierQuotaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TierQuotaCommand {
+    /// Give a tier a quota; prints it.
+    Add {
+        /// Tier name or ID.
+        #[arg(long)]
+        tier: String,
+        #[command(flatten)]
+        quota: QuotaArgs,
+    },
+    /// Remove a quota from a tier.
+    Remove {
+        /// Tier name or ID.
+        #[arg(long)]
+        tier: String,
+        /// The quota's ID (`TQD…`).
+        #[arg(long = "quotaId")]
+        quota_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdentityCommand {
+    /// Manage the individual quotas of an identity.
+    #[command(subcommand)]
+    Quota(IdentityQuotaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdentityQuotaCommand {
+    /// Give an identity an individual quota (it hides the tier's quotas of that metric); prints it.
+    Add {
+        /// The identity's address.
+        #[arg(long)]
+        address: String,
+        #[command(flatten)]
+        quota: QuotaArgs,
+    },
+    /// Remove an individual quota.
+    Remove {
+        #[arg(long)]
+        address: String,
+        /// The quota's ID (`QUO…`).
+        #[arg(long = "quotaId")]
+        quota_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(rename_all = "camelCase")]
+pub struct QuotaArgs {
+    /// A metric key, e.g. NumberOfSentMessages (`GET /api/v1/Metrics` lists them).
+    #[arg(long)]
+    pub metric_key: String,
+    /// The maximum, at least 1.
+    #[arg(long, allow_negative_numbers = true)]
+    pub max: i64,
+    /// Hour, Day, Week, Month, Year or Total.
+    #[arg(long)]
+    pub period: String,
 }

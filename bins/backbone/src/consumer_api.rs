@@ -30,6 +30,7 @@ pub fn routes(app: &Application) -> Routes {
         .merge(backbone_files::routes(app.files_state()))
         .merge(backbone_messages::routes(app.messages_state()))
         .merge(backbone_push::routes(app.push_state()))
+        .merge(backbone_quotas::routes(app.quotas_state()))
         .merge(backbone_relationships::routes(app.relationships_state()))
         .merge(backbone_synchronization::routes(app.synchronization_state()))
         .merge(backbone_tags::routes(app.tags.clone()))

@@ -82,6 +82,8 @@ async fn delete_identity_data(app: &Application, address: &IdentityAddress) -> a
     devices.audit_data_deleted(address, "Files").await?;
     app.messages.store.anonymise_identity(address, &anonymous).await?;
     devices.audit_data_deleted(address, "Messages").await?;
+    app.quotas.delete_identity(address).await?;
+    devices.audit_data_deleted(address, "QuotaIdentities").await?;
     app.relationships.delete_identity(address, &anonymous).await?;
     devices.audit_data_deleted(address, "Relationships").await?;
     app.synchronization.store.delete_identity(address).await?;

@@ -6,9 +6,14 @@ use std::io::Write;
 
 use anyhow::Context;
 use backbone::app::{connect_and_migrate, Application, Roles};
-use backbone::cli::{Cli, ClientCommand, Command, JobCommand, TierCommand};
+use backbone::cli::{
+    Cli, ClientCommand, Command, IdentityCommand, IdentityQuotaCommand, JobCommand, QuotaArgs, TierCommand,
+    TierQuotaCommand,
+};
 use backbone::config::Settings;
 use backbone_devices::{ClientOverviewDto, CreatedClientDto, TierOverviewDto};
+use backbone_quotas::domain::QuotaPeriod;
+use backbone_quotas::{NewQuota, QuotaDefinitionDto};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -69,6 +74,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Client(command) => client_command(command, settings).await,
         Command::Tier(command) => tier_command(command, settings).await,
+        Command::Identity(IdentityCommand::Quota(command)) => identity_quota_command(command, settings).await,
         Command::Job(JobCommand::Run { name }) => {
             let app = Application::build(settings, None).await?;
             let summary = backbone::jobs::run(&app, &name).await?;
@@ -176,8 +182,65 @@ async fn tier_command(command: TierCommand, settings: Settings) -> anyhow::Resul
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             print_json(&serde_json::json!({ "id": tier.id.as_str(), "name": tier.name }))?;
         }
+        TierCommand::Quota(command) => tier_quota_command(&app, command).await?,
     }
     Ok(())
+}
+
+/// `tier quota add|remove`, with the Admin API's rules; the tier by name or ID.
+async fn tier_quota_command(app: &Application, command: TierQuotaCommand) -> anyhow::Result<()> {
+    let tier_id = |tier: String| async move {
+        let found = app.devices.store.find_tier_by_name_or_id(&tier).await?;
+        found
+            .map(|t| t.id.into_string())
+            .ok_or_else(|| anyhow::anyhow!("the tier '{tier}' does not exist"))
+    };
+    match command {
+        TierQuotaCommand::Add { tier, quota } => {
+            let id = tier_id(tier).await?;
+            let definition = app.quotas.create_tier_quota(&id, new_quota(quota)?).await?;
+            print_json(&QuotaDefinitionDto::from(definition))?;
+        }
+        TierQuotaCommand::Remove { tier, quota_id } => {
+            let id = tier_id(tier).await?;
+            app.quotas.delete_tier_quota(&id, &quota_id).await?;
+            print_json(&serde_json::json!({ "id": quota_id, "removed": true }))?;
+        }
+    }
+    Ok(())
+}
+
+/// `identity quota add|remove`, with the Admin API's rules.
+async fn identity_quota_command(command: IdentityQuotaCommand, settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings, None).await?;
+    match command {
+        IdentityQuotaCommand::Add { address, quota } => {
+            let quota = app
+                .quotas
+                .create_individual_quota(&address, new_quota(quota)?)
+                .await?;
+            print_json(&QuotaDefinitionDto::from(quota))?;
+        }
+        IdentityQuotaCommand::Remove { address, quota_id } => {
+            app.quotas.delete_individual_quota(&address, &quota_id).await?;
+            print_json(&serde_json::json!({ "id": quota_id, "removed": true }))?;
+        }
+    }
+    Ok(())
+}
+
+fn new_quota(args: QuotaArgs) -> anyhow::Result<NewQuota> {
+    let period = QuotaPeriod::parse(&args.period).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown period '{}' (Hour, Day, Week, Month, Year, Total)",
+            args.period
+        )
+    })?;
+    Ok(NewQuota {
+        metric_key: Some(args.metric_key),
+        max: args.max,
+        period,
+    })
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {

@@ -163,6 +163,149 @@ fn client_and_tier_commands_on_postgres() {
     client_and_tier_commands(&Env::postgres());
 }
 
+/// An identity row as the Devices module writes it (the CLI cannot create identities).
+fn insert_identity(env: &Env, address: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let db = backbone_db::Database::connect(&env.database_url, backbone_db::PoolOptions::default())
+            .await
+            .unwrap();
+        backbone_db::sqlx::query(
+            "INSERT INTO identities (address, client_id, public_key, tier_id, created_at, identity_version, status) \
+             VALUES ($1, NULL, $2, 'TIRBasic000000000000', 0, 1, 'Active')",
+        )
+        .bind(address)
+        .bind(vec![1_u8, 2, 3])
+        .execute(db.writer())
+        .await
+        .unwrap();
+        db.close().await;
+    });
+}
+
+fn failure(output: &Output, needle: &str) {
+    assert!(!output.status.success(), "{}", stdout(output));
+    assert!(stderr(output).contains(needle), "{}", stderr(output));
+}
+
+fn quota_commands(env: &Env) {
+    let migrated = env.run(&["migrate"]);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    assert!(env.run(&["tier", "create", "--name", "Gold"]).status.success());
+    let quota = [
+        "--metricKey",
+        "NumberOfSentMessages",
+        "--max",
+        "5",
+        "--period",
+        "Hour",
+    ];
+    let add =
+        |tier: &str, quota: &[&str]| env.run(&[&["tier", "quota", "add", "--tier", tier], quota].concat());
+    let added = add("Gold", &quota);
+    assert!(added.status.success(), "{}", stderr(&added));
+    let definition = json_prefix(&stdout(&added));
+    assert!(definition["id"].as_str().unwrap().starts_with("TQD"));
+    assert_eq!(definition["metric"]["key"], "NumberOfSentMessages");
+    assert_eq!(
+        (definition["max"].as_i64(), definition["period"].as_str()),
+        (Some(5), Some("Hour"))
+    );
+    failure(&add("Gold", &quota), "already exists");
+    failure(
+        &add(
+            "Gold",
+            &[
+                "--metricKey",
+                "NumberOfSentMessages",
+                "--max",
+                "5",
+                "--period",
+                "Fortnight",
+            ],
+        ),
+        "Fortnight",
+    );
+    failure(
+        &add(
+            "Gold",
+            &[
+                "--metricKey",
+                "NumberOfSentMessages",
+                "--max",
+                "0",
+                "--period",
+                "Day",
+            ],
+        ),
+        "'max'",
+    );
+    failure(
+        &add(
+            "Gold",
+            &["--metricKey", "Messages", "--max", "1", "--period", "Day"],
+        ),
+        "not supported",
+    );
+    failure(&add("Queued for Deletion", &quota), "'Queued for Deletion'");
+    failure(&add("Nope", &quota), "'Nope'");
+    let id = definition["id"].as_str().unwrap();
+    let removed = env.run(&["tier", "quota", "remove", "--tier", "Gold", "--quotaId", id]);
+    assert!(removed.status.success(), "{}", stderr(&removed));
+    assert_eq!(json_prefix(&stdout(&removed))["removed"], true);
+    failure(
+        &env.run(&["tier", "quota", "remove", "--tier", "Gold", "--quotaId", id]),
+        "not found",
+    );
+
+    let address = backbone_core::IdentityAddress::derive(&[5; 32], "localhost").to_string();
+    insert_identity(env, &address);
+    let quota = ["--metricKey", "NumberOfTokens", "--max", "3", "--period", "Day"];
+    let added = env.run(
+        &[
+            &["identity", "quota", "add", "--address", address.as_str()],
+            &quota[..],
+        ]
+        .concat(),
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+    let individual = json_prefix(&stdout(&added));
+    let id = individual["id"].as_str().unwrap();
+    assert!(id.starts_with("QUO"), "{individual}");
+    let stranger = backbone_core::IdentityAddress::derive(&[6; 32], "localhost").to_string();
+    let unknown = env.run(
+        &[
+            &["identity", "quota", "add", "--address", stranger.as_str()],
+            &quota[..],
+        ]
+        .concat(),
+    );
+    failure(&unknown, "not found");
+    let removed = env.run(&[
+        "identity",
+        "quota",
+        "remove",
+        "--address",
+        &address,
+        "--quotaId",
+        id,
+    ]);
+    assert!(removed.status.success(), "{}", stderr(&removed));
+}
+
+#[test]
+fn quota_commands_on_sqlite() {
+    quota_commands(&Env::sqlite());
+}
+
+#[test]
+fn quota_commands_on_postgres() {
+    quota_commands(&Env::postgres());
+}
+
 #[test]
 fn invalid_configuration_exits_non_zero_naming_the_key() {
     let env = Env::sqlite();

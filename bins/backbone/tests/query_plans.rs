@@ -324,6 +324,7 @@ fn cases(ids: &Ids) -> Vec<Case> {
     cases.extend(devices(ids));
     cases.extend(synchronization(ids));
     cases.extend(worker(ids));
+    cases.extend(quota_usage(ids));
     cases
 }
 
@@ -664,4 +665,52 @@ fn worker(ids: &Ids) -> Vec<Case> {
             vec![Int(now), Int(now), Int(100)],
         ),
     ]
+}
+
+/// The quota check counts the usage of the writing identity on the write's transaction: an
+/// hour's window and the `Total` window (year 1 to 9999) of the busiest identity.
+fn quota_usage(ids: &Ids) -> Vec<Case> {
+    use Param::Int;
+    let now = chrono::Utc::now().timestamp_millis();
+    let windows = [
+        ("hour", now - 3_600_000, now),
+        ("total", -62_135_596_800_000, 253_402_300_799_999),
+    ];
+    let queries: [(&'static str, &str); 9] = [
+        ("quotas: sent messages", backbone_messages::store::sql::COUNT_SENT),
+        (
+            "quotas: relationships",
+            backbone_relationships::quota::sql::COUNTED_RELATIONSHIPS,
+        ),
+        (
+            "quotas: templates",
+            backbone_relationships::quota::sql::COUNT_TEMPLATES,
+        ),
+        ("quotas: tokens", backbone_tokens::store::sql::COUNT_CREATED),
+        ("quotas: files", backbone_files::store::sql::COUNT_CREATED),
+        ("quotas: challenges", backbone_challenges::store::COUNT_CREATED),
+        (
+            "quotas: datawallet modifications",
+            backbone_synchronization::quota::COUNT_MODIFICATIONS_CREATED,
+        ),
+        (
+            "quotas: devices",
+            backbone_devices::quota::sql::COUNT_DEVICES_CREATED,
+        ),
+        (
+            "quotas: deletion processes",
+            backbone_devices::quota::sql::COUNT_PROCESSES_STARTED,
+        ),
+    ];
+    let mut cases = vec![case(
+        "quotas: tier of an identity",
+        backbone_devices::quota::sql::TIER_OF,
+        vec![t(&ids.hub)],
+    )];
+    for (name, sql) in queries {
+        for (_, from, to) in windows {
+            cases.push(case(name, sql, vec![t(&ids.hub), Int(from), Int(to)]));
+        }
+    }
+    cases
 }

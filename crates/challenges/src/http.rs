@@ -9,12 +9,16 @@ use backbone_web::{Caller, Created, Envelope, MaybeCaller, Routes};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use std::sync::Arc;
+
+use crate::service::QuotaGate;
 use crate::{Challenge, ChallengeStore};
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ChallengesState {
     pub store: ChallengeStore,
     pub clock: SharedClock,
+    pub quotas: Arc<dyn QuotaGate>,
 }
 
 pub fn routes(state: ChallengesState) -> Routes {
@@ -50,8 +54,8 @@ async fn post_challenge(
     State(state): State<ChallengesState>,
     MaybeCaller(caller): MaybeCaller,
 ) -> ApiResult<Created<ChallengeDto>> {
-    let challenge = Challenge::new(caller.map(|c| (c.address, c.device_id)), state.clock.now());
-    state.store.insert(&challenge).await.map_err(ApiError::internal)?;
+    let creator = caller.map(|c| (c.address, c.device_id));
+    let challenge = crate::service::create_challenge(&state, creator).await?;
     Ok(Created::at(
         format!("/api/v2/Challenges/{}", challenge.id),
         challenge.into(),

@@ -4,8 +4,10 @@
 
 pub mod domain;
 mod http;
+pub mod service;
 pub mod store;
 
 pub use domain::Challenge;
 pub use http::{routes, ChallengesState};
+pub use service::QuotaGate;
 pub use store::ChallengeStore;

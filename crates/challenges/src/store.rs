@@ -1,10 +1,17 @@
 use backbone_core::encoding::{from_millis, to_millis};
 use backbone_core::ids::{ChallengeId, DeviceId};
 use backbone_core::IdentityAddress;
-use backbone_db::sqlx::{self, Row};
+use backbone_db::sqlx::{self, AnyConnection, Row};
 use backbone_db::Database;
+use chrono::{DateTime, Utc};
 
+use crate::domain::LIFETIME;
 use crate::Challenge;
+
+/// Challenges $1 created whose expiry lies in `[$2, $3]` (the creation window shifted by the
+/// lifetime): the `NumberOfCreatedChallenges` quota.
+pub const COUNT_CREATED: &str =
+    "SELECT COUNT(*) FROM challenges WHERE created_by = $1 AND expires_at BETWEEN $2 AND $3";
 
 /// Owns the `challenges` table.
 #[derive(Debug, Clone)]
@@ -17,7 +24,12 @@ impl ChallengeStore {
         Self { db }
     }
 
-    pub async fn insert(&self, challenge: &Challenge) -> sqlx::Result<()> {
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// Inserts on the caller's write transaction.
+    pub async fn insert(&self, conn: &mut AnyConnection, challenge: &Challenge) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO challenges (id, expires_at, created_by, created_by_device) VALUES ($1, $2, $3, $4)",
         )
@@ -30,9 +42,29 @@ impl ChallengeStore {
                 .as_ref()
                 .map(|d| d.as_str().to_owned()),
         )
-        .execute(self.db.writer())
+        .execute(conn)
         .await?;
         Ok(())
+    }
+
+    /// `NumberOfCreatedChallenges`: challenges `identity` created with `from <= created at <= to`.
+    /// Challenges keep no creation time, but all live exactly [`LIFETIME`]: the window is one of
+    /// expiry times. Expired challenges are removed by housekeeping and then no longer count
+    /// (as upstream).
+    pub async fn count_created(
+        &self,
+        conn: &mut AnyConnection,
+        identity: &IdentityAddress,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> sqlx::Result<i64> {
+        let lifetime = LIFETIME.num_milliseconds();
+        sqlx::query_scalar(COUNT_CREATED)
+            .bind(identity.as_str())
+            .bind(to_millis(&from) + lifetime)
+            .bind(to_millis(&to) + lifetime)
+            .fetch_one(conn)
+            .await
     }
 
     /// Deletes the challenges an identity created (identity deletion).

@@ -129,7 +129,9 @@ impl ApiError {
             Self::Forbidden => {
                 "You are not allowed to perform this action due to insufficient privileges.".into()
             }
-            Self::QuotaExhausted(_) => "You have exhausted the quota for this operation.".into(),
+            Self::QuotaExhausted(_) => {
+                "You cannot to perform this action because one or more quotas are exhausted.".into()
+            }
             Self::Unauthorized => "You have to authenticate in order to execute this action.".into(),
             Self::Internal(_) => "An unexpected error occurred.".into(),
         }

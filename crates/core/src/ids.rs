@@ -174,6 +174,17 @@ typed_id!(
     "DPI"
 );
 
+typed_id!(
+    /// A quota a tier gives every identity assigned to it.
+    TierQuotaDefinitionId,
+    "TQD"
+);
+typed_id!(
+    /// A quota given to one identity, hiding its tier's quotas of the same metric.
+    QuotaId,
+    "QUO"
+);
+
 impl TierId {
     /// The fixed tier identities are moved to while their deletion is pending.
     pub fn queued_for_deletion() -> Self {

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod language;
 pub mod paging;
 pub mod ports;
+pub mod quotas;
 pub mod status;
 
 pub use actor::Actor;

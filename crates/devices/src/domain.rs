@@ -5,6 +5,8 @@ pub use backbone_core::status::IdentityStatus;
 use backbone_core::IdentityAddress;
 use chrono::{DateTime, Utc};
 
+use crate::DevicesError;
+
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub address: IdentityAddress,
@@ -71,6 +73,48 @@ impl Tier {
             _ => Err("A tier name must be between 3 and 30 characters long."),
         }
     }
+
+    pub fn is_queued_for_deletion(&self) -> bool {
+        self.id == TierId::queued_for_deletion()
+    }
+
+    /// Upstream's rules, in its order: no client uses it as default, no identity has it, it is
+    /// not "Basic", it is not "Queued for Deletion".
+    pub fn check_deletable(&self, clients: i64, identities: i64) -> Result<(), DevicesError> {
+        if clients > 0 {
+            return Err(DevicesError::UsedTierCannotBeDeleted(format!(
+                "The Tier is used as the default Tier by one or more clients. A Tier cannot be deleted if it is \
+                 the default Tier of a Client ({clients} found)."
+            )));
+        }
+        if identities > 0 {
+            return Err(DevicesError::UsedTierCannotBeDeleted(format!(
+                "The Tier is assigned to one or more Identities. A Tier cannot be deleted if it is assigned to \
+                 an Identity ({identities} found)."
+            )));
+        }
+        if self.name == Self::BASIC {
+            return Err(DevicesError::BasicTierCannotBeDeleted);
+        }
+        if self.is_queued_for_deletion() {
+            return Err(DevicesError::QueuedForDeletionTierCannotBeDeleted);
+        }
+        Ok(())
+    }
+}
+
+impl Identity {
+    /// An operator's tier change. Only deletion processes move identities to and from the
+    /// "Queued for Deletion" tier.
+    pub fn change_tier(&mut self, new: &Tier) -> Result<TierId, DevicesError> {
+        if new.is_queued_for_deletion() || self.tier_id == TierId::queued_for_deletion() {
+            return Err(DevicesError::QueuedForDeletionTierCannotBeManuallyAssignedOrUnassigned);
+        }
+        if self.tier_id == new.id {
+            return Err(DevicesError::NewAndOldTierMatch);
+        }
+        Ok(std::mem::replace(&mut self.tier_id, new.id.clone()))
+    }
 }
 
 /// A platform client (an app or connector product) allowed to use the token endpoint.
@@ -127,6 +171,36 @@ pub const MAX_FEATURE_FLAG_NAME_LENGTH: usize = 200;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tier(name: &str) -> Tier {
+        Tier {
+            id: TierId::generate(),
+            name: name.into(),
+            can_be_used_as_default_for_client: true,
+            can_be_manually_assigned: true,
+        }
+    }
+
+    #[test]
+    fn tiers_are_deletable_in_upstream_order() {
+        let code = |r: Result<(), DevicesError>| r.unwrap_err().code();
+        let used = "error.platform.validation.device.usedTierCannotBeDeleted";
+        assert_eq!(code(tier("Basic").check_deletable(1, 1)), used);
+        assert_eq!(code(tier("Basic").check_deletable(0, 1)), used);
+        assert_eq!(
+            code(tier("Basic").check_deletable(0, 0)),
+            "error.platform.validation.device.basicTierCannotBeDeleted"
+        );
+        let queued = Tier {
+            id: TierId::queued_for_deletion(),
+            ..tier("Queued for Deletion")
+        };
+        assert_eq!(
+            code(queued.check_deletable(0, 0)),
+            "error.platform.validation.device.queuedForDeletionTierCannotBeDeleted"
+        );
+        assert!(tier("Gold").check_deletable(0, 0).is_ok());
+    }
 
     #[test]
     fn strict_policy_names_the_first_missing_class() {

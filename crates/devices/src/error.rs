@@ -40,6 +40,18 @@ pub enum DevicesError {
     TierAlreadyExists,
     #[error("{0}")]
     InvalidTierName(&'static str),
+    #[error("{0}")]
+    UsedTierCannotBeDeleted(String),
+    #[error("The 'Basic' Tier cannot be deleted.")]
+    BasicTierCannotBeDeleted,
+    #[error("The 'Queued for Deletion' Tier cannot be deleted.")]
+    QueuedForDeletionTierCannotBeDeleted,
+    #[error("The Identity's Tier cannot be be changed from or to the 'Queued for Deletion' Tier.")]
+    QueuedForDeletionTierCannotBeManuallyAssignedOrUnassigned,
+    #[error("The new TierId and the old TierId cannot be the same.")]
+    NewAndOldTierMatch,
+    #[error("The ID is not a valid tier ID.")]
+    InvalidTierId,
 }
 
 impl DevicesError {
@@ -78,6 +90,16 @@ impl DevicesError {
             Self::UnknownDefaultTier(_) => "error.platform.validation.client.tierDoesNotExist",
             Self::TierAlreadyExists => "error.platform.validation.tier.tierNameAlreadyExists",
             Self::InvalidTierName(_) => "error.platform.validation.tier.invalidTierName",
+            Self::UsedTierCannotBeDeleted(_) => "error.platform.validation.device.usedTierCannotBeDeleted",
+            Self::BasicTierCannotBeDeleted => "error.platform.validation.device.basicTierCannotBeDeleted",
+            Self::QueuedForDeletionTierCannotBeDeleted => {
+                "error.platform.validation.device.queuedForDeletionTierCannotBeDeleted"
+            }
+            Self::QueuedForDeletionTierCannotBeManuallyAssignedOrUnassigned => {
+                "error.platform.validation.device.queuedForDeletionTierCannotBeManuallyAssignedOrUnassigned"
+            }
+            Self::NewAndOldTierMatch => "error.platform.validation.newAndOldMatch",
+            Self::InvalidTierId => "error.platform.validation.invalidId",
         }
     }
 }

@@ -7,16 +7,22 @@
 //! - [`service`]: the use cases, called by the HTTP handlers and the admin CLI;
 //! - `http`: thin handlers for the Consumer API.
 
+mod administration;
 pub mod crypto;
 pub mod deletion;
 pub mod domain;
 pub mod error;
 mod http;
+pub mod quota;
 pub mod secret_cache;
 pub mod service;
 pub mod store;
 
 pub use error::DevicesError;
-pub use http::{admin_routes, routes, ClientOverviewDto, CreatedClientDto, DevicesState, TierOverviewDto};
+pub use http::{
+    admin_routes, identity_details, routes, ClientOverviewDto, CreatedClientDto, DevicesState,
+    IdentityDetailsDto, TierOverviewDto,
+};
+pub use quota::QuotaGate;
 pub use service::{DevicesService, DevicesSettings};
 pub use store::DevicesStore;

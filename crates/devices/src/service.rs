@@ -11,6 +11,7 @@ use backbone_core::ids::{ChallengeId, DeviceId, TierId, Username};
 use backbone_core::language::is_supported_language;
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
 use backbone_core::ports::{ChallengeDirectory, RelationshipDirectory};
+use backbone_core::quotas::MetricKey;
 use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
 use chrono::{DateTime, Duration, Utc};
 
@@ -87,6 +88,7 @@ pub struct DevicesService {
     pub settings: Arc<DevicesSettings>,
     pub verified_secrets: Arc<VerifiedSecrets>,
     pub deletion: crate::deletion::DeletionStore,
+    pub quotas: Arc<dyn crate::quota::QuotaGate>,
 }
 
 impl DevicesService {
@@ -241,10 +243,19 @@ impl DevicesService {
             is_backup_device: request.is_backup_device,
         };
         let password_hash = hash(request.device_password).await?;
+        let mut tx = self.store.db().begin_write().await.map_err(ApiError::internal)?;
+        self.check_quota(
+            &mut tx,
+            identity_address,
+            MetricKey::NumberOfCreatedDevices,
+            device.created_at,
+        )
+        .await?;
         self.store
-            .add_device(&device, &password_hash)
+            .add_device(&mut tx, &device, &password_hash)
             .await
             .map_err(ApiError::internal)?;
+        tx.commit().await.map_err(ApiError::internal)?;
         Ok(device)
     }
 

@@ -14,7 +14,8 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{Device, DeviceLogin, Identity, IdentityStatus, OAuthClient, Tier};
 
-const DEVICE_COLUMNS: &str = "id, identity_address, username, created_at, created_by_device, last_login_at, \
+pub(crate) const DEVICE_COLUMNS: &str =
+    "id, identity_address, username, created_at, created_by_device, last_login_at, \
                               communication_language, is_backup_device";
 
 /// The SQL behind the request paths, public for the query-plan test
@@ -85,6 +86,10 @@ pub struct ClientOverview {
 impl DevicesStore {
     pub fn new(db: Database) -> Self {
         Self { db }
+    }
+
+    pub fn db(&self) -> &Database {
+        &self.db
     }
 
     // Tiers -----------------------------------------------------------------------------------
@@ -356,10 +361,14 @@ impl DevicesStore {
         Ok(count > 0)
     }
 
-    pub async fn add_device(&self, device: &Device, password_hash: &str) -> sqlx::Result<()> {
-        let mut tx = self.db.begin_write().await?;
-        insert_device(&mut tx, device, password_hash).await?;
-        tx.commit().await
+    /// Adds a device on the caller's write transaction.
+    pub async fn add_device(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        device: &Device,
+        password_hash: &str,
+    ) -> sqlx::Result<()> {
+        insert_device(conn, device, password_hash).await
     }
 
     pub async fn update_communication_language(&self, id: &DeviceId, language: &str) -> sqlx::Result<()> {
@@ -552,7 +561,7 @@ async fn insert_device(
     Ok(())
 }
 
-fn tier_from_row(row: &AnyRow) -> sqlx::Result<Tier> {
+pub(crate) fn tier_from_row(row: &AnyRow) -> sqlx::Result<Tier> {
     Ok(Tier {
         id: TierId::from_trusted(row.try_get("id")?),
         name: row.try_get("name")?,
@@ -572,7 +581,7 @@ fn client_from_row(row: &AnyRow) -> sqlx::Result<OAuthClient> {
     })
 }
 
-fn identity_from_row(row: &AnyRow) -> sqlx::Result<Identity> {
+pub(crate) fn identity_from_row(row: &AnyRow) -> sqlx::Result<Identity> {
     Ok(Identity {
         address: IdentityAddress::from_trusted(row.try_get("address")?),
         client_id: row.try_get("client_id")?,
@@ -589,7 +598,7 @@ fn identity_from_row(row: &AnyRow) -> sqlx::Result<Identity> {
     })
 }
 
-fn device_from_row(row: &AnyRow) -> sqlx::Result<Device> {
+pub(crate) fn device_from_row(row: &AnyRow) -> sqlx::Result<Device> {
     Ok(Device {
         id: DeviceId::from_trusted(row.try_get("id")?),
         identity_address: IdentityAddress::from_trusted(row.try_get("identity_address")?),

@@ -24,5 +24,5 @@ pub mod store;
 pub use domain::File;
 pub use error::FilesError;
 pub use http::{routes, FilesState, FORM_FIELDS_ALLOWANCE};
-pub use service::FilesService;
+pub use service::{FilesService, QuotaGate};
 pub use store::FilesStore;

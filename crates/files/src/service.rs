@@ -24,6 +24,7 @@ use backbone_core::events::files::{FileOwnershipClaimed, FileOwnershipLocked, Fi
 use backbone_core::events::DomainEvent;
 use backbone_core::ids::FileId;
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
+use backbone_core::quotas::{MetricKey, QuotaVerdict};
 use backbone_core::{Actor, ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx;
 use chrono::{DateTime, Utc};
@@ -36,10 +37,24 @@ use crate::domain::{
 use crate::store::FilesStore;
 use crate::{File, FilesError};
 
+/// Lets this module ask the Quotas module whether the uploader may store another file. Runs
+/// on the transaction that inserts the file's row, before the insert, so both are atomic.
+#[async_trait::async_trait]
+pub trait QuotaGate: Send + Sync {
+    async fn check(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        identity: &IdentityAddress,
+        metrics: &[MetricKey],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<QuotaVerdict>;
+}
+
 #[derive(Clone)]
 pub struct FilesService {
     pub store: FilesStore,
     pub blobs: Arc<dyn BlobStore>,
+    pub quotas: Arc<dyn QuotaGate>,
     pub clock: SharedClock,
     pub paging: PagingLimits,
     /// The largest content accepted, in bytes (upstream: 10 MiB).
@@ -232,7 +247,6 @@ impl FilesService {
             0,
             MAX_ENCRYPTED_PROPERTIES_LENGTH,
         )?;
-        // The `NumberOfFiles` and `UsedFileStorageSpace` quotas of the caller would be checked here.
 
         Ok(NewFile {
             id: upload.id.clone(),
@@ -246,13 +260,26 @@ impl FilesService {
         })
     }
 
+    /// After validation, as upstream checks quotas after its validators: a blob that may not
+    /// be kept is deleted by the caller like any other refused upload.
     async fn insert(&self, new_file: NewFile) -> ApiResult<File> {
         let file = File::new(new_file, self.clock.now());
         let event = DomainEvent::from_event(&FileUploaded {
             file_id: file.id.clone(),
             owner: file.owner.clone(),
         });
-        self.store.insert(&file, &event).await.map_err(internal)?;
+        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        let metrics = [MetricKey::NumberOfFiles, MetricKey::UsedFileStorageSpace];
+        self.quotas
+            .check(&mut tx, &file.created_by, &metrics, file.created_at)
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::QuotaExhausted)?;
+        self.store
+            .insert(&mut tx, &file, &event)
+            .await
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
         Ok(file)
     }
 

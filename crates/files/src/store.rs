@@ -24,6 +24,13 @@ const FILE_COLUMNS: &str = "id, created_at, created_by, created_by_device, owner
 pub mod sql {
     use super::FILE_COLUMNS;
 
+    /// Files $1 created with `$2 <= created_at <= $3`, and their summed size in bytes (the
+    /// `NumberOfFiles` and `UsedFileStorageSpace` quotas). PostgreSQL sums BIGINTs as NUMERIC,
+    /// which the Any driver cannot read.
+    pub const COUNT_CREATED: &str =
+        "SELECT COUNT(*) AS files, CAST(COALESCE(SUM(cipher_size), 0) AS BIGINT) AS bytes \
+        FROM files WHERE created_by = $1 AND created_at BETWEEN $2 AND $3";
+
     /// Live files created by $1 (now is $2), only those among `ids` ($3, …) if any are given.
     fn created_by_filter(ids: usize) -> String {
         let mut filter = "FROM files WHERE created_by = $1 AND expires_at > $2".to_owned();
@@ -98,8 +105,13 @@ impl FilesStore {
     }
 
     /// Inserts a new file and its `FileUploaded` event.
-    pub async fn insert(&self, file: &File, event: &DomainEvent) -> sqlx::Result<()> {
-        let mut tx = self.db.begin_write().await?;
+    /// Inserts the row with its event, on the caller's write transaction.
+    pub async fn insert(
+        &self,
+        conn: &mut AnyConnection,
+        file: &File,
+        event: &DomainEvent,
+    ) -> sqlx::Result<()> {
         sqlx::query(&format!(
             "INSERT INTO files ({FILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
@@ -116,10 +128,27 @@ impl FilesStore {
         .bind(file.cipher_hash.as_slice())
         .bind(to_millis(&file.expires_at))
         .bind(file.encrypted_properties.as_slice())
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-        outbox::enqueue(&mut tx, event, file.created_at).await?;
-        tx.commit().await
+        outbox::enqueue(conn, event, file.created_at).await
+    }
+
+    /// `NumberOfFiles` and `UsedFileStorageSpace`: how many files `identity` created with
+    /// `from <= created_at <= to`, and their summed size in bytes.
+    pub async fn count_created(
+        &self,
+        conn: &mut AnyConnection,
+        identity: &IdentityAddress,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> sqlx::Result<(i64, i64)> {
+        let row = sqlx::query(sql::COUNT_CREATED)
+            .bind(identity.as_str())
+            .bind(to_millis(&from))
+            .bind(to_millis(&to))
+            .fetch_one(conn)
+            .await?;
+        Ok((row.try_get("files")?, row.try_get("bytes")?))
     }
 
     /// The file unless it expired (`expires_at <= now`); with `lock`, its row stays locked for

@@ -12,4 +12,4 @@ pub mod store;
 
 pub use error::MessagesError;
 pub use http::{routes, MessagesState};
-pub use service::{MessagesService, MessagesSettings};
+pub use service::{MessagesService, MessagesSettings, QuotaGate};

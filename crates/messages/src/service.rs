@@ -7,12 +7,28 @@ use backbone_core::events::DomainEvent;
 use backbone_core::ids::{DeviceId, MessageId, RelationshipId};
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
 use backbone_core::ports::{RelationshipBetween, RelationshipDirectory};
+use backbone_core::quotas::{MetricKey, QuotaVerdict};
 use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx;
+use chrono::{DateTime, Utc};
 
 use crate::domain::{allows_sending, blocks_delivery, Message, Recipient, MAX_ATTACHMENTS, MAX_BODY_BYTES};
 use crate::store::MessagesStore;
 use crate::MessagesError;
+
+/// Lets this module ask the Quotas module whether the sender may send another message. Runs
+/// on the send's own transaction, before anything is written, so that the check and the
+/// insert are atomic.
+#[async_trait::async_trait]
+pub trait QuotaGate: Send + Sync {
+    async fn check(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        identity: &IdentityAddress,
+        metrics: &[MetricKey],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<QuotaVerdict>;
+}
 
 #[derive(Debug, Clone)]
 pub struct MessagesSettings {
@@ -28,6 +44,7 @@ pub struct MessagesService {
     pub store: MessagesStore,
     pub clock: SharedClock,
     pub relationships: Arc<dyn RelationshipDirectory>,
+    pub quotas: Arc<dyn QuotaGate>,
     pub settings: Arc<MessagesSettings>,
 }
 
@@ -71,9 +88,13 @@ impl MessagesService {
         attachments: Vec<String>,
     ) -> ApiResult<Message> {
         self.validate(&recipients, &body, &attachments)?;
-        // Quota NumberOfSentMessages is checked here once the Quotas module exists.
         let now = self.clock.now();
         let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        self.quotas
+            .check(&mut tx, sender, &[MetricKey::NumberOfSentMessages], now)
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::QuotaExhausted)?;
         let mut stored = Vec::with_capacity(recipients.len());
         let mut blocked = Vec::with_capacity(recipients.len());
         for recipient in recipients {

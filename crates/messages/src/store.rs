@@ -15,6 +15,10 @@ use crate::domain::{Message, Recipient};
 /// The SQL behind the request paths, public for the query-plan test
 /// (bins/backbone/tests/query_plans.rs), which EXPLAINs exactly these texts.
 pub mod sql {
+    /// Messages $1 sent with `$2 <= created_at <= $3` (the `NumberOfSentMessages` quota).
+    pub const COUNT_SENT: &str =
+        "SELECT COUNT(*) FROM messages WHERE created_by = $1 AND created_at BETWEEN $2 AND $3";
+
     /// Messages the caller ($1) may see: as sender while a recipient entry is not decomposed by
     /// it, as recipient while its own entry is not decomposed by it.
     pub const VISIBLE_TO_CALLER: &str = "((m.created_by = $1 AND EXISTS (SELECT 1 FROM message_recipients r \
@@ -155,6 +159,22 @@ impl MessagesStore {
             .await?;
         }
         Ok(())
+    }
+
+    /// Messages `sender` sent with `from <= created_at <= to` (the `NumberOfSentMessages` quota).
+    pub async fn count_sent(
+        &self,
+        conn: &mut AnyConnection,
+        sender: &IdentityAddress,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> sqlx::Result<i64> {
+        sqlx::query_scalar(sql::COUNT_SENT)
+            .bind(sender.as_str())
+            .bind(to_millis(&from))
+            .bind(to_millis(&to))
+            .fetch_one(conn)
+            .await
     }
 
     /// Messages from `sender` that `recipient` has not fetched yet.

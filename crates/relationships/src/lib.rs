@@ -9,7 +9,9 @@ mod http;
 
 pub use error::RelationshipsError;
 pub use http::{routes, PublicTemplateReference, RelationshipsState};
+pub mod quota;
 pub mod service;
 pub mod store;
 
+pub use quota::QuotaGate;
 pub use service::RelationshipsService;

@@ -10,6 +10,7 @@ use backbone_core::events::DomainEvent;
 use backbone_core::ids::{RelationshipId, RelationshipTemplateId};
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
 use backbone_core::ports::IdentityDirectory;
+use backbone_core::quotas::MetricKey;
 use backbone_core::status::IdentityStatus;
 use backbone_core::{Actor, ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx::{self, AnyConnection};
@@ -24,6 +25,7 @@ pub struct RelationshipsService {
     pub store: RelationshipsStore,
     pub clock: SharedClock,
     pub identities: Arc<dyn IdentityDirectory>,
+    pub quotas: Arc<dyn crate::QuotaGate>,
     pub paging: PagingLimits,
 }
 
@@ -92,7 +94,6 @@ impl RelationshipsService {
             ));
         }
         validate_password(&new.password)?;
-        // Quota NumberOfRelationshipTemplates is checked here once the Quotas module exists.
         let template = Template {
             id: RelationshipTemplateId::generate(),
             created_by: actor.address.clone(),
@@ -109,6 +110,8 @@ impl RelationshipsService {
             created_by: actor.address.clone(),
         });
         let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        self.check_quota(&mut tx, actor, MetricKey::NumberOfRelationshipTemplates, now)
+            .await?;
         self.store
             .insert_template(&mut tx, &template)
             .await
@@ -281,6 +284,17 @@ impl RelationshipsService {
         template_id: &RelationshipTemplateId,
         creation_content: Option<Vec<u8>>,
     ) -> ApiResult<Relationship> {
+        // Upstream refuses before reading (and so allocating) the template; the check that
+        // counts is the one in the write transaction below.
+        let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
+        self.check_quota(
+            &mut conn,
+            actor,
+            MetricKey::NumberOfRelationships,
+            self.clock.now(),
+        )
+        .await?;
+        drop(conn);
         let template = self.get_template(actor, template_id, None).await?;
         match self
             .identities
@@ -297,9 +311,10 @@ impl RelationshipsService {
         if let Some(content) = &creation_content {
             validate_content("creationContent", content)?;
         }
-        // Quota NumberOfRelationships is checked here once the Quotas module exists.
         let now = self.clock.now();
         let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        self.check_quota(&mut tx, actor, MetricKey::NumberOfRelationships, now)
+            .await?;
         self.visible_template(&mut tx, &actor.address, template_id, None, false)
             .await?;
         if self
@@ -410,11 +425,13 @@ impl RelationshipsService {
     }
 
     /// Loads the caller's relationship under a row lock, applies a transition and saves the
-    /// result with its events, so two concurrent answers cannot both succeed.
+    /// result with its events, so two concurrent answers cannot both succeed. A transition
+    /// that counts for a quota (accepting) names its metric: checked before the row is locked.
     pub async fn transition(
         &self,
         actor: &Actor,
         id: &RelationshipId,
+        quota: Option<MetricKey>,
         change: impl FnOnce(
             &mut Relationship,
             &Actor,
@@ -423,6 +440,9 @@ impl RelationshipsService {
     ) -> ApiResult<Relationship> {
         let now = self.clock.now();
         let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        if let Some(metric) = quota {
+            self.check_quota(&mut tx, actor, metric, now).await?;
+        }
         let relationship = self
             .store
             .find_relationship(&mut tx, id, &actor.address, true)

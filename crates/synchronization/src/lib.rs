@@ -12,11 +12,13 @@ pub mod domain;
 pub mod error;
 pub mod events;
 mod http;
+pub mod quota;
 pub mod service;
 pub mod store;
 
 pub use error::SyncError;
 pub use events::ExternalEventsHandler;
 pub use http::{routes, SynchronizationState};
+pub use quota::QuotaGate;
 pub use service::SynchronizationService;
 pub use store::SynchronizationStore;

@@ -28,6 +28,7 @@ pub struct SynchronizationService {
     pub store: SynchronizationStore,
     pub clock: SharedClock,
     pub identities: Arc<dyn IdentityDirectory>,
+    pub quotas: Arc<dyn crate::QuotaGate>,
     pub paging: PagingLimits,
 }
 
@@ -302,6 +303,10 @@ impl SynchronizationService {
         modifications.iter().try_for_each(NewModification::validate)?;
         let now = self.clock.now();
         let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        if !modifications.is_empty() {
+            self.check_modifications_quota(&mut tx, &actor.address, now)
+                .await?;
+        }
         let run = self
             .open_run_for_finalize(&mut tx, actor, id, SyncRunType::DatawalletVersionUpgrade)
             .await?;
@@ -392,6 +397,8 @@ impl SynchronizationService {
         require_supported_version(supported_version)?;
         let now = self.clock.now();
         let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        self.check_modifications_quota(&mut tx, &actor.address, now)
+            .await?;
         if self
             .store
             .has_unfinalized_run(&mut tx, &actor.address)

@@ -24,5 +24,5 @@ pub mod store;
 pub use domain::Token;
 pub use error::TokensError;
 pub use http::{routes, TokensState};
-pub use service::TokensService;
+pub use service::{QuotaGate, TokensService};
 pub use store::TokensStore;

@@ -9,6 +9,7 @@ use backbone_core::events::tokens::{TokenCreated, TokenLocked};
 use backbone_core::events::DomainEvent;
 use backbone_core::ids::TokenId;
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
+use backbone_core::quotas::{MetricKey, QuotaVerdict};
 use backbone_core::{Actor, ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx::{self, AnyConnection};
 use chrono::{DateTime, Utc};
@@ -28,10 +29,24 @@ pub struct CreateToken {
     pub password: Option<Vec<u8>>,
 }
 
+/// Lets this module ask the Quotas module whether an authenticated caller may create another
+/// token. Runs on the creating transaction before the insert, so check and insert are atomic.
+#[async_trait::async_trait]
+pub trait QuotaGate: Send + Sync {
+    async fn check(
+        &self,
+        conn: &mut AnyConnection,
+        identity: &IdentityAddress,
+        metrics: &[MetricKey],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<QuotaVerdict>;
+}
+
 #[derive(Clone)]
 pub struct TokensService {
     pub store: TokensStore,
     pub clock: SharedClock,
+    pub quotas: std::sync::Arc<dyn QuotaGate>,
     pub paging: PagingLimits,
 }
 
@@ -77,7 +92,6 @@ impl TokensService {
                 if let Some(content) = &request.content {
                     check_length("content", content, 0, MAX_CONTENT_LENGTH)?;
                 }
-                // The `NumberOfTokens` quota of the caller would be checked here (authenticated only).
             }
         }
 
@@ -93,7 +107,20 @@ impl TokensService {
             token_id: token.id.clone(),
             created_by: token.created_by.clone(),
         });
-        self.store.insert(&token, &event).await.map_err(internal)?;
+        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        // Anonymous tokens are never limited (upstream).
+        if let Some(actor) = actor {
+            self.quotas
+                .check(&mut tx, &actor.address, &[MetricKey::NumberOfTokens], now)
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::QuotaExhausted)?;
+        }
+        self.store
+            .insert(&mut tx, &token, &event)
+            .await
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
         Ok(token)
     }
 

@@ -21,6 +21,10 @@ const TOKEN_COLUMNS: &str =
 /// The SQL behind the request paths, public for the query-plan test
 /// (bins/backbone/tests/query_plans.rs), which EXPLAINs exactly these texts.
 pub mod sql {
+    /// Tokens $1 created with `$2 <= created_at <= $3` (the `NumberOfTokens` quota).
+    pub const COUNT_CREATED: &str =
+        "SELECT COUNT(*) FROM tokens WHERE created_by = $1 AND created_at BETWEEN $2 AND $3";
+
     pub const HAS_ALLOCATION: &str =
         "SELECT COUNT(*) FROM token_allocations WHERE token_id = $1 AND allocated_by = $2";
 
@@ -115,8 +119,13 @@ impl TokensStore {
     }
 
     /// Inserts a new token and its `TokenCreated` event.
-    pub async fn insert(&self, token: &Token, event: &DomainEvent) -> sqlx::Result<()> {
-        let mut tx = self.db.begin_write().await?;
+    /// Inserts the token with its event, on the caller's write transaction.
+    pub async fn insert(
+        &self,
+        conn: &mut AnyConnection,
+        token: &Token,
+        event: &DomainEvent,
+    ) -> sqlx::Result<()> {
         sqlx::query(&format!(
             "INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ))
@@ -129,10 +138,25 @@ impl TokensStore {
         .bind(token.password.as_deref())
         .bind(token.content.as_deref())
         .bind(token.access_failed_count)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-        outbox::enqueue(&mut tx, event, token.created_at).await?;
-        tx.commit().await
+        outbox::enqueue(conn, event, token.created_at).await
+    }
+
+    /// `NumberOfTokens`: tokens `identity` created with `from <= created_at <= to`.
+    pub async fn count_created(
+        &self,
+        conn: &mut AnyConnection,
+        identity: &IdentityAddress,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> sqlx::Result<i64> {
+        sqlx::query_scalar(sql::COUNT_CREATED)
+            .bind(identity.as_str())
+            .bind(to_millis(&from))
+            .bind(to_millis(&to))
+            .fetch_one(conn)
+            .await
     }
 
     /// The token; with `lock`, its row stays locked for the rest of the transaction.

@@ -1,7 +1,8 @@
 // Client interop suite: drives the real Backbone binary with the published
 // enmeshed client library (@nmshd/transport 7.0.0). Steps run in order and
 // share state (accounts A and B from a/b are used by c-q; the relationship of g
-// by h and i; C from k by n; step q deletes A, so it comes last). Library recipes for g-o are in lib/flows.mjs.
+// by h and i; C from k by n; r (quotas) uses accounts of its own; step q deletes A,
+// so it comes last, after r). Library recipes for g-o are in lib/flows.mjs.
 // INTEROP_DATABASE (sqlite|postgres) and INTEROP_BLOB_STORAGE (local|azure|s3) pick the
 // configuration; azure/s3 start an emulator (lib/blob-storage.mjs).
 
@@ -1054,6 +1055,78 @@ step("p: A starts an identity deletion process and cancels it; B syncs until it 
         `PUT .../DeletionProcesses/${started.id}/Cancel: the library's process lacks what the .NET Backbone returns (CancelDeletionProcessAsOwnerResponse: id, status, cancelledAt, cancelledByDevice): ${cancelProblems.join("; ")}\n` +
             `library: ${describeProcess(cancelled)}${cancelExchange ? `\nwire: ${formatExchange(cancelExchange, { headers: false, maxBody: 1000 }).trimEnd()}` : ""}`
     );
+});
+
+// ---------------------------------------------------------------------------
+// r: quotas (before q, which deletes A)
+// ---------------------------------------------------------------------------
+
+/** An Admin API request with the key the dev landscape generated into the data dir. */
+async function adminApi(method, route, body) {
+    const key = fs.readFileSync(path.join(server.dataDir, "admin-api-key"), "utf8").trim();
+    const response = await fetch(`http://127.0.0.1:${server.adminPort}${route}`, {
+        method,
+        headers: { "x-api-key": key, ...(body ? { "content-type": "application/json" } : {}) },
+        body: body ? JSON.stringify(body) : undefined
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/**
+ * Asserts a quota refusal naming `metric`. @nmshd/transport 7.0.0 reads error bodies of 400, 404
+ * and 500 responses only; a 429 (as upstream answers it too) reaches the caller as
+ * `error.platform.unexpected` with status 429, so the code and the metric are checked on the wire.
+ */
+function assertQuotaExhausted(error, metric, what, mark) {
+    assert.equal(error.status, 429, `${what}: ${describeError(error)}`);
+    if (!proxy) return;
+    const exchange = proxy.since(mark).filter((x) => x.status === 429).at(-1);
+    assert.ok(exchange, `${what}: no 429 on the wire`);
+    const body = JSON.parse(exchange.resBody);
+    assert.equal(body.error.code, "error.platform.quotaExhausted", `${what}: 429 body ${exchange.resBody}`);
+    assert.deepEqual(body.error.data.map((m) => m.metricKey), [metric], `${what}: 429 body ${exchange.resBody}`);
+}
+
+step("r: quotas: an operator gives G's tier 2 sent messages per hour (Admin API); G sends two, the third is refused; H starts its deletion and can no longer create a token", async (t, mark) => {
+    await ensureRealClock(t);
+    stage("creating G and H with an Active relationship");
+    const G = await newAccount("G");
+    const H = await newAccount("H");
+    await ensureActiveRelationship(G, H, { loggerFactory, onStage: stage, tag: "r" });
+
+    stage("the operator creates a tier with 2 sent messages per hour and moves G to it (POST /api/v1/Tiers, POST .../Quotas, PUT /api/v1/Identities/{address})");
+    const tier = await adminApi("POST", "/api/v1/Tiers", { name: "Interop quota" });
+    assert.equal(tier.status, 201, `POST /api/v1/Tiers: ${JSON.stringify(tier.body)}`);
+    const tierId = tier.body.result.id;
+    const quota = await adminApi("POST", `/api/v1/Tiers/${tierId}/Quotas`, { metricKey: "NumberOfSentMessages", max: 2, period: "Hour" });
+    assert.equal(quota.status, 201, `POST /api/v1/Tiers/${tierId}/Quotas: ${JSON.stringify(quota.body)}`);
+    const moved = await adminApi("PUT", `/api/v1/Identities/${G.identity.address}`, { tierId });
+    assert.equal(moved.status, 204, `PUT /api/v1/Identities/{address}: ${JSON.stringify(moved.body)}`);
+
+    stage("G sends two messages to H (messages.sendMessage), the third is refused");
+    for (const n of [1, 2]) {
+        await G.messages.sendMessage({ recipients: [H.identity.address], content: { content: `quota message ${n}` } });
+    }
+    const refused = await rejection(G.messages.sendMessage({ recipients: [H.identity.address], content: { content: "quota message 3" } }), "third message");
+    assertQuotaExhausted(refused, "NumberOfSentMessages", "third message", mark);
+    const details = await adminApi("GET", `/api/v1/Identities/${G.identity.address}`);
+    const usage = details.body.result.quotas.find((q) => q.metric.key === "NumberOfSentMessages");
+    assert.deepEqual([usage?.max, usage?.usage, usage?.source], [2, 2, "Tier"], `G's quotas in the Admin API: ${JSON.stringify(details.body.result.quotas)}`);
+    t.diagnostic(`third message: the library reports ${refused.code} (${refused.status})`);
+
+    stage("H starts its deletion; the library can no longer create a token for H (Queued for Deletion: max 0)");
+    const expiresAt = CoreDate.utc().add({ minutes: 10 });
+    await H.tokens.sendToken({ content: { content: "before the deletion" }, expiresAt, ephemeral: true });
+    const process = await H.identityDeletionProcess.initiateIdentityDeletionProcess();
+    const tokenMark = proxy?.mark("  - (token while deleting)") ?? 0;
+    const token = await rejection(H.tokens.sendToken({ content: { content: "while deleting" }, expiresAt, ephemeral: true }), "token while deleting");
+    assertQuotaExhausted(token, "NumberOfTokens", "token while deleting", tokenMark);
+    t.diagnostic(`token while deleting: the library reports ${token.code} (${token.status})`);
+
+    stage("H cancels its deletion and can create tokens again");
+    await H.identityDeletionProcess.cancelIdentityDeletionProcess(process.id.toString());
+    await H.tokens.sendToken({ content: { content: "after the cancellation" }, expiresAt, ephemeral: true });
 });
 
 step("q: A starts a deletion with a zero-day grace period; `backbone job run identity-deletion`; B syncs until the peer is Deleted; A cannot log in; IsDeleted says deleted", async (t, mark) => {

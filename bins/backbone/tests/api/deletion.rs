@@ -197,6 +197,8 @@ async fn processes_follow_the_upstream_rules(app: TestApp) {
 
 async fn peers_learn_of_deletion_and_its_cancellation(app: TestApp) {
     let (owner, requester) = related(&app).await;
+    // Before the deletion starts: a deleting identity can no longer create templates (quotas).
+    let template = create_template(&app, &requester, json!({})).await;
     app.process_events().await;
     external_events_of(&app, &owner).await;
     let process = start(&app, &requester, json!({})).await.result().clone();
@@ -220,7 +222,6 @@ async fn peers_learn_of_deletion_and_its_cancellation(app: TestApp) {
 
     // New relationships to an identity to be deleted are refused.
     let newcomer = app.create_identity().await;
-    let template = create_template(&app, &requester, json!({})).await;
     app.post(
         "/api/v2/Relationships",
         Some(&newcomer.token),

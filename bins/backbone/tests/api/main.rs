@@ -14,6 +14,7 @@ mod load;
 mod message_lists;
 mod messages;
 mod push;
+mod quotas;
 mod relationships;
 mod slow_clients;
 mod sse;

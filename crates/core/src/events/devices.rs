@@ -50,6 +50,17 @@ impl IntegrationEvent for TierCreated {
     const EVENT_TYPE: &'static str = "TierCreated";
 }
 
+/// An operator deleted a tier (only unused ones can be).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TierDeleted {
+    pub id: TierId,
+}
+
+impl IntegrationEvent for TierDeleted {
+    const EVENT_TYPE: &'static str = "TierDeleted";
+}
+
 /// An identity moved to another tier (into and out of "Queued for Deletion").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

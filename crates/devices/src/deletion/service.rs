@@ -6,6 +6,7 @@ use backbone_core::events::devices::{
 };
 use backbone_core::events::DomainEvent;
 use backbone_core::ids::{DeviceId, IdentityDeletionProcessId, TierId};
+use backbone_core::quotas::MetricKey;
 use backbone_core::{ApiError, ApiResult, IdentityAddress};
 use backbone_db::sqlx;
 use chrono::{DateTime, Duration, Utc};
@@ -93,6 +94,8 @@ impl DevicesService {
         );
         let store = &self.deletion;
         let mut tx = store.db().begin_write().await.map_err(internal)?;
+        self.check_quota(&mut tx, address, MetricKey::NumberOfStartedDeletionProcesses, now)
+            .await?;
         if store.has_open_process(&mut tx, address).await.map_err(internal)?
             || !store.insert_process(&mut tx, &process).await.map_err(internal)?
         {

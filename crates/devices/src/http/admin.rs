@@ -2,15 +2,16 @@
 //! and tiers. The binary puts them behind the API-key check.
 
 use axum::extract::{Path, State};
-use axum::routing::{delete, get};
-use backbone_core::encoding::date_format;
+use axum::routing::{delete, get, put};
+use backbone_core::encoding::{date_format, encode_bytes};
 use backbone_core::ApiResult;
 use backbone_web::{CiJson, Created, Envelope, NoContent, Routes};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::dto::DeviceDto;
 use super::DevicesState;
-use crate::domain::{OAuthClient, Tier};
+use crate::domain::{Device, Identity, OAuthClient, Tier};
 use crate::store::ClientOverview;
 
 pub fn admin_routes(state: DevicesState) -> Routes {
@@ -18,6 +19,8 @@ pub fn admin_routes(state: DevicesState) -> Routes {
         .route("/api/v1/Clients", get(get_clients).post(post_client))
         .route("/api/v1/Clients/{id}", delete(delete_client))
         .route("/api/v1/Tiers", get(get_tiers).post(post_tier))
+        .route("/api/v1/Tiers/{id}", delete(delete_tier))
+        .route("/api/v1/Identities/{address}", put(put_identity))
         .with_state(state)
 }
 
@@ -162,4 +165,66 @@ async fn post_tier(
         id: tier.id.into_string(),
         name: tier.name,
     }))
+}
+
+async fn delete_tier(State(state): State<DevicesState>, Path(id): Path<String>) -> ApiResult<NoContent> {
+    state.service.delete_tier(&id).await?;
+    Ok(NoContent)
+}
+
+/// `{"tierId": …}`: the member must be present (upstream's `required`), null is an invalid ID.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateIdentityRequest {
+    #[serde(deserialize_with = "nullable")]
+    tier_id: Option<String>,
+}
+
+fn nullable<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(deserializer)
+}
+
+async fn put_identity(
+    State(state): State<DevicesState>,
+    Path(address): Path<String>,
+    CiJson(request): CiJson<UpdateIdentityRequest>,
+) -> ApiResult<NoContent> {
+    let tier = request.tier_id.unwrap_or_default();
+    state.service.change_tier(&address, &tier).await?;
+    Ok(NoContent)
+}
+
+/// The Devices part of the Admin API's `IdentityDetails` (the binary adds the quotas).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityDetailsDto {
+    pub address: String,
+    pub client_id: Option<String>,
+    pub public_key: String,
+    pub tier_id: String,
+    #[serde(with = "date_format")]
+    pub created_at: DateTime<Utc>,
+    pub identity_version: i64,
+    pub number_of_devices: usize,
+    pub devices: Vec<DeviceDto>,
+}
+
+impl From<(Identity, Vec<Device>)> for IdentityDetailsDto {
+    fn from((identity, devices): (Identity, Vec<Device>)) -> Self {
+        Self {
+            address: identity.address.as_str().to_owned(),
+            client_id: identity.client_id,
+            public_key: encode_bytes(&identity.public_key),
+            tier_id: identity.tier_id.into_string(),
+            created_at: identity.created_at,
+            identity_version: identity.identity_version,
+            number_of_devices: devices.len(),
+            devices: devices.into_iter().map(DeviceDto::from).collect(),
+        }
+    }
+}
+
+/// `GET /api/v1/Identities/{address}` without the quotas; 404 if the identity does not exist.
+pub async fn identity_details(state: &DevicesState, address: &str) -> ApiResult<IdentityDetailsDto> {
+    Ok(state.service.identity_with_devices(address).await?.into())
 }

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use backbone_web::{JwtKeys, Routes};
 
-pub use admin::{admin_routes, ClientOverviewDto, CreatedClientDto, TierOverviewDto};
+pub use admin::{
+    admin_routes, identity_details, ClientOverviewDto, CreatedClientDto, IdentityDetailsDto, TierOverviewDto,
+};
 
 use crate::DevicesService;
 

@@ -3,6 +3,7 @@
 use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use backbone_core::ids::{RelationshipId, RelationshipTemplateId};
+use backbone_core::quotas::MetricKey;
 use backbone_core::{Actor, ApiError, ApiResult, IdentityAddress};
 use backbone_web::{Caller, CiJson, Created, Envelope, PagedEnvelope, QueryParams, Routes};
 use chrono::{DateTime, Utc};
@@ -152,7 +153,7 @@ async fn apply(
     let id = parse_id(id)?;
     let relationship = state
         .service
-        .transition(&Actor::from(caller), &id, change)
+        .transition(&Actor::from(caller), &id, None, change)
         .await?;
     Ok(Envelope(RelationshipMetadataDto::from(&relationship)))
 }
@@ -162,6 +163,7 @@ async fn answer(
     caller: Caller,
     id: &str,
     request: AnswerRequest,
+    quota: Option<MetricKey>,
     change: Answer,
 ) -> ApiResult<Envelope<RelationshipMetadataDto>> {
     let id = parse_id(id)?;
@@ -173,7 +175,7 @@ async fn answer(
     let response = response.unwrap_or_default();
     let relationship = state
         .service
-        .transition(&Actor::from(caller), &id, move |r, a, now| {
+        .transition(&Actor::from(caller), &id, quota, move |r, a, now| {
             change(r, a, response, now)
         })
         .await?;
@@ -186,8 +188,8 @@ async fn put_accept(
     Path(id): Path<String>,
     CiJson(request): CiJson<AnswerRequest>,
 ) -> ApiResult<Envelope<RelationshipMetadataDto>> {
-    // Quota NumberOfRelationships is checked here once the Quotas module exists.
-    answer(&state, caller, &id, request, Relationship::accept).await
+    let quota = Some(MetricKey::NumberOfRelationships);
+    answer(&state, caller, &id, request, quota, Relationship::accept).await
 }
 
 async fn put_reject(
@@ -196,7 +198,7 @@ async fn put_reject(
     Path(id): Path<String>,
     CiJson(request): CiJson<AnswerRequest>,
 ) -> ApiResult<Envelope<RelationshipMetadataDto>> {
-    answer(&state, caller, &id, request, Relationship::reject).await
+    answer(&state, caller, &id, request, None, Relationship::reject).await
 }
 
 async fn put_revoke(
@@ -205,7 +207,7 @@ async fn put_revoke(
     Path(id): Path<String>,
     CiJson(request): CiJson<AnswerRequest>,
 ) -> ApiResult<Envelope<RelationshipMetadataDto>> {
-    answer(&state, caller, &id, request, Relationship::revoke).await
+    answer(&state, caller, &id, request, None, Relationship::revoke).await
 }
 
 async fn put_terminate(

@@ -1,0 +1,62 @@
+//! The quota check that enforced use cases run inside their own write transaction.
+
+use backbone_core::error::ExhaustedMetric;
+use backbone_core::quotas::MetricKey;
+use backbone_core::IdentityAddress;
+use backbone_db::sqlx::AnyConnection;
+use chrono::{DateTime, Utc};
+
+use crate::domain::applied;
+use crate::{QuotasError, QuotasService};
+
+impl QuotasService {
+    /// Refuses with [`QuotasError::Exhausted`] if any of `metrics` is exhausted for `identity`.
+    ///
+    /// Call it on the write transaction of the operation, before it inserts anything: once a
+    /// quota applies, the identity's quota lock is taken, so the usage counted here and the
+    /// row inserted after it cannot interleave with another write of the same identity. An
+    /// identity without applicable quotas takes no lock.
+    pub async fn check(
+        &self,
+        conn: &mut AnyConnection,
+        identity: &IdentityAddress,
+        metrics: &[MetricKey],
+        now: DateTime<Utc>,
+    ) -> Result<(), QuotasError> {
+        let Some(tier) = self.tiers.tier_of(conn, identity).await? else {
+            return Ok(());
+        };
+        // Reading the quotas before the lock is safe: a quota added meanwhile is as if it had
+        // been added right after this write.
+        let quotas = self.store.quotas_for(conn, identity, &tier, metrics).await?;
+        if quotas.is_empty() {
+            return Ok(());
+        }
+        self.store.lock_identity(conn, identity).await?;
+        let mut exhausted = Vec::new();
+        for &metric in metrics {
+            let mut until: Option<DateTime<Utc>> = None;
+            for quota in applied(&quotas, metric) {
+                // A maximum of 0 is exhausted whatever the usage: no need to count.
+                let usage = if quota.limit.max == 0 {
+                    0
+                } else {
+                    let window = quota.limit.period.window(now);
+                    self.usage.usage(conn, identity, metric, window).await?
+                };
+                until = until.max(quota.exhausted_until(usage, now));
+            }
+            if let Some(until) = until {
+                exhausted.push(ExhaustedMetric {
+                    metric_key: metric.as_str().to_owned(),
+                    is_exhausted_until: until,
+                });
+            }
+        }
+        if exhausted.is_empty() {
+            Ok(())
+        } else {
+            Err(QuotasError::Exhausted(exhausted))
+        }
+    }
+}

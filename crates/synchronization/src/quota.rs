@@ -1,0 +1,69 @@
+//! The `NumberOfCreatedDatawalletModifications` quota: the port this module asks, and what the
+//! Quotas module counts here. Upstream does not enforce this metric; see crates/quotas.
+
+use async_trait::async_trait;
+use backbone_core::encoding::to_millis;
+use backbone_core::quotas::{MetricKey, QuotaVerdict};
+use backbone_core::{ApiError, ApiResult, IdentityAddress};
+use backbone_db::sqlx::{self, AnyConnection};
+use chrono::{DateTime, Utc};
+
+use crate::{SynchronizationService, SynchronizationStore};
+
+/// Lets this module ask the Quotas module whether the identity may add datawallet
+/// modifications. Runs on the write transaction that appends them, before anything is
+/// written, so that check and append are atomic.
+#[async_trait]
+pub trait QuotaGate: Send + Sync {
+    async fn check(
+        &self,
+        conn: &mut AnyConnection,
+        identity: &IdentityAddress,
+        metrics: &[MetricKey],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<QuotaVerdict>;
+}
+
+/// The counting query, for the query-plan test: modifications $1 created with
+/// `$2 <= created_at <= $3`.
+pub const COUNT_MODIFICATIONS_CREATED: &str =
+    "SELECT COUNT(*) FROM datawallet_modifications WHERE created_by = $1 AND created_at BETWEEN $2 AND $3";
+
+impl SynchronizationService {
+    /// 429 unless `identity` may create datawallet modifications now.
+    pub(crate) async fn check_modifications_quota(
+        &self,
+        conn: &mut AnyConnection,
+        identity: &IdentityAddress,
+        now: DateTime<Utc>,
+    ) -> ApiResult<()> {
+        self.quotas
+            .check(
+                conn,
+                identity,
+                &[MetricKey::NumberOfCreatedDatawalletModifications],
+                now,
+            )
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::QuotaExhausted)
+    }
+}
+
+impl SynchronizationStore {
+    /// Modifications `identity` created with `from <= created_at <= to`.
+    pub async fn count_modifications_created(
+        &self,
+        conn: &mut AnyConnection,
+        identity: &IdentityAddress,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> sqlx::Result<i64> {
+        sqlx::query_scalar(COUNT_MODIFICATIONS_CREATED)
+            .bind(identity.as_str())
+            .bind(to_millis(&from))
+            .bind(to_millis(&to))
+            .fetch_one(conn)
+            .await
+    }
+}
