@@ -114,4 +114,5 @@ echo "message send vs pgbench (PostgreSQL, ${duration}s each, $count identities)
 printf '%s\n' "${rows[@]}" | awk '
   function pct(a, b) { return (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) ? sprintf("%.0f %%", 100 * a / b) : "n/a" }
   BEGIN { printf "%7s %11s %11s %9s %12s %11s %9s %9s %7s %5s\n", "clients", "accepted/s", "pgb req/s", "accepted", "sustained/s", "pgb full/s", "sustained", "p99 ms", "failed", "load" }
-  { printf "%7s %11s %11s %9s %12s %11s %9s %9s %7s %5s\n", $1, $2, $3, pct($2, $3), $4, $5, pct($4, $5), $6, $7, $8 }'
+  function num(a) { return a ~ /^[0-9.]+$/ ? sprintf("%.1f", a) : a }
+  { printf "%7s %11s %11s %9s %12s %11s %9s %9s %7s %5s\n", $1, num($2), num($3), pct($2, $3), num($4), num($5), pct($4, $5), $6, $7, $8 }'
