@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark against the release binary (see tools/bench for the scenarios).
 # Usage: scripts/bench.sh [sqlite|postgres] [count] [concurrency] [identities|sync|messages|deletion|files|mixed] [seconds]
+# BENCH_QUOTA="NumberOfSentMessages 1000000 Hour" gives the tier Basic that quota first;
+# BENCH_PAIRS: sender/recipient pairs of the messages scenario (default 10).
 # (files: count = MiB of the one file uploaded and downloaded; mixed: count = identities,
 # concurrency = clients, seconds = how long the load runs, default 60 or $BENCH_DURATION)
 set -euo pipefail
@@ -40,6 +42,11 @@ trap cleanup EXIT
 
 target/release/backbone migrate >/dev/null
 target/release/backbone client create --clientId test --clientSecret test --defaultTier Basic >/dev/null
+# BENCH_QUOTA="METRIC MAX PERIOD": every identity (tier Basic) gets that quota, to measure the check.
+if [ -n "${BENCH_QUOTA:-}" ]; then
+  read -r quota_metric quota_max quota_period <<<"$BENCH_QUOTA"
+  target/release/backbone tier quota add --tier Basic --metricKey "$quota_metric" --max "$quota_max" --period "$quota_period" >/dev/null
+fi
 [ "$scenario" = files ] && export BACKBONE_FILES__MAX_FILE_SIZE_BYTES=$(( (count + 1) * 1024 * 1024 ))
 # Jobs run only when the benchmark says so.
 export BACKBONE_JOBS__IDENTITY_DELETION_INTERVAL_SECONDS=0 BACKBONE_JOBS__GRACE_PERIOD_REMINDERS_INTERVAL_SECONDS=0 BACKBONE_JOBS__HOUSEKEEPING_INTERVAL_SECONDS=0
@@ -77,7 +84,8 @@ elif [ "$scenario" = mixed ]; then
     --scenario mixed --duration "$duration" --server-pid "$server_pid" \
     --database-url "${BACKBONE_DATABASE__URL:-sqlite://$data_dir/backbone.db}"
 else
-  target/release/backbone-bench --base-url "http://127.0.0.1:$port" --count "$count" --concurrency "$concurrency" --scenario "$scenario"
+  target/release/backbone-bench --base-url "http://127.0.0.1:$port" --count "$count" --concurrency "$concurrency" --scenario "$scenario" \
+    ${BENCH_PAIRS:+--pairs "$BENCH_PAIRS"}
 fi
 echo "server peak RSS: $(grep VmHWM /proc/$server_pid/status | awk '{print $2, $3}')"
 echo "server log: $server_log ($(grep -c ERROR "$server_log" || true) lines with ERROR)"

@@ -62,6 +62,11 @@ pub(crate) struct Args {
     /// send: messages per pair; the server's unreceived-message limit must be at least this.
     #[arg(long, default_value_t = 100)]
     pub(crate) unreceived_limit: usize,
+    /// messages: sender/recipient pairs; each sender has one send in flight at a time when
+    /// quotas apply (their check serialises one identity's writes), so fewer pairs than
+    /// `concurrency` measure that queueing rather than the check.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) pairs: usize,
     /// send-setup, send: how long to wait for the outbox backlog to drain, in seconds.
     #[arg(long, default_value_t = 600)]
     pub(crate) drain_timeout: u64,

@@ -246,7 +246,7 @@ async fn drain(http: &reqwest::Client, args: &Args, me: &Session) -> anyhow::Res
 pub async fn messages(http: &reqwest::Client, args: &Args) -> anyhow::Result<()> {
     use reqwest::Method;
     let mut pairs = Vec::new();
-    for _ in 0..10 {
+    for _ in 0..args.pairs.max(1) {
         let (sender, recipient) = (session(http, args).await?, session(http, args).await?);
         relate(http, args, &recipient, &sender).await?;
         pairs.push((sender, recipient));
