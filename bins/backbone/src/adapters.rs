@@ -80,13 +80,14 @@ impl DeviceDirectory for IdentitiesFromDevices {
 
 // Quotas -------------------------------------------------------------------------------------
 
-/// The quota check, for every module whose writes quotas limit. Each module declares its own
-/// `QuotaGate` port; all are answered by [`QuotasService::check`] on the caller's transaction.
+/// The quota check, for every module whose writes quotas limit (the `QuotaGate` port of
+/// core); answered by [`QuotasService::check`] on the caller's transaction.
 #[derive(Clone)]
 pub struct QuotasGate(pub QuotasService);
 
-impl QuotasGate {
-    async fn verdict(
+#[async_trait]
+impl backbone_core::ports::QuotaGate for QuotasGate {
+    async fn check(
         &self,
         conn: &mut AnyConnection,
         identity: &IdentityAddress,
@@ -100,35 +101,6 @@ impl QuotasGate {
         }
     }
 }
-
-macro_rules! quota_gates {
-    ($($port:path),* $(,)?) => {
-        $(
-            #[async_trait]
-            impl $port for QuotasGate {
-                async fn check(
-                    &self,
-                    conn: &mut AnyConnection,
-                    identity: &IdentityAddress,
-                    metrics: &[MetricKey],
-                    now: DateTime<Utc>,
-                ) -> anyhow::Result<QuotaVerdict> {
-                    self.verdict(conn, identity, metrics, now).await
-                }
-            }
-        )*
-    };
-}
-
-quota_gates!(
-    backbone_challenges::QuotaGate,
-    backbone_devices::QuotaGate,
-    backbone_files::QuotaGate,
-    backbone_messages::QuotaGate,
-    backbone_relationships::QuotaGate,
-    backbone_synchronization::QuotaGate,
-    backbone_tokens::QuotaGate,
-);
 
 /// The Quotas module counts usage in the other modules' stores, on the checked write's
 /// connection, and reads tiers from Devices.

@@ -1,26 +1,12 @@
 //! The one write of this module: creating a challenge.
 
-use async_trait::async_trait;
 use backbone_core::ids::DeviceId;
-use backbone_core::quotas::{MetricKey, QuotaVerdict};
+use backbone_core::quotas::MetricKey;
 use backbone_core::{ApiError, ApiResult, IdentityAddress};
-use backbone_db::sqlx::AnyConnection;
-use chrono::{DateTime, Utc};
 
 use crate::{Challenge, ChallengesState};
 
-/// Lets this module ask the Quotas module whether an authenticated caller may create another
-/// challenge. Runs on the inserting transaction, so check and insert are atomic.
-#[async_trait]
-pub trait QuotaGate: Send + Sync {
-    async fn check(
-        &self,
-        conn: &mut AnyConnection,
-        identity: &IdentityAddress,
-        metrics: &[MetricKey],
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<QuotaVerdict>;
-}
+pub use backbone_core::ports::QuotaGate;
 
 /// C1: anonymous challenges are never limited; an identity's count for its
 /// `NumberOfCreatedChallenges` quota (upstream does not enforce that one, see crates/quotas).

@@ -69,3 +69,17 @@ pub trait ChallengeDirectory: Send + Sync {
     /// `None` if the challenge does not exist.
     async fn expires_at(&self, id: &ChallengeId) -> anyhow::Result<Option<DateTime<Utc>>>;
 }
+
+/// Asked by every module whose writes quotas limit (answered by the Quotas module): may
+/// `identity` do what counts towards `metrics` now? Runs on the write's own transaction,
+/// before anything is written, so that the check and the write are atomic.
+#[async_trait]
+pub trait QuotaGate: Send + Sync {
+    async fn check(
+        &self,
+        conn: &mut AnyConnection,
+        identity: &IdentityAddress,
+        metrics: &[crate::quotas::MetricKey],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<crate::quotas::QuotaVerdict>;
+}

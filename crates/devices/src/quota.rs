@@ -3,10 +3,9 @@
 //! Quotas module reads here through its ports: usage counts and the tier of an identity.
 //! Everything runs on the connection of the caller's transaction.
 
-use async_trait::async_trait;
 use backbone_core::encoding::to_millis;
 use backbone_core::ids::TierId;
-use backbone_core::quotas::{MetricKey, QuotaVerdict};
+use backbone_core::quotas::MetricKey;
 use backbone_core::{ApiError, ApiResult, IdentityAddress};
 use backbone_db::sqlx::{self, AnyConnection};
 use chrono::{DateTime, Utc};
@@ -14,18 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::deletion::DeletionStore;
 use crate::{DevicesService, DevicesStore};
 
-/// Lets this module ask the Quotas module whether the identity may create a device or start a
-/// deletion process. Runs on the write transaction of the operation before it writes.
-#[async_trait]
-pub trait QuotaGate: Send + Sync {
-    async fn check(
-        &self,
-        conn: &mut AnyConnection,
-        identity: &IdentityAddress,
-        metrics: &[MetricKey],
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<QuotaVerdict>;
-}
+pub use backbone_core::ports::QuotaGate;
 
 /// The counting queries, for the query-plan test.
 pub mod sql {

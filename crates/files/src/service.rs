@@ -24,7 +24,7 @@ use backbone_core::events::files::{FileOwnershipClaimed, FileOwnershipLocked, Fi
 use backbone_core::events::DomainEvent;
 use backbone_core::ids::FileId;
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
-use backbone_core::quotas::{MetricKey, QuotaVerdict};
+use backbone_core::quotas::MetricKey;
 use backbone_core::{Actor, ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx;
 use chrono::{DateTime, Utc};
@@ -37,18 +37,7 @@ use crate::domain::{
 use crate::store::FilesStore;
 use crate::{File, FilesError};
 
-/// Lets this module ask the Quotas module whether the uploader may store another file. Runs
-/// on the transaction that inserts the file's row, before the insert, so both are atomic.
-#[async_trait::async_trait]
-pub trait QuotaGate: Send + Sync {
-    async fn check(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        identity: &IdentityAddress,
-        metrics: &[MetricKey],
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<QuotaVerdict>;
-}
+pub use backbone_core::ports::QuotaGate;
 
 #[derive(Clone)]
 pub struct FilesService {

@@ -7,28 +7,15 @@ use backbone_core::events::DomainEvent;
 use backbone_core::ids::{DeviceId, MessageId, RelationshipId};
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
 use backbone_core::ports::{RelationshipBetween, RelationshipDirectory};
-use backbone_core::quotas::{MetricKey, QuotaVerdict};
+use backbone_core::quotas::MetricKey;
 use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx;
-use chrono::{DateTime, Utc};
 
 use crate::domain::{allows_sending, blocks_delivery, Message, Recipient, MAX_ATTACHMENTS, MAX_BODY_BYTES};
 use crate::store::MessagesStore;
 use crate::MessagesError;
 
-/// Lets this module ask the Quotas module whether the sender may send another message. Runs
-/// on the send's own transaction, before anything is written, so that the check and the
-/// insert are atomic.
-#[async_trait::async_trait]
-pub trait QuotaGate: Send + Sync {
-    async fn check(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        identity: &IdentityAddress,
-        metrics: &[MetricKey],
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<QuotaVerdict>;
-}
+pub use backbone_core::ports::QuotaGate;
 
 #[derive(Debug, Clone)]
 pub struct MessagesSettings {

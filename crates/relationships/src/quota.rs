@@ -2,9 +2,8 @@
 //! limited, and what the Quotas module counts in this module's tables (admin-and-services
 //! §1.6). Everything runs on the connection of the write transaction whose quota is checked.
 
-use async_trait::async_trait;
 use backbone_core::encoding::to_millis;
-use backbone_core::quotas::{MetricKey, QuotaVerdict};
+use backbone_core::quotas::MetricKey;
 use backbone_core::{ApiError, ApiResult, IdentityAddress};
 use backbone_db::sqlx::{self, AnyConnection};
 use chrono::{DateTime, Utc};
@@ -13,19 +12,7 @@ use crate::store::RelationshipsStore;
 use crate::RelationshipsService;
 use backbone_core::Actor;
 
-/// Lets this module ask the Quotas module whether the caller may create a template or a
-/// relationship, or accept one. Runs on the write transaction of the operation before it
-/// writes, so that the check and the write are atomic.
-#[async_trait]
-pub trait QuotaGate: Send + Sync {
-    async fn check(
-        &self,
-        conn: &mut AnyConnection,
-        identity: &IdentityAddress,
-        metrics: &[MetricKey],
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<QuotaVerdict>;
-}
+pub use backbone_core::ports::QuotaGate;
 
 impl RelationshipsService {
     /// 429 unless the actor may use one more of `metric`.

@@ -1,28 +1,15 @@
 //! The `NumberOfCreatedDatawalletModifications` quota: the port this module asks, and what the
 //! Quotas module counts here. Upstream does not enforce this metric; see crates/quotas.
 
-use async_trait::async_trait;
 use backbone_core::encoding::to_millis;
-use backbone_core::quotas::{MetricKey, QuotaVerdict};
+use backbone_core::quotas::MetricKey;
 use backbone_core::{ApiError, ApiResult, IdentityAddress};
 use backbone_db::sqlx::{self, AnyConnection};
 use chrono::{DateTime, Utc};
 
 use crate::{SynchronizationService, SynchronizationStore};
 
-/// Lets this module ask the Quotas module whether the identity may add datawallet
-/// modifications. Runs on the write transaction that appends them, before anything is
-/// written, so that check and append are atomic.
-#[async_trait]
-pub trait QuotaGate: Send + Sync {
-    async fn check(
-        &self,
-        conn: &mut AnyConnection,
-        identity: &IdentityAddress,
-        metrics: &[MetricKey],
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<QuotaVerdict>;
-}
+pub use backbone_core::ports::QuotaGate;
 
 /// The counting query, for the query-plan test: modifications $1 created with
 /// `$2 <= created_at <= $3`.

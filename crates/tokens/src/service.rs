@@ -9,7 +9,7 @@ use backbone_core::events::tokens::{TokenCreated, TokenLocked};
 use backbone_core::events::DomainEvent;
 use backbone_core::ids::TokenId;
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
-use backbone_core::quotas::{MetricKey, QuotaVerdict};
+use backbone_core::quotas::MetricKey;
 use backbone_core::{Actor, ApiError, ApiResult, IdentityAddress, SharedClock};
 use backbone_db::sqlx::{self, AnyConnection};
 use chrono::{DateTime, Utc};
@@ -29,18 +29,7 @@ pub struct CreateToken {
     pub password: Option<Vec<u8>>,
 }
 
-/// Lets this module ask the Quotas module whether an authenticated caller may create another
-/// token. Runs on the creating transaction before the insert, so check and insert are atomic.
-#[async_trait::async_trait]
-pub trait QuotaGate: Send + Sync {
-    async fn check(
-        &self,
-        conn: &mut AnyConnection,
-        identity: &IdentityAddress,
-        metrics: &[MetricKey],
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<QuotaVerdict>;
-}
+pub use backbone_core::ports::QuotaGate;
 
 #[derive(Clone)]
 pub struct TokensService {
