@@ -77,6 +77,25 @@ pub mod processed {
     }
 }
 
+/// Runs a counting query `sql` whose parameters are an identity ($1) and a window
+/// `$2 <= created_at <= $3` (milliseconds), on the caller's connection: the quota usage every
+/// module reports for the data it owns.
+pub async fn count_in_window(
+    conn: &mut sqlx::AnyConnection,
+    sql: &str,
+    identity: &backbone_core::IdentityAddress,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> sqlx::Result<i64> {
+    use backbone_core::encoding::to_millis;
+    sqlx::query_scalar(sql)
+        .bind(identity.as_str())
+        .bind(to_millis(&from))
+        .bind(to_millis(&to))
+        .fetch_one(conn)
+        .await
+}
+
 /// `$first, $first+1, …` for `count` positional parameters, e.g. an `IN (…)` list.
 pub fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)

@@ -3,7 +3,6 @@
 //! Quotas module reads here through its ports: usage counts and the tier of an identity.
 //! Everything runs on the connection of the caller's transaction.
 
-use backbone_core::encoding::to_millis;
 use backbone_core::ids::TierId;
 use backbone_core::quotas::MetricKey;
 use backbone_core::{ApiError, ApiResult, IdentityAddress};
@@ -83,12 +82,7 @@ impl DevicesStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> sqlx::Result<i64> {
-        sqlx::query_scalar(sql::COUNT_DEVICES_CREATED)
-            .bind(identity.as_str())
-            .bind(to_millis(&from))
-            .bind(to_millis(&to))
-            .fetch_one(conn)
-            .await
+        backbone_db::count_in_window(conn, sql::COUNT_DEVICES_CREATED, identity, from, to).await
     }
 }
 
@@ -102,11 +96,6 @@ impl DeletionStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> sqlx::Result<i64> {
-        sqlx::query_scalar(sql::COUNT_PROCESSES_STARTED)
-            .bind(identity.as_str())
-            .bind(to_millis(&from))
-            .bind(to_millis(&to))
-            .fetch_one(conn)
-            .await
+        backbone_db::count_in_window(conn, sql::COUNT_PROCESSES_STARTED, identity, from, to).await
     }
 }

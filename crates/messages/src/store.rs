@@ -169,12 +169,7 @@ impl MessagesStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> sqlx::Result<i64> {
-        sqlx::query_scalar(sql::COUNT_SENT)
-            .bind(sender.as_str())
-            .bind(to_millis(&from))
-            .bind(to_millis(&to))
-            .fetch_one(conn)
-            .await
+        backbone_db::count_in_window(conn, sql::COUNT_SENT, sender, from, to).await
     }
 
     /// Messages from `sender` that `recipient` has not fetched yet.

@@ -2,7 +2,6 @@
 //! limited, and what the Quotas module counts in this module's tables (admin-and-services
 //! §1.6). Everything runs on the connection of the write transaction whose quota is checked.
 
-use backbone_core::encoding::to_millis;
 use backbone_core::quotas::MetricKey;
 use backbone_core::{ApiError, ApiResult, IdentityAddress};
 use backbone_db::sqlx::{self, AnyConnection};
@@ -59,12 +58,7 @@ impl RelationshipsStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> sqlx::Result<i64> {
-        sqlx::query_scalar(sql::COUNTED_RELATIONSHIPS)
-            .bind(identity.as_str())
-            .bind(to_millis(&from))
-            .bind(to_millis(&to))
-            .fetch_one(conn)
-            .await
+        backbone_db::count_in_window(conn, sql::COUNTED_RELATIONSHIPS, identity, from, to).await
     }
 
     /// `NumberOfRelationshipTemplates`: templates `identity` created in the window.
@@ -75,11 +69,6 @@ impl RelationshipsStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> sqlx::Result<i64> {
-        sqlx::query_scalar(sql::COUNT_TEMPLATES)
-            .bind(identity.as_str())
-            .bind(to_millis(&from))
-            .bind(to_millis(&to))
-            .fetch_one(conn)
-            .await
+        backbone_db::count_in_window(conn, sql::COUNT_TEMPLATES, identity, from, to).await
     }
 }

@@ -1,7 +1,6 @@
 //! The `NumberOfCreatedDatawalletModifications` quota: the port this module asks, and what the
 //! Quotas module counts here. Upstream does not enforce this metric; see crates/quotas.
 
-use backbone_core::encoding::to_millis;
 use backbone_core::quotas::MetricKey;
 use backbone_core::{ApiError, ApiResult, IdentityAddress};
 use backbone_db::sqlx::{self, AnyConnection};
@@ -46,11 +45,6 @@ impl SynchronizationStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> sqlx::Result<i64> {
-        sqlx::query_scalar(COUNT_MODIFICATIONS_CREATED)
-            .bind(identity.as_str())
-            .bind(to_millis(&from))
-            .bind(to_millis(&to))
-            .fetch_one(conn)
-            .await
+        backbone_db::count_in_window(conn, COUNT_MODIFICATIONS_CREATED, identity, from, to).await
     }
 }

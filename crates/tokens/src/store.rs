@@ -151,12 +151,7 @@ impl TokensStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> sqlx::Result<i64> {
-        sqlx::query_scalar(sql::COUNT_CREATED)
-            .bind(identity.as_str())
-            .bind(to_millis(&from))
-            .bind(to_millis(&to))
-            .fetch_one(conn)
-            .await
+        backbone_db::count_in_window(conn, sql::COUNT_CREATED, identity, from, to).await
     }
 
     /// The token; with `lock`, its row stays locked for the rest of the transaction.
