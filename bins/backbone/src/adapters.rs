@@ -132,8 +132,9 @@ impl backbone_quotas::ports::TierDirectory for TiersFromDevices {
         &self,
         conn: &mut AnyConnection,
         identity: &IdentityAddress,
+        lock: bool,
     ) -> anyhow::Result<Option<TierId>> {
-        Ok(self.0.tier_of(conn, identity).await?)
+        Ok(self.0.tier_of(conn, identity, lock).await?)
     }
 
     async fn tier_name(

@@ -7,6 +7,7 @@ use backbone_core::ids::TierId;
 use backbone_core::quotas::MetricKey;
 use backbone_core::{ApiError, ApiResult, IdentityAddress};
 use backbone_db::sqlx::{self, AnyConnection};
+use backbone_db::Dialect;
 use chrono::{DateTime, Utc};
 
 use crate::deletion::DeletionStore;
@@ -23,6 +24,9 @@ pub mod sql {
     pub const COUNT_PROCESSES_STARTED: &str =
         "SELECT COUNT(*) FROM identity_deletion_processes WHERE identity_address = $1 AND created_at BETWEEN $2 AND $3";
     pub const TIER_OF: &str = "SELECT tier_id FROM identities WHERE address = $1";
+    /// PostgreSQL's row lock for a quota check: `NO KEY UPDATE` does not conflict with the
+    /// key-share locks that inserts referencing the identity take.
+    pub const LOCK_SUFFIX: &str = " FOR NO KEY UPDATE";
 }
 
 impl DevicesService {
@@ -43,13 +47,20 @@ impl DevicesService {
 }
 
 impl DevicesStore {
-    /// The identity's tier; `None` if the identity does not exist.
+    /// The identity's tier; `None` if the identity does not exist. With `lock` (PostgreSQL)
+    /// the identity's row stays locked until the transaction ends: the quota check's lock.
     pub async fn tier_of(
         &self,
         conn: &mut AnyConnection,
         identity: &IdentityAddress,
+        lock: bool,
     ) -> sqlx::Result<Option<TierId>> {
-        let tier: Option<String> = sqlx::query_scalar(sql::TIER_OF)
+        let suffix = if lock && self.db().dialect() == Dialect::Postgres {
+            sql::LOCK_SUFFIX
+        } else {
+            ""
+        };
+        let tier: Option<String> = sqlx::query_scalar(&format!("{}{suffix}", sql::TIER_OF))
             .bind(identity.as_str())
             .fetch_optional(conn)
             .await?;

@@ -12,10 +12,11 @@ use crate::{QuotasError, QuotasService};
 impl QuotasService {
     /// Refuses with [`QuotasError::Exhausted`] if any of `metrics` is exhausted for `identity`.
     ///
-    /// Call it on the write transaction of the operation, before it inserts anything: once a
-    /// quota applies, the identity's quota lock is taken, so the usage counted here and the
-    /// row inserted after it cannot interleave with another write of the same identity. An
-    /// identity without applicable quotas takes no lock.
+    /// Call it on the write transaction of the operation, before it inserts anything. The
+    /// tier is read with the identity's row locked (PostgreSQL) until the transaction ends, so
+    /// the usage counted here and the row inserted after it cannot interleave with another
+    /// write of the same identity; the count runs after the lock was granted, in a statement of
+    /// its own, so it sees every write committed by the previous holder.
     pub async fn check(
         &self,
         conn: &mut AnyConnection,
@@ -23,16 +24,13 @@ impl QuotasService {
         metrics: &[MetricKey],
         now: DateTime<Utc>,
     ) -> Result<(), QuotasError> {
-        let Some(tier) = self.tiers.tier_of(conn, identity).await? else {
+        let Some(tier) = self.tiers.tier_of(conn, identity, true).await? else {
             return Ok(());
         };
-        // Reading the quotas before the lock is safe: a quota added meanwhile is as if it had
-        // been added right after this write.
         let quotas = self.store.quotas_for(conn, identity, &tier, metrics).await?;
         if quotas.is_empty() {
             return Ok(());
         }
-        self.store.lock_identity(conn, identity).await?;
         let mut exhausted = Vec::new();
         for &metric in metrics {
             let mut until: Option<DateTime<Utc>> = None;

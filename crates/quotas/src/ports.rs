@@ -13,11 +13,14 @@ use crate::domain::Window;
 /// Tiers and the identity -> tier assignment belong to the Devices module.
 #[async_trait]
 pub trait TierDirectory: Send + Sync {
-    /// The identity's tier, or `None` if the identity does not exist.
+    /// The identity's tier, or `None` if the identity does not exist. With `lock` the
+    /// identity's row stays locked for the rest of the transaction (PostgreSQL; SQLite's
+    /// single writer serialises write transactions anyway): the quota check's lock.
     async fn tier_of(
         &self,
         conn: &mut AnyConnection,
         identity: &IdentityAddress,
+        lock: bool,
     ) -> anyhow::Result<Option<TierId>>;
 
     /// The tier's name, or `None` if it does not exist. With `lock` the tier stays locked for

@@ -128,7 +128,7 @@ impl QuotasService {
         let identity = parse_address(address)?;
         let key = validate(&new)?;
         let mut tx = self.store.db().begin_write().await?;
-        if self.tiers.tier_of(&mut tx, &identity).await?.is_none() {
+        if self.tiers.tier_of(&mut tx, &identity, false).await?.is_none() {
             return Err(QuotasError::NotFound("Identity"));
         }
         let limit = Limit {
@@ -148,7 +148,7 @@ impl QuotasService {
     pub async fn delete_individual_quota(&self, address: &str, id: &str) -> Result<(), QuotasError> {
         let identity = parse_address(address)?;
         let mut tx = self.store.db().begin_write().await?;
-        if self.tiers.tier_of(&mut tx, &identity).await?.is_none() {
+        if self.tiers.tier_of(&mut tx, &identity, false).await?.is_none() {
             return Err(QuotasError::NotFound("Identity"));
         }
         let id = QuotaId::parse(id).ok_or_else(|| invalid_id("individualQuotaId"))?;
@@ -170,7 +170,7 @@ impl QuotasService {
         identity: &IdentityAddress,
     ) -> Result<Vec<(Quota, u64)>, QuotasError> {
         let mut conn = self.store.db().pool().acquire().await?;
-        let tier = self.tiers.tier_of(&mut conn, identity).await?;
+        let tier = self.tiers.tier_of(&mut conn, identity, false).await?;
         let tier = tier.ok_or(QuotasError::NotFound("Identity"))?;
         let individual = self.store.individual_quotas(&mut conn, identity).await?;
         let of_tier = self.store.tier_quotas(&mut conn, &tier).await?;

@@ -7,8 +7,7 @@ use backbone_core::quotas::MetricKey;
 use backbone_core::IdentityAddress;
 use backbone_db::sqlx::any::AnyRow;
 use backbone_db::sqlx::{self, AnyConnection, Row};
-use backbone_db::{Database, Dialect};
-use sha2::{Digest, Sha256};
+use backbone_db::Database;
 
 use crate::domain::{IndividualQuota, Limit, Quota, QuotaPeriod, QuotaSource, TierQuotaDefinition};
 
@@ -24,25 +23,6 @@ impl QuotasStore {
 
     pub fn db(&self) -> &Database {
         &self.db
-    }
-
-    /// Serialises the quota-limited writes of one identity until the transaction ends; other
-    /// identities are not affected. PostgreSQL: a transaction-scoped advisory lock on a 64-bit
-    /// key of the address (no row needed, nothing written). SQLite: nothing to do, its single
-    /// writer connection already runs one write transaction at a time.
-    pub async fn lock_identity(
-        &self,
-        conn: &mut AnyConnection,
-        identity: &IdentityAddress,
-    ) -> sqlx::Result<()> {
-        if self.db.dialect() == Dialect::Postgres {
-            // Wrapped in a count: the Any driver cannot decode the function's `void` result.
-            sqlx::query("SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock($1)) AS quota_lock")
-                .bind(lock_key(identity))
-                .fetch_one(conn)
-                .await?;
-        }
-        Ok(())
     }
 
     /// The individual quotas of `identity` and the quotas of `tier` for the given metrics.
@@ -219,15 +199,6 @@ impl QuotasStore {
             .await?;
         Ok(())
     }
-}
-
-/// A stable 64-bit advisory lock key per identity; the prefix keeps it apart from any other
-/// advisory lock the database might see.
-fn lock_key(identity: &IdentityAddress) -> i64 {
-    let digest = Sha256::digest(format!("backbone-quotas:{identity}").as_bytes());
-    let mut bytes = [0_u8; 8];
-    bytes.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(bytes)
 }
 
 /// An unknown stored metric or period is corrupt data, not a default.
