@@ -75,6 +75,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Client(command) => client_command(command, settings).await,
         Command::Tier(command) => tier_command(command, settings).await,
         Command::Identity(IdentityCommand::Quota(command)) => identity_quota_command(command, settings).await,
+        Command::Healthcheck { url } => healthcheck(&settings, url).await,
         Command::Job(JobCommand::Run { name }) => {
             let app = Application::build(settings, None).await?;
             let summary = backbone::jobs::run(&app, &name).await?;
@@ -104,6 +105,34 @@ async fn serve(settings: Settings, roles: Roles) -> anyhow::Result<()> {
     let result = running.run_until(shutdown_signal()).await;
     app.db.close().await;
     result
+}
+
+/// `backbone healthcheck`: the listener's liveness, from inside the container.
+async fn healthcheck(settings: &Settings, url: Option<String>) -> anyhow::Result<()> {
+    let url = url.unwrap_or_else(|| {
+        let mut address = settings.metrics.listen.unwrap_or(settings.consumer_api.listen);
+        if address.ip().is_unspecified() {
+            address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let scheme = if settings.metrics.listen.is_none() && settings.consumer_api.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{address}/health/live")
+    });
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()
+        .context("building the HTTP client")?;
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    anyhow::ensure!(response.status().is_success(), "GET {url}: {}", response.status());
+    println!("{url}: {}", response.status());
+    Ok(())
 }
 
 async fn shutdown_signal() {

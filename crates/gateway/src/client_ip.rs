@@ -108,7 +108,10 @@ mod tests {
         let proxies = TrustedProxies::parse(&["10.0.0.0/8".into()]).unwrap();
         let forged = headers(&["1.2.3.4"]);
         assert_eq!(proxies.client_ip(ip("203.0.113.7"), &forged), ip("203.0.113.7"));
-        assert_eq!(TrustedProxies::default().client_ip(ip("10.0.0.1"), &forged), ip("10.0.0.1"));
+        assert_eq!(
+            TrustedProxies::default().client_ip(ip("10.0.0.1"), &forged),
+            ip("10.0.0.1")
+        );
     }
 
     #[test]
@@ -118,19 +121,28 @@ mod tests {
         let chain = headers(&["6.6.6.6, 198.51.100.9", "192.0.2.1"]);
         assert_eq!(proxies.client_ip(ip("10.1.1.1"), &chain), ip("198.51.100.9"));
         // Only proxies in the chain: the leftmost is as far as we can see.
-        assert_eq!(proxies.client_ip(ip("10.1.1.1"), &headers(&["10.2.2.2"])), ip("10.2.2.2"));
+        assert_eq!(
+            proxies.client_ip(ip("10.1.1.1"), &headers(&["10.2.2.2"])),
+            ip("10.2.2.2")
+        );
         // A malformed entry ends the walk at the last address a trusted proxy vouched for.
         let broken = headers(&["198.51.100.9, garbage, 10.3.3.3"]);
         assert_eq!(proxies.client_ip(ip("10.1.1.1"), &broken), ip("10.3.3.3"));
         // No header: the proxy itself.
-        assert_eq!(proxies.client_ip(ip("10.1.1.1"), &HeaderMap::new()), ip("10.1.1.1"));
+        assert_eq!(
+            proxies.client_ip(ip("10.1.1.1"), &HeaderMap::new()),
+            ip("10.1.1.1")
+        );
     }
 
     #[test]
     fn mapped_ipv4_peers_match_ipv4_networks() {
         let proxies = TrustedProxies::parse(&["127.0.0.1".into()]).unwrap();
         let chain = headers(&["198.51.100.9"]);
-        assert_eq!(proxies.client_ip(ip("::ffff:127.0.0.1"), &chain), ip("198.51.100.9"));
+        assert_eq!(
+            proxies.client_ip(ip("::ffff:127.0.0.1"), &chain),
+            ip("198.51.100.9")
+        );
     }
 
     #[test]

@@ -59,7 +59,12 @@ impl Readiness {
         let healthy = results.iter().all(|(_, ok)| *ok);
         let states = results
             .into_iter()
-            .map(|(name, ok)| (name.to_owned(), Value::from(if ok { "Healthy" } else { "Unhealthy" })))
+            .map(|(name, ok)| {
+                (
+                    name.to_owned(),
+                    Value::from(if ok { "Healthy" } else { "Unhealthy" }),
+                )
+            })
             .collect();
         (healthy, states)
     }

@@ -140,8 +140,17 @@ mod tests {
         let line = |route: &str, status: &str| {
             format!("backbone_http_requests_total{{listener=\"unit-test\",method=\"GET\",route=\"{route}\",status=\"{status}\"}}")
         };
-        assert!(text.contains(&format!("{} 2", line("/items/{id}", "204"))), "{text}");
-        assert!(text.contains(&format!("{} 1", line("unmatched", "404"))), "{text}");
-        assert!(text.contains("backbone_http_request_duration_seconds_bucket{listener=\"unit-test\""), "{text}");
+        assert!(
+            text.contains(&format!("{} 2", line("/items/{id}", "204"))),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{} 1", line("unmatched", "404"))),
+            "{text}"
+        );
+        assert!(
+            text.contains("backbone_http_request_duration_seconds_bucket{listener=\"unit-test\""),
+            "{text}"
+        );
     }
 }

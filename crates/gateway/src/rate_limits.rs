@@ -73,7 +73,11 @@ pub struct RateLimits {
 
 impl RateLimits {
     /// `enabled_by_default` is the landscape's choice (off in dev); `config.enabled` wins.
-    pub fn new(config: &RateLimitsConfig, enabled_by_default: bool, clock: LimiterClock) -> anyhow::Result<Self> {
+    pub fn new(
+        config: &RateLimitsConfig,
+        enabled_by_default: bool,
+        clock: LimiterClock,
+    ) -> anyhow::Result<Self> {
         config.validate()?;
         Ok(Self {
             enabled: config.enabled.unwrap_or(enabled_by_default),

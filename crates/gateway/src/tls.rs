@@ -118,10 +118,11 @@ impl ReloadingCertificate {
     async fn reload_if_changed(&self, listener: &str) {
         let config = self.config.clone();
         // File reads and key parsing off the async threads.
-        let loaded = tokio::task::spawn_blocking(move || -> anyhow::Result<Option<(Files, Arc<CertifiedKey>)>> {
-            let files = read_files(&config)?;
-            Ok(Some(parse(&files, &config)?).map(|key| (files, key)))
-        });
+        let loaded =
+            tokio::task::spawn_blocking(move || -> anyhow::Result<Option<(Files, Arc<CertifiedKey>)>> {
+                let files = read_files(&config)?;
+                Ok(Some(parse(&files, &config)?).map(|key| (files, key)))
+            });
         let unchanged = |files: &Files| {
             self.current
                 .read()
@@ -131,7 +132,10 @@ impl ReloadingCertificate {
         };
         match loaded.await {
             Ok(Ok(Some((files, key)))) if !unchanged(&files) => {
-                *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = (files, key);
+                *self
+                    .current
+                    .write()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = (files, key);
                 tracing::info!(listener, cert_file = %self.config.cert_file.display(), "TLS certificate reloaded");
             }
             Ok(Ok(_)) => {}

@@ -68,7 +68,11 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
             .allow_burst(burst);
         Self {
             name,
-            inner: Arc::new(RateLimiter::new(quota, DashMapStateStore::default(), clock.clone())),
+            inner: Arc::new(RateLimiter::new(
+                quota,
+                DashMapStateStore::default(),
+                clock.clone(),
+            )),
             clock,
         }
     }

@@ -19,7 +19,11 @@ const MAX_TOKEN_FORM_BYTES: usize = 64 * 1024;
 
 /// Resolves the client's IP (always: the security log uses it) and applies the per-IP limits,
 /// and for the token endpoint the per-username limit.
-pub async fn limit_by_client(State(limits): State<Arc<RateLimits>>, mut request: Request, next: Next) -> Response {
+pub async fn limit_by_client(
+    State(limits): State<Arc<RateLimits>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let client = limits.proxies.resolve(&mut request);
     if !limits.enabled() {
         return next.run(request).await;
@@ -46,7 +50,11 @@ pub async fn limit_by_client(State(limits): State<Arc<RateLimits>>, mut request:
 }
 
 /// The per-identity limit of authenticated writes; runs after authentication.
-pub async fn limit_by_identity(State(limits): State<Arc<RateLimits>>, request: Request, next: Next) -> Response {
+pub async fn limit_by_identity(
+    State(limits): State<Arc<RateLimits>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let writes = matches!(
         Category::of(request.method(), request.uri().path()),
         Some(Category::Write)
@@ -59,7 +67,11 @@ pub async fn limit_by_identity(State(limits): State<Arc<RateLimits>>, request: R
     if let Some(caller) = caller {
         if let Err(refused) = limits.check_identity(&caller.address) {
             let client = parts.extensions.get::<crate::ClientIp>().map(|ip| ip.0);
-            return too_many_requests(refused, client.unwrap_or(IpAddr::from([0, 0, 0, 0])), Some(caller.address.as_str()));
+            return too_many_requests(
+                refused,
+                client.unwrap_or(IpAddr::from([0, 0, 0, 0])),
+                Some(caller.address.as_str()),
+            );
         }
     }
     next.run(Request::from_parts(parts, body)).await

@@ -42,12 +42,18 @@ fn a_burst_is_allowed_then_one_request_per_period() {
 #[test]
 fn categories_follow_the_routes() {
     use axum::http::Method;
-    assert_eq!(Category::of(&Method::POST, "/connect/token"), Some(Category::Token));
+    assert_eq!(
+        Category::of(&Method::POST, "/connect/token"),
+        Some(Category::Token)
+    );
     assert_eq!(
         Category::of(&Method::POST, "/api/v2/Identities"),
         Some(Category::IdentityCreation)
     );
-    assert_eq!(Category::of(&Method::DELETE, "/api/v2/Tokens/TOKx"), Some(Category::Write));
+    assert_eq!(
+        Category::of(&Method::DELETE, "/api/v2/Tokens/TOKx"),
+        Some(Category::Write)
+    );
     assert_eq!(Category::of(&Method::GET, "/api/v2/Messages"), None);
 }
 
@@ -60,7 +66,9 @@ fn limits_are_off_when_disabled_and_bad_rates_are_named() {
         enabled: Some(true),
         ..RateLimitsConfig::default()
     };
-    assert!(RateLimits::new(&forced, false, LimiterClock::monotonic()).unwrap().enabled());
+    assert!(RateLimits::new(&forced, false, LimiterClock::monotonic())
+        .unwrap()
+        .enabled());
     let mut bad = RateLimitsConfig::default();
     bad.token_per_username.burst = 0;
     let error = bad.validate().unwrap_err().to_string();
