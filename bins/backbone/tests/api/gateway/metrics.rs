@@ -30,7 +30,9 @@ async fn metrics_show_requests_by_route_template_and_the_sampled_gauges() {
         let id = app.challenge(None).await["id"].as_str().unwrap().to_owned();
         app.get(&format!("/api/v2/Challenges/{id}"), None).await;
     }
-    app.post("/api/v2/Challenges", None, json!({})).await.expect_status(429);
+    app.post("/api/v2/Challenges", None, json!({}))
+        .await
+        .expect_status(429);
     app.get("/no/such/route", None).await.expect_status(404);
 
     // The Admin API serves /metrics without an API key.
@@ -44,12 +46,20 @@ async fn metrics_show_requests_by_route_template_and_the_sampled_gauges() {
     assert!(value(&metrics, &requests("POST", "/api/v2/Challenges", 429)) >= 1.0);
     assert!(value(&metrics, &requests("GET", "unmatched", 404)) >= 1.0);
     // The route template, never an ID.
-    assert!(metrics.contains(&requests("GET", "/api/v2/Challenges/{id}", 401)), "{metrics}");
+    assert!(
+        metrics.contains(&requests("GET", "/api/v2/Challenges/{id}", 401)),
+        "{metrics}"
+    );
     assert!(!metrics.contains("route=\"/api/v2/Challenges/CHL"), "{metrics}");
     assert!(metrics.contains(
         "backbone_http_request_duration_seconds_bucket{listener=\"consumer\",method=\"POST\",route=\"/api/v2/Challenges\",status=\"201\",le=\"0.005\"}"
     ));
-    assert!(value(&metrics, "backbone_rate_limit_rejections_total{limit=\"writes_per_ip\"}") >= 1.0);
+    assert!(
+        value(
+            &metrics,
+            "backbone_rate_limit_rejections_total{limit=\"writes_per_ip\"}"
+        ) >= 1.0
+    );
     for gauge in [
         "backbone_db_pool_connections{pool=\"read\",state=\"in_use\"}",
         "backbone_db_pool_max{pool=\"write\"}",

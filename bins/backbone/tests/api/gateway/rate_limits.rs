@@ -56,7 +56,9 @@ async fn the_token_endpoint_is_limited_per_username() {
     let app = spawn(|limits| limits.token_per_username = rate(1, 2)).await;
     let alice = app.create_identity().await; // one login
     let bob = app.create_identity().await;
-    app.login(&alice.username, &alice.password).await.expect_status(200);
+    app.login(&alice.username, &alice.password)
+        .await
+        .expect_status(200);
     let refused = app.login(&alice.username, &alice.password).await;
     expect_too_many_requests(&refused, "60");
     // Another device from the same address is not held back.
@@ -72,7 +74,9 @@ async fn authenticated_writes_are_limited_per_identity() {
             .await
             .expect_status(201);
     }
-    let refused = app.post("/api/v2/Challenges", Some(&identity.token), json!({})).await;
+    let refused = app
+        .post("/api/v2/Challenges", Some(&identity.token), json!({}))
+        .await;
     expect_too_many_requests(&refused, "1");
     // Anonymous writes from the same address are limited per address only.
     challenge(&app, None).await.expect_status(201);
@@ -97,11 +101,15 @@ async fn forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
     challenge(&trusted, Some("198.51.100.1")).await.expect_status(201);
     expect_too_many_requests(&challenge(&trusted, Some("198.51.100.1")).await, "60");
     // Another client behind the same proxy has its own limit.
-    challenge(&trusted, Some("203.0.113.5, 198.51.100.2")).await.expect_status(201);
+    challenge(&trusted, Some("203.0.113.5, 198.51.100.2"))
+        .await
+        .expect_status(201);
 
     // Not trusted: the header is the client's word and changes nothing.
     let untrusted = spawn(|limits| limits.writes_per_ip = rate(1, 1)).await;
-    challenge(&untrusted, Some("198.51.100.1")).await.expect_status(201);
+    challenge(&untrusted, Some("198.51.100.1"))
+        .await
+        .expect_status(201);
     expect_too_many_requests(&challenge(&untrusted, Some("198.51.100.2")).await, "60");
 }
 

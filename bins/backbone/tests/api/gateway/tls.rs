@@ -48,12 +48,19 @@ async fn both_listeners_speak_tls_and_pick_up_a_renewed_certificate() {
     let first = certificate();
     write_pair(&dir.0, &first);
     let app = spawn_with_tls(&dir.0).await;
-    let https = |base: &str| base.replacen("http://", "https://localhost:", 1).replacen("127.0.0.1:", "", 1);
+    let https = |base: &str| {
+        base.replacen("http://", "https://localhost:", 1)
+            .replacen("127.0.0.1:", "", 1)
+    };
     let consumer = https(&app.base);
     let admin = https(&app.admin_base);
 
     let old_client = client_trusting(&first.0);
-    let response = old_client.get(format!("{consumer}/health/live")).send().await.unwrap();
+    let response = old_client
+        .get(format!("{consumer}/health/live"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let response = old_client
         .get(format!("{admin}/api/v1/Tiers"))
@@ -63,7 +70,12 @@ async fn both_listeners_speak_tls_and_pick_up_a_renewed_certificate() {
         .unwrap();
     assert_eq!(response.status(), 200);
     // Plain HTTP on a TLS listener gets no answer.
-    assert!(app.http.get(format!("{}/health/live", app.base)).send().await.is_err());
+    assert!(app
+        .http
+        .get(format!("{}/health/live", app.base))
+        .send()
+        .await
+        .is_err());
 
     let second = certificate();
     write_pair(&dir.0, &second);
@@ -75,12 +87,19 @@ async fn both_listeners_speak_tls_and_pick_up_a_renewed_certificate() {
                 assert_eq!(response.status(), 200);
                 break;
             }
-            assert!(started.elapsed() < DEADLINE, "the renewed certificate is never served on {base}");
+            assert!(
+                started.elapsed() < DEADLINE,
+                "the renewed certificate is never served on {base}"
+            );
             tokio::task::yield_now().await;
         }
         // New handshakes no longer use the old certificate.
         let fresh_old_client = client_trusting(&first.0);
-        assert!(fresh_old_client.get(format!("{base}/health/live")).send().await.is_err());
+        assert!(fresh_old_client
+            .get(format!("{base}/health/live"))
+            .send()
+            .await
+            .is_err());
     }
 }
 
@@ -102,12 +121,17 @@ async fn a_missing_or_mismatched_key_stops_the_start_naming_the_setting() {
     settings.consumer_api.listen = "127.0.0.1:0".parse().unwrap();
     settings.admin_api.listen = "127.0.0.1:0".parse().unwrap();
     settings.consumer_api.tls = Some(tls.clone());
-    let app = backbone::Application::build(settings.clone(), None).await.unwrap();
+    let app = backbone::Application::build(settings.clone(), None)
+        .await
+        .unwrap();
     let error = match app.start(backbone::Roles::ALL).await {
         Ok(_) => panic!("a key of another certificate is refused"),
         Err(error) => format!("{error:#}"),
     };
-    assert!(error.contains("consumer_api.tls") && error.contains("does not belong"), "{error}");
+    assert!(
+        error.contains("consumer_api.tls") && error.contains("does not belong"),
+        "{error}"
+    );
     settings.consumer_api.tls = Some(TlsConfig {
         key_file: dir.0.join("missing.pem"),
         ..tls
