@@ -28,7 +28,7 @@ pub fn service(app: &Application) -> anyhow::Result<Router> {
     // only inside the cluster (README "Deploying").
     let routes = Routes::new()
         .route("/health", get(|| async { StatusCode::OK }))
-        .merge(crate::server::observability::metrics_routes(app))
+        .merge(crate::server::observability::health_routes(app))
         .merge(api);
     let (router, segments) = routes.into_parts();
     let router = router
@@ -44,7 +44,8 @@ pub fn service(app: &Application) -> anyhow::Result<Router> {
             backbone_gateway::metrics::record_requests,
         ))
         .layer(axum::middleware::from_fn(common_headers));
-    Ok(case_insensitive(router, segments))
+    let metrics = crate::server::observability::metrics_router(app);
+    Ok(case_insensitive(router, segments).merge(metrics))
 }
 
 /// 401 with an empty body unless `X-API-KEY` equals the configured key.

@@ -123,20 +123,22 @@ pub fn health_routes(app: &Application) -> Routes {
         .with_state(app.readiness.clone())
 }
 
-/// `/metrics` with the health checks: the Admin API's and the `[metrics]` listener's routes.
-pub fn metrics_routes(app: &Application) -> Routes {
+/// `GET /metrics`. A plain router, added beside the case-insensitive routes rather than among
+/// them: its segment would collide with the Admin API's `/api/v1/Metrics` (the quota metrics).
+pub fn metrics_router(app: &Application) -> axum::Router {
     backbone_gateway::metrics::spawn_upkeep();
     let scrape = Scrape {
         sources: gauge_sources(app),
     };
-    Routes::new()
+    axum::Router::new()
         .route("/metrics", get(backbone_gateway::metrics::render))
         .with_state(scrape)
-        .merge(health_routes(app))
 }
 
-/// The router of the `[metrics]` listener.
+/// The router of the `[metrics]` listener: `/metrics` and the health checks.
 pub fn metrics_service(app: &Application) -> axum::Router {
-    let (router, _) = metrics_routes(app).into_parts();
-    router.fallback(|| async { axum::http::StatusCode::NOT_FOUND })
+    let (health, _) = health_routes(app).into_parts();
+    metrics_router(app)
+        .merge(health)
+        .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
 }

@@ -97,3 +97,21 @@ async fn readiness_fails_when_the_blob_storage_is_gone() {
     assert_eq!(ready.body["checks"]["database"], "Healthy");
     app.get("/health/live", None).await.expect_status(200);
 }
+
+#[tokio::test]
+async fn prometheus_metrics_and_the_quota_metrics_list_live_side_by_side() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (status, prometheus) = text(&app, format!("{}/metrics", app.admin_base)).await;
+    assert_eq!(status, 200);
+    assert!(prometheus.contains("backbone_outbox_pending"), "{prometheus}");
+    let quota_metrics = app
+        .http
+        .get(format!("{}/api/v1/metrics", app.admin_base))
+        .header("x-api-key", crate::helpers::ADMIN_API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(quota_metrics.status(), 200);
+    let body: serde_json::Value = quota_metrics.json().await.unwrap();
+    assert_eq!(body["result"][0]["key"], "NumberOfSentMessages");
+}
