@@ -95,6 +95,7 @@ const NONE: Roles = Roles {
 
 async fn serve(settings: Settings, roles: Roles) -> anyhow::Result<()> {
     let app = Application::build(settings, None).await?;
+    let signal = shutdown_signal();
     let running = app.start(roles).await?;
     if let Some(address) = running.consumer_api {
         tracing::info!(%address, "Consumer API listening");
@@ -102,7 +103,7 @@ async fn serve(settings: Settings, roles: Roles) -> anyhow::Result<()> {
     if let Some(address) = running.admin_api {
         tracing::info!(%address, "Admin API listening");
     }
-    let result = running.run_until(shutdown_signal()).await;
+    let result = running.run_until(signal).await;
     app.db.close().await;
     result
 }
@@ -135,17 +136,27 @@ async fn healthcheck(settings: &Settings, url: Option<String>) -> anyhow::Result
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async { tokio::signal::ctrl_c().await.ok() };
+/// Resolves at Ctrl-C or SIGTERM. The SIGTERM handler is installed when this is called, not
+/// when it is first polled: called before the listeners start, a SIGTERM that arrives as soon
+/// as the server answers is a graceful shutdown rather than the default (immediate) death.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            signal.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let ctrl_c = async { tokio::signal::ctrl_c().await.ok() };
+        #[cfg(unix)]
+        let terminate = async move {
+            match terminate {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! { _ = ctrl_c => {}, () = terminate => {} }
+    }
 }
 
 async fn client_command(command: ClientCommand, settings: Settings) -> anyhow::Result<()> {
