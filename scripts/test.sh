@@ -5,6 +5,8 @@
 #   2. interop suite on SQLite + local files  (tests/interop: the real binary driven by @nmshd/transport)
 #   3. interop suite on PostgreSQL + Azure    (Azurite from tests/blob-emulators, started by the suite)
 #   4. interop suite on PostgreSQL + S3       (moto_server from PyPI, started by the suite)
+#   5. deployment files                       (hadolint, kustomize render of every overlay,
+#                                              kubernetes-validate, checkov; deploy/kubernetes/validate.sh)
 # Logs go to target/test-logs/. The last line printed is always "N passed, M failed";
 # the exit status is non-zero if any stage failed.
 set -euo pipefail
@@ -182,6 +184,24 @@ run_interop_suites() {
     run_interop postgres:s3
 }
 
+# hadolint, the overlays' rendering, schema validation and the policy scan; each is one check,
+# and a missing tool fails its check (.ci/run installs them).
+run_deploy_checks() {
+    local log="$LOG_DIR/deploy.log" status=0
+    say "deployment files (deploy/kubernetes/validate.sh)"
+    "$ROOT/deploy/kubernetes/validate.sh" 2>&1 | tee "$log" || status=$?
+    local passed failed
+    passed=$(grep -c '^ok - ' "$log" || true)
+    failed=$(grep -c '^not ok - ' "$log" || true)
+    # A script that died before its checks ran counts as one failure.
+    [[ $status -ne 0 && $failed -eq 0 ]] && failed=1
+    record_stage "deploy checks" "$status" "$passed" "$failed" "$log"
+    local check
+    while IFS= read -r check; do
+        FAILURES+=("deploy: $check")
+    done < <(sed -n 's/^not ok - //p' "$log")
+}
+
 # --- Main --------------------------------------------------------------------------------------
 
 main() {
@@ -203,6 +223,7 @@ main() {
     run_static_checks
     run_cargo_tests
     run_interop_suites
+    run_deploy_checks
 
     print_summary
     [[ $ANY_STAGE_FAILED -eq 0 && $TOTAL_FAILED -eq 0 ]]

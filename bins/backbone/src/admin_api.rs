@@ -24,8 +24,11 @@ pub fn service(app: &Application) -> anyhow::Result<Router> {
         .merge(backbone_quotas::admin_routes(app.quotas_state()))
         .merge(identity_routes(app))
         .map_router(|router| router.layer(axum::middleware::from_fn_with_state(api_key, require_api_key)));
+    // `/metrics` and the health checks need no API key: the Admin API listener is reachable
+    // only inside the cluster (README "Deploying").
     let routes = Routes::new()
         .route("/health", get(|| async { StatusCode::OK }))
+        .merge(crate::server::observability::health_routes(app))
         .merge(api);
     let (router, segments) = routes.into_parts();
     let router = router
@@ -36,8 +39,13 @@ pub fn service(app: &Application) -> anyhow::Result<Router> {
         ))
         .layer(axum::middleware::from_fn(refuse_control_characters))
         .layer(catch_panics())
+        .layer(axum::middleware::from_fn_with_state(
+            "admin",
+            backbone_gateway::metrics::record_requests,
+        ))
         .layer(axum::middleware::from_fn(common_headers));
-    Ok(case_insensitive(router, segments))
+    let metrics = crate::server::observability::metrics_router(app);
+    Ok(case_insensitive(router, segments).merge(metrics))
 }
 
 /// 401 with an empty body unless `X-API-KEY` equals the configured key.
@@ -56,6 +64,13 @@ async fn require_api_key(State(key): State<Arc<str>>, request: Request, next: Ne
     if matches {
         next.run(request).await
     } else {
+        // Never the key given: only whether one was sent, and from where.
+        let peer = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip().to_string())
+            .unwrap_or_default();
+        tracing::info!(target: "security", event = "admin_api_key_rejected", key_sent = !given.is_empty(), %peer, path = %request.uri().path(), "Admin API request with a wrong API key");
         StatusCode::UNAUTHORIZED.into_response()
     }
 }

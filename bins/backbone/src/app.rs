@@ -80,17 +80,25 @@ pub struct Application {
     pub relay: OutboxRelay,
     /// Woken after every successful write request, so the worker relays at once.
     pub wake: Arc<Notify>,
+    /// The Consumer API's rate limits and trusted proxies (`[rate_limits]`).
+    pub rate_limits: Arc<backbone_gateway::RateLimits>,
+    /// `/health/ready`: the dependencies' checks, and 503 once shutting down.
+    pub readiness: Arc<backbone_gateway::Readiness>,
 }
 
 /// Servers started by [`Application::start`], with the addresses they actually bound.
 pub struct Running {
     pub consumer_api: Option<SocketAddr>,
     pub admin_api: Option<SocketAddr>,
+    /// The `[metrics]` listener, if configured.
+    pub metrics: Option<SocketAddr>,
     /// The HTTP servers; they end only when `stop` is cancelled (or on an error).
     servers: JoinSet<anyhow::Result<()>>,
     /// Workers and jobs: they run until the process ends.
     tasks: JoinSet<anyhow::Result<()>>,
     stop: CancellationToken,
+    readiness: Arc<backbone_gateway::Readiness>,
+    shutdown_drain: std::time::Duration,
     shutdown_timeout: std::time::Duration,
 }
 
@@ -109,15 +117,23 @@ impl Running {
         result.context("server task panicked")?
     }
 
-    /// Runs until `signal` resolves (or a server fails), then shuts down gracefully: the
-    /// listeners stop accepting, and connections finish their request in flight within
-    /// `http.shutdown_timeout_seconds` before they are dropped.
+    /// Runs until `signal` resolves (or a server fails), then shuts down gracefully:
+    /// readiness turns 503 and requests are still served for `http.shutdown_drain_seconds`
+    /// (load balancers stop sending new ones), then the listeners stop accepting, and
+    /// connections finish their request in flight within `http.shutdown_timeout_seconds`
+    /// before they are dropped.
     pub async fn run_until(mut self, signal: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
         tokio::select! {
             result = self.next_stop() => return result,
             () = signal => {}
         }
-        tracing::info!("shutting down");
+        self.readiness.start_draining();
+        tracing::info!(
+            drain_seconds = self.shutdown_drain.as_secs_f64(),
+            "shutting down: readiness answers 503"
+        );
+        tokio::time::sleep(self.shutdown_drain).await;
+        tracing::info!("shutting down: no new connections");
         self.stop.cancel();
         self.tasks.abort_all();
         let drained = tokio::time::timeout(self.shutdown_timeout, async {
@@ -138,6 +154,11 @@ impl Running {
 impl Application {
     /// Connects to the database, runs migrations and builds every module.
     pub async fn build(settings: Settings, clock: Option<SharedClock>) -> anyhow::Result<Self> {
+        // Rate limits run on a monotonic clock, or on the injected one (tests move it).
+        let limiter_clock = clock.clone().map_or_else(
+            backbone_gateway::rate_limits::LimiterClock::monotonic,
+            backbone_gateway::rate_limits::LimiterClock::injected,
+        );
         let clock = clock.unwrap_or_else(|| {
             Arc::new(SystemClock::with_offset(Duration::seconds(
                 settings.testing.clock_offset_seconds,
@@ -281,6 +302,12 @@ impl Application {
         ];
         let relay = OutboxRelay::new(db.clone(), Arc::new(InProcessBus::new(handlers)), clock.clone())
             .with_concurrency(settings.worker.max_concurrent_events);
+        let rate_limits = Arc::new(backbone_gateway::RateLimits::new(
+            &settings.rate_limits,
+            settings.rate_limits_by_default(),
+            limiter_clock.clone(),
+        )?);
+        let readiness = Arc::new(server::observability::readiness(&db, &files.blobs));
         Ok(Self {
             settings: Arc::new(settings),
             db,
@@ -299,6 +326,8 @@ impl Application {
             push_sender,
             relay,
             wake: Arc::new(Notify::new()),
+            rate_limits,
+            readiness,
         })
     }
 
@@ -367,11 +396,15 @@ impl Application {
         let mut running = Running {
             consumer_api: None,
             admin_api: None,
+            metrics: None,
             servers: JoinSet::new(),
             tasks: JoinSet::new(),
             stop: CancellationToken::new(),
+            readiness: self.readiness.clone(),
+            shutdown_drain: self.settings.http.shutdown_drain(),
             shutdown_timeout: self.settings.http.shutdown_timeout(),
         };
+        self.rate_limits.spawn_housekeeping();
         self.start_servers(roles, &mut running).await?;
         if roles.worker {
             self.start_workers(&mut running.tasks);
@@ -386,7 +419,9 @@ impl Application {
     }
 
     async fn start_servers(&self, roles: Roles, running: &mut Running) -> anyhow::Result<()> {
-        let listeners = usize::from(roles.consumer_api) + usize::from(roles.admin_api);
+        let metrics_listener = self.settings.metrics.listen.is_some();
+        let listeners =
+            usize::from(roles.consumer_api) + usize::from(roles.admin_api) + usize::from(metrics_listener);
         if listeners == 0 {
             return Ok(());
         }
@@ -401,9 +436,10 @@ impl Application {
             let listener = bind(self.settings.consumer_api.listen, "consumer_api.listen").await?;
             running.consumer_api = Some(listener.local_addr()?);
             let router = crate::consumer_api::service(self);
+            let tls = tls_listener(self.settings.consumer_api.tls.as_ref(), "consumer_api.tls")?;
             let stop = running.stop.clone();
             running.servers.spawn(async move {
-                server::serve("consumer API", listener, router, limits, stop)
+                server::serve("consumer API", listener, router, limits, tls, stop)
                     .await
                     .context("consumer API server")
             });
@@ -412,11 +448,23 @@ impl Application {
             let listener = bind(self.settings.admin_api.listen, "admin_api.listen").await?;
             running.admin_api = Some(listener.local_addr()?);
             let router = crate::admin_api::service(self)?;
+            let tls = tls_listener(self.settings.admin_api.tls.as_ref(), "admin_api.tls")?;
             let stop = running.stop.clone();
             running.servers.spawn(async move {
-                server::serve("admin API", listener, router, limits, stop)
+                server::serve("admin API", listener, router, limits, tls, stop)
                     .await
                     .context("admin API server")
+            });
+        }
+        if let Some(address) = self.settings.metrics.listen {
+            let listener = bind(address, "metrics.listen").await?;
+            running.metrics = Some(listener.local_addr()?);
+            let router = server::observability::metrics_service(self);
+            let stop = running.stop.clone();
+            running.servers.spawn(async move {
+                server::serve("metrics", listener, router, limits, None, stop)
+                    .await
+                    .context("metrics server")
             });
         }
         Ok(())
@@ -484,6 +532,15 @@ pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Database
     let db = Database::connect(&url, settings.database.pool_options()).await?;
     db.migrate().await?;
     Ok(db)
+}
+
+fn tls_listener(
+    config: Option<&backbone_gateway::TlsConfig>,
+    key: &str,
+) -> anyhow::Result<Option<backbone_gateway::TlsListener>> {
+    config
+        .map(|config| backbone_gateway::TlsListener::new(config, key))
+        .transpose()
 }
 
 async fn bind(address: SocketAddr, key: &str) -> anyhow::Result<TcpListener> {

@@ -38,6 +38,14 @@ pub enum Command {
     /// Run background jobs by hand.
     #[command(subcommand)]
     Job(JobCommand),
+    /// Ask a running process whether it is alive (the container's HEALTHCHECK): exits 0 if
+    /// `GET /health/live` answers 200 on the `[metrics]` listener (or, without one, the
+    /// Consumer API's).
+    Healthcheck {
+        /// Another URL to ask instead.
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

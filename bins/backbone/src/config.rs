@@ -41,6 +41,9 @@ pub struct Settings {
     pub admin_api: AdminApiSettings,
     /// Timeouts and limits of both HTTP listeners.
     pub http: HttpSettings,
+    /// Per client IP and per identity limits; on by default in stage and prod.
+    pub rate_limits: backbone_gateway::RateLimitsConfig,
+    pub metrics: MetricsSettings,
     pub authentication: AuthenticationSettings,
     pub devices: DevicesConfig,
     pub pagination: PaginationSettings,
@@ -81,6 +84,9 @@ impl DatabaseSettings {
 pub struct ConsumerApiSettings {
     pub listen: SocketAddr,
     pub max_request_body_bytes: usize,
+    /// HTTPS on this listener: `cert_file`, `key_file` (PEM), reloaded when they change.
+    #[serde(default)]
+    pub tls: Option<backbone_gateway::TlsConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,6 +96,18 @@ pub struct AdminApiSettings {
     /// Required in prod; generated and kept under the data dir in dev and stage.
     #[serde(default, deserialize_with = "optional_text")]
     pub api_key: Option<String>,
+    /// HTTPS on this listener, as `consumer_api.tls`.
+    #[serde(default)]
+    pub tls: Option<backbone_gateway::TlsConfig>,
+}
+
+/// `[metrics]`: where roles without the Admin API serve `/metrics` and the health checks.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Not set: no metrics listener (the Admin API serves `/metrics` where it runs).
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -210,6 +228,8 @@ const SECTIONS: &[&str] = &[
     "consumer_api",
     "admin_api",
     "http",
+    "rate_limits",
+    "metrics",
     "authentication",
     "devices",
     "pagination",
@@ -274,12 +294,16 @@ impl Default for Settings {
             consumer_api: ConsumerApiSettings {
                 listen: ([127, 0, 0, 1], 8090).into(),
                 max_request_body_bytes: 20 * 1024 * 1024,
+                tls: None,
             },
             admin_api: AdminApiSettings {
                 listen: ([127, 0, 0, 1], 8091).into(),
                 api_key: None,
+                tls: None,
             },
             http: HttpSettings::default(),
+            rate_limits: backbone_gateway::RateLimitsConfig::default(),
+            metrics: MetricsSettings::default(),
             authentication: AuthenticationSettings {
                 jwt_lifetime_seconds: 300,
                 jwt_signing_key: None,
@@ -396,6 +420,13 @@ impl Settings {
             bail!("log.format must be \"text\" or \"json\"");
         }
         self.http.validate()?;
+        self.rate_limits.validate()?;
+        if let Some(tls) = &self.consumer_api.tls {
+            tls.validate("consumer_api.tls")?;
+        }
+        if let Some(tls) = &self.admin_api.tls {
+            tls.validate("admin_api.tls")?;
+        }
         self.tags.validate()?;
         self.push.validate()?;
         if self.files.max_file_size_bytes < 1 {
@@ -434,6 +465,12 @@ impl Settings {
             .url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("backbone.db").display()))
+    }
+
+    /// Rate limits apply unless configured otherwise: off in dev (client test suites make
+    /// bursts), on in stage and prod.
+    pub fn rate_limits_by_default(&self) -> bool {
+        self.landscape != Landscape::Dev
     }
 
     pub fn strict_passwords(&self) -> bool {

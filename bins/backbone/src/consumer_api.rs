@@ -25,6 +25,7 @@ pub fn routes(app: &Application) -> Routes {
         .route("/health", get(health))
         .route("/api/v2/Version", get(version))
         .with_state(app.db.clone())
+        .merge(crate::server::observability::health_routes(app))
         .merge(backbone_challenges::routes(app.challenges_state()))
         .merge(backbone_devices::routes(app.devices_state()))
         .merge(backbone_files::routes(app.files_state()))
@@ -39,8 +40,14 @@ pub fn routes(app: &Application) -> Routes {
 
 pub fn service(app: &Application) -> Router {
     let (router, segments) = routes(app).merge(crate::docs::routes()).into_parts();
+    let limits = app.rate_limits.clone();
     let router = router
         .fallback(|| async { StatusCode::NOT_FOUND })
+        // Inside authentication: it limits the calling identity's writes.
+        .layer(axum::middleware::from_fn_with_state(
+            limits.clone(),
+            backbone_gateway::rate_limits::limit_by_identity,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             backbone_web::Authenticator {
                 keys: app.jwt.clone(),
@@ -52,6 +59,11 @@ pub fn service(app: &Application) -> Router {
         ))
         .layer(DefaultBodyLimit::max(
             app.settings.consumer_api.max_request_body_bytes,
+        ))
+        // Inside CORS, so that a browser can read a 429.
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            backbone_gateway::rate_limits::limit_by_client,
         ));
     let router = match cors_layer(&app.settings.cors) {
         Some(cors) => router.layer(cors),
@@ -72,6 +84,10 @@ pub fn service(app: &Application) -> Router {
         ))
         .layer(axum::middleware::from_fn(refuse_control_characters))
         .layer(catch_panics())
+        .layer(axum::middleware::from_fn_with_state(
+            "consumer",
+            backbone_gateway::metrics::record_requests,
+        ))
         .layer(axum::middleware::from_fn(common_headers));
     // Routing is case-insensitive upstream: literal segments are rewritten before routing.
     case_insensitive(router, segments)

@@ -45,6 +45,8 @@ const OPERATIONS: &[(HttpMethod, &str, &str, bool, &str)] = &[
     (HttpMethod::Get, "/api/v2/Quotas", "The caller's quotas with their usage, grouped by metric", true, "200"),
     (HttpMethod::Get, "/api/v2/Version", "The API major version", false, "200"),
     (HttpMethod::Get, "/health", "Readiness", false, "200"),
+    (HttpMethod::Get, "/health/live", "Liveness: the process serves HTTP", false, "200"),
+    (HttpMethod::Get, "/health/ready", "Readiness: database and blob storage answer, not shutting down (else 503)", false, "200"),
     (HttpMethod::Post, "/api/v2/RelationshipTemplates", "Create a relationship template", true, "201"),
     (HttpMethod::Get, "/api/v2/RelationshipTemplates", "List templates by id (with passwords)", true, "200"),
     (HttpMethod::Get, "/api/v2/RelationshipTemplates/{id}", "Get (and allocate) a template", true, "200"),

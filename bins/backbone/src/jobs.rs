@@ -16,8 +16,17 @@ const DELETION_LEASE_MINUTES: i64 = 30;
 /// The names `backbone job run` accepts.
 pub const JOBS: &[&str] = &["identity-deletion", "grace-period-reminders", "housekeeping"];
 
-/// Runs one job by name; returns a human-readable summary.
+/// Runs one job by name; returns a human-readable summary. Counted in
+/// `backbone_job_runs_total{job,result}` (scraped from the worker; a one-off `backbone job run`
+/// process ends before any scrape, Kubernetes records those CronJob runs itself).
 pub async fn run(app: &Application, name: &str) -> anyhow::Result<String> {
+    let result = run_job(app, name).await;
+    let outcome = if result.is_ok() { "succeeded" } else { "failed" };
+    metrics::counter!("backbone_job_runs_total", "job" => name.to_owned(), "result" => outcome).increment(1);
+    result
+}
+
+async fn run_job(app: &Application, name: &str) -> anyhow::Result<String> {
     match name {
         "identity-deletion" => {
             let report = delete_identities(app).await?;

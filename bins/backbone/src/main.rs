@@ -75,6 +75,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Client(command) => client_command(command, settings).await,
         Command::Tier(command) => tier_command(command, settings).await,
         Command::Identity(IdentityCommand::Quota(command)) => identity_quota_command(command, settings).await,
+        Command::Healthcheck { url } => healthcheck(&settings, url).await,
         Command::Job(JobCommand::Run { name }) => {
             let app = Application::build(settings, None).await?;
             let summary = backbone::jobs::run(&app, &name).await?;
@@ -94,6 +95,7 @@ const NONE: Roles = Roles {
 
 async fn serve(settings: Settings, roles: Roles) -> anyhow::Result<()> {
     let app = Application::build(settings, None).await?;
+    let signal = shutdown_signal();
     let running = app.start(roles).await?;
     if let Some(address) = running.consumer_api {
         tracing::info!(%address, "Consumer API listening");
@@ -101,22 +103,60 @@ async fn serve(settings: Settings, roles: Roles) -> anyhow::Result<()> {
     if let Some(address) = running.admin_api {
         tracing::info!(%address, "Admin API listening");
     }
-    let result = running.run_until(shutdown_signal()).await;
+    let result = running.run_until(signal).await;
     app.db.close().await;
     result
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async { tokio::signal::ctrl_c().await.ok() };
-    #[cfg(unix)]
-    let terminate = async {
-        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            signal.recv().await;
+/// `backbone healthcheck`: the listener's liveness, from inside the container.
+async fn healthcheck(settings: &Settings, url: Option<String>) -> anyhow::Result<()> {
+    let url = url.unwrap_or_else(|| {
+        let mut address = settings.metrics.listen.unwrap_or(settings.consumer_api.listen);
+        if address.ip().is_unspecified() {
+            address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+        let scheme = if settings.metrics.listen.is_none() && settings.consumer_api.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{address}/health/live")
+    });
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()
+        .context("building the HTTP client")?;
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    anyhow::ensure!(response.status().is_success(), "GET {url}: {}", response.status());
+    println!("{url}: {}", response.status());
+    Ok(())
+}
+
+/// Resolves at Ctrl-C or SIGTERM. The SIGTERM handler is installed when this is called, not
+/// when it is first polled: called before the listeners start, a SIGTERM that arrives as soon
+/// as the server answers is a graceful shutdown rather than the default (immediate) death.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let ctrl_c = async { tokio::signal::ctrl_c().await.ok() };
+        #[cfg(unix)]
+        let terminate = async move {
+            match terminate {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! { _ = ctrl_c => {}, () = terminate => {} }
+    }
 }
 
 async fn client_command(command: ClientCommand, settings: Settings) -> anyhow::Result<()> {

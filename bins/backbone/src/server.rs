@@ -8,21 +8,30 @@
 //!   that sends nothing for `request_body_timeout` fails, and the handler answers the error;
 //! - at most `max_connections` connections are open per listener; further clients wait in the
 //!   listen backlog until one closes, so the process does not run out of descriptors;
-//! - on shutdown, listeners stop accepting and connections finish the request in flight.
+//! - on shutdown, listeners stop accepting and connections finish the request in flight;
+//! - with `tls`, each connection first completes a TLS handshake (within `header_read_timeout`),
+//!   with the listener's current (reloaded) certificate;
+//! - every request carries its peer address (`ConnectInfo`), from which the gateway layer tells
+//!   the client's IP.
 
 mod activity;
+pub mod observability;
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::Router;
+use backbone_gateway::TlsListener;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -54,15 +63,19 @@ impl Limits {
     }
 }
 
-/// Accepts connections on `listener` and serves `router` on them until `stop` is cancelled;
-/// then waits for the open connections to finish their requests.
+/// Accepts connections on `listener` and serves `router` on them (over TLS if `tls` is set)
+/// until `stop` is cancelled; then waits for the open connections to finish their requests.
 pub async fn serve(
     name: &'static str,
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    tls: Option<TlsListener>,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
+    if let Some(tls) = &tls {
+        tls.spawn_reload(name);
+    }
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let connections = TaskTracker::new();
     loop {
@@ -72,9 +85,9 @@ pub async fn serve(
             slot = slots.clone().acquire_owned() => slot.context("connection slots closed")?,
             () = stop.cancelled() => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     accept_failed(name, error).await;
                     continue;
@@ -83,9 +96,10 @@ pub async fn serve(
             () = stop.cancelled() => break,
         };
         connections.spawn(serve_connection(
-            stream,
+            Accepted { stream, peer },
             router.clone(),
             limits,
+            tls.clone(),
             stop.clone(),
             slot,
         ));
@@ -110,15 +124,42 @@ async fn accept_failed(name: &str, error: std::io::Error) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
-async fn serve_connection(
+/// A connection just accepted, and who it came from.
+struct Accepted {
     stream: TcpStream,
+    peer: SocketAddr,
+}
+
+async fn serve_connection(
+    accepted: Accepted,
     router: Router,
     limits: Limits,
+    tls: Option<TlsListener>,
     stop: CancellationToken,
     _slot: OwnedSemaphorePermit,
 ) {
+    let Accepted { stream, peer } = accepted;
     // Responses are written whole; Nagle's algorithm would only delay the last segment.
     let _ = stream.set_nodelay(true);
+    let Some(tls) = tls else {
+        return serve_http(stream, peer, router, limits, stop).await;
+    };
+    // A client gets as long for its handshake as for a request head.
+    let handshake = tokio::time::timeout(limits.timeouts.header_read, tls.acceptor.accept(stream));
+    tokio::select! {
+        result = handshake => match result {
+            Ok(Ok(stream)) => serve_http(stream, peer, router, limits, stop).await,
+            Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+        },
+        () = stop.cancelled() => {}
+    }
+}
+
+async fn serve_http<S>(stream: S, peer: SocketAddr, router: Router, limits: Limits, stop: CancellationToken)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Activity::new();
     let io = TokioIo::new(Tracked {
         inner: stream,
@@ -132,7 +173,8 @@ async fn serve_connection(
         let guard = requests.request_started();
         let router = router.clone();
         async move {
-            let request = request.map(|body| Body::new(TimeoutBody::new(body_timeout, body)));
+            let mut request = request.map(|body| Body::new(TimeoutBody::new(body_timeout, body)));
+            request.extensions_mut().insert(ConnectInfo(peer));
             let response = match router.oneshot(request).await {
                 Ok(response) => response,
                 Err(never) => match never {},

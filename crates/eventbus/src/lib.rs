@@ -17,4 +17,4 @@ mod ordering;
 mod relay;
 
 pub use bus::{Event, EventBus, EventHandler, InProcessBus, Subscriber};
-pub use relay::{OutboxRelay, RelayWorker, CLAIM_SQL};
+pub use relay::{OutboxBacklog, OutboxRelay, RelayWorker, CLAIM_SQL};

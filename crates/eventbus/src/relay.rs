@@ -33,6 +33,13 @@ pub const CLAIM_SQL: &str = claim_sql!(" FOR UPDATE SKIP LOCKED");
 /// SQLite has a single writer anyway.
 const CLAIM_SQL_SQLITE: &str = claim_sql!("");
 
+/// What [`OutboxRelay::backlog`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxBacklog {
+    pub pending: i64,
+    pub oldest: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// Moves events from the outbox to the bus.
 #[derive(Clone)]
 pub struct OutboxRelay {
@@ -107,6 +114,21 @@ impl OutboxRelay {
             }
             total += published;
         }
+    }
+
+    /// The events not yet published: how many, and when the oldest was written (metrics:
+    /// the outbox backlog and how far the relay lags behind).
+    pub async fn backlog(&self) -> anyhow::Result<OutboxBacklog> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS pending, MIN(created_at) AS oldest FROM outbox_events WHERE published_at IS NULL",
+        )
+        .fetch_one(self.db.pool())
+        .await?;
+        let oldest: Option<i64> = row.try_get("oldest")?;
+        Ok(OutboxBacklog {
+            pending: row.try_get("pending")?,
+            oldest: oldest.map(from_millis),
+        })
     }
 
     /// Claims the oldest unclaimed events in one statement.

@@ -94,11 +94,13 @@ impl PushSender {
         let event = delivery.event_name.as_deref().unwrap_or("(text only)");
         match outcome {
             Outcome::Sent => {
+                count_delivery(platform, "sent");
                 tracing::debug!(device = %delivery.device_id, platform, event, "push notification sent");
                 self.store.delete_delivery(&delivery.id).await?;
                 report.sent += 1;
             }
             Outcome::InvalidHandle(reason) => {
+                count_delivery(platform, "invalid_handle");
                 tracing::info!(device = %delivery.device_id, platform, %reason, "deleting the device's push registration since its handle is no longer valid");
                 self.store
                     .delete_registration_if(&delivery.device_id, delivery.platform, &delivery.handle)
@@ -109,10 +111,12 @@ impl PushSender {
             Outcome::Retry(reason) => {
                 let attempts = delivery.attempts + 1;
                 if attempts >= i64::from(self.policy.max_attempts) {
+                    count_delivery(platform, "given_up");
                     tracing::error!(device = %delivery.device_id, platform, event, attempts, %reason, "giving up on a push notification");
                     self.store.delete_delivery(&delivery.id).await?;
                     report.dropped += 1;
                 } else {
+                    count_delivery(platform, "retried");
                     let next = self.clock.now()
                         + retry_delay(attempts, self.policy.first_delay, self.policy.max_delay);
                     tracing::warn!(device = %delivery.device_id, platform, event, attempts, %reason, next_attempt_at = %next, "push notification failed; will retry");
@@ -123,6 +127,7 @@ impl PushSender {
                 }
             }
             Outcome::Failed(reason) => {
+                count_delivery(platform, "failed");
                 tracing::error!(device = %delivery.device_id, platform, event, %reason, "push notification could not be sent");
                 self.store.delete_delivery(&delivery.id).await?;
                 report.dropped += 1;
@@ -130,6 +135,12 @@ impl PushSender {
         }
         Ok(())
     }
+}
+
+/// `backbone_push_deliveries_total{platform,result}` for `/metrics`.
+fn count_delivery(platform: &str, result: &'static str) {
+    metrics::counter!("backbone_push_deliveries_total", "platform" => platform.to_owned(), "result" => result)
+        .increment(1);
 }
 
 /// The worker role's loop: send whenever woken (deliveries queued in this process) or every

@@ -54,6 +54,10 @@ impl QuotasService {
         if exhausted.is_empty() {
             Ok(())
         } else {
+            exhausted.iter().for_each(|m| {
+                metrics::counter!("backbone_quota_rejections_total", "metric" => m.metric_key.clone())
+                    .increment(1)
+            });
             Err(QuotasError::Exhausted(exhausted))
         }
     }

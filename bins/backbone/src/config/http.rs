@@ -22,6 +22,10 @@ pub struct HttpSettings {
     pub max_connections: usize,
     /// Seconds a shutdown waits for requests in flight before it closes their connections.
     pub shutdown_timeout_seconds: f64,
+    /// Seconds between SIGTERM and closing the listeners, during which `/health/ready`
+    /// answers 503 and requests are still served, so that load balancers stop sending new
+    /// ones first (Kubernetes: a few seconds, less than terminationGracePeriodSeconds).
+    pub shutdown_drain_seconds: f64,
     /// Request bodies at least this large (by `Content-Length`) are read only once they fit
     /// into the large-body budget.
     pub large_body_threshold_bytes: usize,
@@ -37,6 +41,7 @@ impl Default for HttpSettings {
             idle_timeout_seconds: 60.0,
             max_connections: 1024,
             shutdown_timeout_seconds: 10.0,
+            shutdown_drain_seconds: 0.0,
             large_body_threshold_bytes: 1024 * 1024,
             large_body_budget_bytes: 64 * 1024 * 1024,
         }
@@ -58,6 +63,9 @@ impl HttpSettings {
         seconds("idle_timeout_seconds", self.idle_timeout_seconds, 3600.0)?;
         if !(0.0..=600.0).contains(&self.shutdown_timeout_seconds) {
             bail!("http.shutdown_timeout_seconds must be between 0 and 600");
+        }
+        if !(0.0..=600.0).contains(&self.shutdown_drain_seconds) {
+            bail!("http.shutdown_drain_seconds must be between 0 and 600");
         }
         if !(1..=1_000_000).contains(&self.max_connections) {
             bail!("http.max_connections must be between 1 and 1000000");
@@ -81,6 +89,10 @@ impl HttpSettings {
 
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.idle_timeout_seconds)
+    }
+
+    pub fn shutdown_drain(&self) -> Duration {
+        Duration::from_secs_f64(self.shutdown_drain_seconds)
     }
 
     pub fn shutdown_timeout(&self) -> Duration {

@@ -53,3 +53,35 @@ fn landscape_picks_password_policy_and_lockout() {
     assert!(settings.strict_passwords());
     assert_eq!(settings.lockout_seconds(), 600);
 }
+
+#[test]
+fn rate_limits_are_on_by_default_outside_dev() {
+    let mut settings = Settings::default();
+    assert!(!settings.rate_limits_by_default());
+    settings.landscape = Landscape::Stage;
+    assert!(settings.rate_limits_by_default());
+    settings.landscape = Landscape::Prod;
+    assert!(settings.rate_limits_by_default());
+}
+
+#[test]
+fn the_example_file_loads_with_the_gateway_sections() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/backbone.example.toml");
+    let settings = Settings::load(Some(&example)).unwrap();
+    assert_eq!(settings.rate_limits.token_per_username.burst, 5);
+    assert!(settings.consumer_api.tls.is_none() && settings.metrics.listen.is_none());
+    let mut bad = settings.clone();
+    bad.rate_limits.trusted_proxies.0 = vec!["not-an-address".into()];
+    assert!(bad
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("rate_limits.trusted_proxies"));
+    bad = settings;
+    bad.http.shutdown_drain_seconds = -1.0;
+    assert!(bad
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("http.shutdown_drain_seconds"));
+}

@@ -48,6 +48,8 @@ pub struct TestApp {
     pub app: Application,
     pub base: String,
     pub admin_base: String,
+    /// The `[metrics]` listener, when the test configured `metrics.listen`.
+    pub metrics_base: Option<String>,
     pub http: reqwest::Client,
     pub clock: Arc<ManualClock>,
     _data_dir: TempDir,
@@ -144,6 +146,7 @@ impl TestApp {
         let running = app.start(roles).await.expect("the app starts");
         let base = format!("http://{}", running.consumer_api.unwrap());
         let admin_base = format!("http://{}", running.admin_api.unwrap());
+        let metrics_base = running.metrics.map(|address| format!("http://{address}"));
         tokio::spawn(running.wait());
         app.devices
             .create_client(
@@ -159,6 +162,7 @@ impl TestApp {
             app,
             base,
             admin_base,
+            metrics_base,
             http: reqwest::Client::new(),
             clock,
             _data_dir: data_dir,

@@ -9,6 +9,7 @@ mod devices;
 mod events;
 mod files;
 mod files_on_disk;
+mod gateway;
 mod identities;
 mod load;
 mod message_lists;

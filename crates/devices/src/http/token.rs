@@ -86,25 +86,28 @@ async fn post_token(State(state): State<DevicesState>, request: Request) -> ApiR
     {
         Ok(logged_in) => logged_in,
         Err(LoginFailure::InvalidClient) => {
+            tracing::info!(target: "security", event = "login_failed", reason = "invalid_client", %client_id, "failed login");
             return Ok(oauth_error(
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
                 "The specified client credentials are invalid.",
-            ))
+            ));
         }
         Err(LoginFailure::InvalidGrant) => {
+            tracing::info!(target: "security", event = "login_failed", reason = "invalid_grant", %client_id, %username, "failed login");
             return Ok(oauth_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_grant",
                 "The username/password couple is invalid.",
-            ))
+            ));
         }
         Err(LoginFailure::LockedOut) => {
+            tracing::info!(target: "security", event = "locked_out", %client_id, %username, "login refused: the device is locked out");
             return Ok(oauth_error(
                 StatusCode::BAD_REQUEST,
                 "access_denied",
                 "The user is temporarily locked out, please try again in a few minutes.",
-            ))
+            ));
         }
     };
     let device = logged_in.device;

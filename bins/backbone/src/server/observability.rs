@@ -1,0 +1,144 @@
+//! What the gateway layer needs from this application: the readiness checks of its
+//! dependencies, the gauges sampled at each scrape, and the routes of `/metrics` and the
+//! health checks (on the Admin API and the `[metrics]` listener).
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use backbone_blob::{BlobError, BlobStore};
+use backbone_core::SharedClock;
+use backbone_db::Database;
+use backbone_eventbus::OutboxRelay;
+use backbone_gateway::metrics::{GaugeSource, Scrape};
+use backbone_gateway::{health, Readiness, ReadinessCheck};
+use backbone_push::connectors::sse::SseHub;
+use backbone_web::Routes;
+
+use crate::app::Application;
+
+/// The readiness checks: the database and blob storage. The broker's check joins them when
+/// the event bus has a broker (`("broker", Arc::new(...))`); the in-process bus has none.
+pub fn readiness(db: &Database, blobs: &Arc<dyn BlobStore>) -> Readiness {
+    Readiness::new(vec![
+        ("database", Arc::new(DatabaseCheck(db.clone()))),
+        ("blob_storage", Arc::new(BlobStorageCheck(blobs.clone()))),
+    ])
+}
+
+struct DatabaseCheck(Database);
+
+#[async_trait::async_trait]
+impl ReadinessCheck for DatabaseCheck {
+    async fn check(&self) -> anyhow::Result<()> {
+        Ok(self.0.ping().await?)
+    }
+}
+
+/// Asks the store for a blob that does not exist: "not found" is the store answering.
+struct BlobStorageCheck(Arc<dyn BlobStore>);
+
+const PROBE_BLOB: &str = "readiness-probe";
+
+#[async_trait::async_trait]
+impl ReadinessCheck for BlobStorageCheck {
+    async fn check(&self) -> anyhow::Result<()> {
+        match self.0.get(PROBE_BLOB).await {
+            Ok(_) | Err(BlobError::NotFound) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+/// The gauges sampled at each scrape. Dead letters join them when the event bus keeps any.
+fn gauge_sources(app: &Application) -> Vec<Arc<dyn GaugeSource>> {
+    vec![
+        Arc::new(DatabasePool(app.db.clone())),
+        Arc::new(Outbox {
+            relay: app.relay.clone(),
+            clock: app.clock.clone(),
+        }),
+        Arc::new(SseStreams(app.push.connectors.sse.clone())),
+    ]
+}
+
+/// `backbone_db_pool_connections{pool,state}` (in use, idle) and `backbone_db_pool_max`.
+/// sqlx does not expose how many callers wait for a connection; a pool whose connections are
+/// all in use has callers waiting, and one that makes them wait too long answers 503
+/// (`backbone_http_requests_total{status="503"}`).
+struct DatabasePool(Database);
+
+#[async_trait::async_trait]
+impl GaugeSource for DatabasePool {
+    async fn sample(&self) -> anyhow::Result<()> {
+        for (name, pool) in [("read", self.0.pool()), ("write", self.0.writer())] {
+            let size = f64::from(pool.size());
+            let idle = pool.num_idle() as f64;
+            metrics::gauge!("backbone_db_pool_connections", "pool" => name, "state" => "in_use")
+                .set(size - idle);
+            metrics::gauge!("backbone_db_pool_connections", "pool" => name, "state" => "idle").set(idle);
+            metrics::gauge!("backbone_db_pool_max", "pool" => name)
+                .set(f64::from(pool.options().get_max_connections()));
+        }
+        Ok(())
+    }
+}
+
+/// `backbone_outbox_pending` and `backbone_outbox_relay_lag_seconds` (age of the oldest
+/// event not relayed yet; 0 when the outbox is empty).
+struct Outbox {
+    relay: OutboxRelay,
+    clock: SharedClock,
+}
+
+#[async_trait::async_trait]
+impl GaugeSource for Outbox {
+    async fn sample(&self) -> anyhow::Result<()> {
+        let backlog = self.relay.backlog().await?;
+        let lag = backlog.oldest.map_or(0.0, |oldest| {
+            (self.clock.now() - oldest).num_milliseconds().max(0) as f64 / 1000.0
+        });
+        metrics::gauge!("backbone_outbox_pending").set(backlog.pending as f64);
+        metrics::gauge!("backbone_outbox_relay_lag_seconds").set(lag);
+        Ok(())
+    }
+}
+
+/// `backbone_sse_open_streams`: event streams open in this process.
+struct SseStreams(Option<SseHub>);
+
+#[async_trait::async_trait]
+impl GaugeSource for SseStreams {
+    async fn sample(&self) -> anyhow::Result<()> {
+        let open = self.0.as_ref().map_or(0, SseHub::connection_count);
+        metrics::gauge!("backbone_sse_open_streams").set(open as f64);
+        Ok(())
+    }
+}
+
+/// `/health/live` and `/health/ready`, for every listener.
+pub fn health_routes(app: &Application) -> Routes {
+    Routes::new()
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .with_state(app.readiness.clone())
+}
+
+/// `GET /metrics`. A plain router, added beside the case-insensitive routes rather than among
+/// them: its segment would collide with the Admin API's `/api/v1/Metrics` (the quota metrics).
+pub fn metrics_router(app: &Application) -> axum::Router {
+    backbone_gateway::metrics::spawn_upkeep();
+    let scrape = Scrape {
+        sources: gauge_sources(app),
+    };
+    axum::Router::new()
+        .route("/metrics", get(backbone_gateway::metrics::render))
+        .with_state(scrape)
+}
+
+/// The router of the `[metrics]` listener: `/metrics` and the health checks.
+pub fn metrics_service(app: &Application) -> axum::Router {
+    let (health, _) = health_routes(app).into_parts();
+    metrics_router(app)
+        .merge(health)
+        .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
+}
