@@ -19,6 +19,7 @@ mod relationships;
 mod slow_clients;
 mod sse;
 mod sync;
+mod tags;
 mod templates;
 mod token;
 mod tokens;
