@@ -44,6 +44,26 @@ macro_rules! on_both_databases {
     };
 }
 
+/// Like `on_both_databases!`, for tests that configure their app: runs `$name(backend)` once
+/// with `Backend::Sqlite` and once with `Backend::Postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
 pub struct TestApp {
     pub app: Application,
     pub base: String,

@@ -13,6 +13,7 @@ mod identities;
 mod load;
 mod message_lists;
 mod messages;
+mod onboarding;
 mod push;
 mod quotas;
 mod relationships;

@@ -8,24 +8,7 @@ use backbone_tags::{Catalogue, Tag};
 use serde_json::{json, Value};
 
 use crate::helpers::{Backend, TestApp};
-
-/// Runs `$name(backend)` once on SQLite and once on PostgreSQL.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test]
-                async fn sqlite() {
-                    super::$name($crate::helpers::Backend::Sqlite).await
-                }
-                #[tokio::test]
-                async fn postgres() {
-                    super::$name($crate::helpers::Backend::Postgres).await
-                }
-            }
-        )*
-    };
-}
+use crate::on_both_backends;
 
 on_both_backends!(
     only_the_supported_languages_are_served,
