@@ -7,6 +7,7 @@
 #   4. interop suite on PostgreSQL + S3       (moto_server from PyPI, started by the suite)
 #   5. deployment files                       (hadolint, kustomize render of every overlay,
 #                                              kubernetes-validate, checkov; deploy/kubernetes/validate.sh)
+#   6. onboarding page in headless Chromium   (tests/onboarding-browser: screenshots in target/test-logs)
 # Logs go to target/test-logs/. The last line printed is always "N passed, M failed";
 # the exit status is non-zero if any stage failed.
 set -euo pipefail
@@ -202,6 +203,28 @@ run_deploy_checks() {
     done < <(sed -n 's/^not ok - //p' "$log")
 }
 
+# Debian's Chromium drives the onboarding page of the real binary; without it the stage fails
+# (.ci/run installs it). Screenshots land in target/test-logs/onboarding-*.png.
+run_onboarding_browser() {
+    local dir="$ROOT/tests/onboarding-browser" log="$LOG_DIR/onboarding-browser.log" status=0
+    say "onboarding page in headless Chromium"
+    {
+        [[ -x /usr/bin/chromium ]] || { echo "error: /usr/bin/chromium is missing (apt-get install -y chromium)"; false; } &&
+            PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 ensure_node_modules "$dir" &&
+            (cd "$ROOT" && cargo build -p backbone) &&
+            (cd "$dir" && BACKBONE_BIN="$BACKBONE_BIN_PATH" npm test)
+    } 2>&1 | tee "$log" || status=$?
+    local passed failed
+    passed=$(node_count pass "$log") failed=$(node_count fail "$log")
+    # A stage that could not run at all still counts as one failure.
+    [[ $status -ne 0 && $failed -eq 0 ]] && failed=1
+    record_stage "onboarding browser" "$status" "$passed" "$failed" "$log"
+    local name
+    while IFS= read -r name; do
+        FAILURES+=("onboarding browser: $name")
+    done < <(sed -n 's/^ *not ok [0-9]* - //p' "$log")
+}
+
 # --- Main --------------------------------------------------------------------------------------
 
 main() {
@@ -224,6 +247,7 @@ main() {
     run_cargo_tests
     run_interop_suites
     run_deploy_checks
+    run_onboarding_browser
 
     print_summary
     [[ $ANY_STAGE_FAILED -eq 0 && $TOTAL_FAILED -eq 0 ]]

@@ -16,6 +16,7 @@ use backbone_eventbus::{EventHandler, InProcessBus, OutboxRelay, RelayWorker};
 use backbone_files::{FilesService, FilesState, FilesStore};
 use backbone_messages::store::MessagesStore;
 use backbone_messages::{MessagesService, MessagesSettings, MessagesState};
+use backbone_onboarding::OnboardingState;
 use backbone_push::{PushSender, PushService, PushState, PushStore, PushWorker};
 use backbone_quotas::{QuotasService, QuotasState};
 use backbone_relationships::store::RelationshipsStore;
@@ -69,6 +70,8 @@ pub struct Application {
     pub relationships: RelationshipsService,
     pub synchronization: SynchronizationService,
     pub tags: TagsState,
+    /// The `/r/{referenceId}` onboarding page and the `.well-known` app-link files.
+    pub onboarding: OnboardingState,
     pub tokens: TokensService,
     /// Tier and individual quotas; its check runs inside the writes it limits.
     pub quotas: QuotasService,
@@ -220,6 +223,10 @@ impl Application {
             paging,
         };
         let tags = TagsState::new(&settings.tags)?;
+        let onboarding = OnboardingState::new(
+            settings.app_onboarding.as_ref(),
+            settings.well_known_endpoints.as_ref(),
+        )?;
         let tokens = TokensService {
             store: TokensStore::new(db.clone()),
             clock: clock.clone(),
@@ -320,6 +327,7 @@ impl Application {
             relationships,
             synchronization,
             tags,
+            onboarding,
             tokens,
             quotas,
             push,

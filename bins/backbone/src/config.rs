@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use std::collections::BTreeMap;
 
 use backbone_blob::BlobStorageConfig;
+use backbone_onboarding::{AppOnboardingConfig, WellKnownEndpointsConfig};
 use backbone_relationships::PublicTemplateReference;
 use backbone_tags::TagsConfig;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -55,6 +56,10 @@ pub struct Settings {
     pub push: backbone_push::PushConfig,
     pub relationships: RelationshipsConfig,
     pub tags: TagsConfig,
+    /// The `/r/{referenceId}` onboarding page; not set: 404.
+    pub app_onboarding: Option<AppOnboardingConfig>,
+    /// `/.well-known/apple-app-site-association` and `assetlinks.json`; not set: 404.
+    pub well_known_endpoints: Option<WellKnownEndpointsConfig>,
     pub worker: WorkerSettings,
     pub testing: TestingSettings,
     pub log: LogSettings,
@@ -240,6 +245,8 @@ const SECTIONS: &[&str] = &[
     "push",
     "relationships",
     "tags",
+    "app_onboarding",
+    "well_known_endpoints",
     "worker",
     "testing",
     "log",
@@ -337,6 +344,8 @@ impl Default for Settings {
             push: backbone_push::PushConfig::default(),
             relationships: RelationshipsConfig::default(),
             tags: TagsConfig::default(),
+            app_onboarding: None,
+            well_known_endpoints: None,
             worker: WorkerSettings {
                 relay_interval_milliseconds: 500,
                 max_concurrent_events: 8,
@@ -428,6 +437,12 @@ impl Settings {
             tls.validate("admin_api.tls")?;
         }
         self.tags.validate()?;
+        if let Some(onboarding) = &self.app_onboarding {
+            onboarding.validate()?;
+        }
+        if let Some(well_known) = &self.well_known_endpoints {
+            well_known.validate()?;
+        }
         self.push.validate()?;
         if self.files.max_file_size_bytes < 1 {
             bail!("files.max_file_size_bytes must be at least 1");

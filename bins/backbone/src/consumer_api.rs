@@ -35,6 +35,7 @@ pub fn routes(app: &Application) -> Routes {
         .merge(backbone_relationships::routes(app.relationships_state()))
         .merge(backbone_synchronization::routes(app.synchronization_state()))
         .merge(backbone_tags::routes(app.tags.clone()))
+        .merge(backbone_onboarding::routes(app.onboarding.clone()))
         .merge(backbone_tokens::routes(app.tokens_state()))
 }
 

@@ -2,8 +2,9 @@
 //! bytes live (spec consumer-api-exchange §7.2, admin-and-services §6.2).
 //!
 //! One implementation, [`ObjectBlobStore`], covers every backend through the `object_store`
-//! crate: the local file system (the default, under `<data_dir>/blobs`), Azure Blob Storage and
-//! S3 (path-style with a custom endpoint, as upstream). [`BlobStorageConfig`] picks one.
+//! crate: the local file system (the default, under `<data_dir>/blobs`), Azure Blob Storage, S3
+//! (path-style with a custom endpoint, as upstream) and Google Cloud Storage.
+//! [`BlobStorageConfig`] picks one.
 //!
 //! Contents are streamed in both directions: [`BlobStore::put`] reads a byte stream and writes
 //! it as it arrives (counting bytes and refusing more than a limit), [`BlobStore::get`] hands
@@ -17,7 +18,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 
-pub use config::{AzureConfig, BlobStorageConfig, LocalConfig, S3Config, Secret};
+pub use config::{AzureConfig, BlobStorageConfig, GcsConfig, LocalConfig, S3Config, Secret};
 pub use object::ObjectBlobStore;
 pub use sweep::{sweep_orphans, SweepReport};
 

@@ -1,72 +1,20 @@
-//! Tags (spec consumer-api-identity §11.2): a catalogue of tags per attribute value type, read
-//! from configuration only. The response is rendered once at start; clients cache it by ETag.
+//! Tags (spec consumer-api-identity §11.2): a catalogue of tags per attribute value type, from
+//! configuration (see [`TagsConfig`]). The response is rendered once at start; clients cache it
+//! by ETag.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use anyhow::ensure;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use backbone_core::language::is_supported_language;
 use backbone_web::Routes;
 use base64::Engine;
 use md5::{Digest, Md5};
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Tag {
-    pub display_names: BTreeMap<String, String>,
-    #[serde(default)]
-    pub children: BTreeMap<String, Tag>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct TagsConfig {
-    pub supported_languages: Vec<String>,
-    /// attribute value type → tag name → tag
-    pub tags_for_attribute_value_types: BTreeMap<String, BTreeMap<String, Tag>>,
-}
-
-impl Default for TagsConfig {
-    fn default() -> Self {
-        let tag = |en: &str, de: &str| Tag {
-            display_names: [("en".to_owned(), en.to_owned()), ("de".to_owned(), de.to_owned())].into(),
-            children: BTreeMap::new(),
-        };
-        let contact = BTreeMap::from([
-            ("private".to_owned(), tag("private", "privat")),
-            ("business".to_owned(), tag("business", "geschäftlich")),
-        ]);
-        Self {
-            supported_languages: vec!["de".into(), "en".into()],
-            tags_for_attribute_value_types: BTreeMap::from([
-                ("EMailAddress".to_owned(), contact.clone()),
-                ("PhoneNumber".to_owned(), contact.clone()),
-                ("StreetAddress".to_owned(), contact),
-            ]),
-        }
-    }
-}
-
-impl TagsConfig {
-    pub fn validate(&self) -> anyhow::Result<()> {
-        ensure!(
-            self.supported_languages.iter().any(|l| l == "en"),
-            "tags.supported_languages must contain \"en\""
-        );
-        for language in &self.supported_languages {
-            ensure!(
-                is_supported_language(language),
-                "tags.supported_languages: unknown language {language:?}"
-            );
-        }
-        Ok(())
-    }
-}
+mod config;
+pub use config::{built_in_catalogue, Catalogue, Tag, TagsConfig};
 
 /// The pre-rendered response body and its ETag.
 #[derive(Debug, Clone)]
@@ -77,9 +25,8 @@ pub struct TagsState {
 
 impl TagsState {
     pub fn new(config: &TagsConfig) -> anyhow::Result<Self> {
-        config.validate()?;
-        let types = config
-            .tags_for_attribute_value_types
+        let catalogue = config.catalogue()?;
+        let types = catalogue
             .iter()
             .map(|(value_type, tags)| {
                 let tags: BTreeMap<String, &Tag> = tags.iter().map(|(k, v)| (camel_case(k), v)).collect();
@@ -142,18 +89,18 @@ mod tests {
 
     #[test]
     fn first_level_tag_names_are_camel_cased_but_types_keep_their_case() {
-        let mut config = TagsConfig::default();
-        config
-            .tags_for_attribute_value_types
-            .get_mut("PhoneNumber")
-            .unwrap()
-            .insert(
-                "Emergency".into(),
-                Tag {
-                    display_names: [("en".into(), "x".into())].into(),
-                    children: BTreeMap::new(),
-                },
-            );
+        let mut catalogue = built_in_catalogue();
+        catalogue.get_mut("PhoneNumber").unwrap().insert(
+            "Emergency".into(),
+            Tag {
+                display_names: [("de".into(), "Notfall".into()), ("en".into(), "x".into())].into(),
+                children: BTreeMap::new(),
+            },
+        );
+        let config = TagsConfig {
+            tags_for_attribute_value_types: catalogue,
+            ..TagsConfig::default()
+        };
         let state = TagsState::new(&config).unwrap();
         let body: serde_json::Value = serde_json::from_slice(&state.body).unwrap();
         let phone = &body["result"]["tagsForAttributeValueTypes"]["PhoneNumber"];

@@ -44,6 +44,26 @@ macro_rules! on_both_databases {
     };
 }
 
+/// Like `on_both_databases!`, for tests that configure their app: runs `$name(backend)` once
+/// with `Backend::Sqlite` and once with `Backend::Postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
 pub struct TestApp {
     pub app: Application,
     pub base: String,
@@ -401,7 +421,7 @@ pub fn assert_date(value: &Value) {
 pub struct TempDir(pub std::path::PathBuf);
 
 impl TempDir {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let path = std::env::temp_dir().join(format!("backbone-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&path).unwrap();
         Self(path)

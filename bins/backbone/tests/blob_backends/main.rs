@@ -1,26 +1,31 @@
 //! The `BlobStore` contract (put, get, delete, list, the size limit, aborted uploads, the orphan
-//! sweep) against every backend: the local file system, Azure Blob Storage (Azurite) and S3
-//! (moto's server); plus an upload/download round trip through the API on each.
+//! sweep) against every backend: the local file system, Azure Blob Storage (Azurite), S3
+//! (moto's server) and Google Cloud Storage (gcp-storage-emulator); plus an upload/download
+//! round trip through the API on each.
 //!
-//! The tests start the emulators themselves: a free port, the process, polling until it answers
-//! (with a deadline), killed when the test ends. Azurite comes from `tests/blob-emulators`
-//! (`npm ci` there), moto from PyPI (`pip install 'moto[server]'`); `.ci/run` installs both.
-//! Outside CI a test whose emulator is not installed is skipped with a message saying so.
+//! The tests start the emulators themselves (see `emulator.rs`). Azurite comes from
+//! `tests/blob-emulators` (`npm ci` there), moto and the GCS emulator from PyPI
+//! (`pip install 'moto[server]' gcp-storage-emulator`); `.ci/run` installs them. Outside CI a
+//! test whose Azurite or moto is not installed is skipped with a message saying so; the GCS
+//! tests fail without their emulator (and are ignored for now, see their section).
 
 #[allow(dead_code)]
-#[path = "api/helpers.rs"]
+#[path = "../api/helpers.rs"]
 mod helpers;
 
+mod emulator;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use backbone_blob::{
-    sweep_orphans, AzureConfig, BlobError, BlobStorageConfig, BlobStore, ByteStream, LocalConfig, S3Config,
-    Secret,
+    sweep_orphans, AzureConfig, BlobError, BlobStorageConfig, BlobStore, ByteStream, GcsConfig, LocalConfig,
+    S3Config, Secret,
 };
 use base64::Engine;
+use emulator::{skip, Emulator, TempDir};
 use futures::{StreamExt, TryStreamExt};
 use helpers::{Backend, TestApp};
 use reqwest::multipart::{Form, Part};
@@ -466,99 +471,64 @@ async fn s3_through_the_api() {
     api_round_trip(config).await;
 }
 
-// --- Emulator processes ----------------------------------------------------------------------
+// --- Google Cloud Storage (gcp-storage-emulator) ---------------------------------------------
+//
+// Ignored for now: object_store's GCS client uses only the XML API (`GET /<bucket>?list-type=2`,
+// `DELETE /<bucket>/<name>`, `POST /<bucket>/<name>?uploads`, downloads with ETag and
+// Last-Modified), while gcp-storage-emulator implements the JSON API and of the XML API only
+// plain uploads and downloads (without those headers). Run them with `--ignored` to see it.
 
-/// In CI the emulators must be there (`.ci/run` installs them); elsewhere a test without its
-/// emulator is skipped, saying why.
-fn skip(emulator: &str, why: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("{emulator} is required in CI: {why}");
+/// The emulator's launcher: `GCS_EMULATOR_BIN`, else `gcp-storage-emulator` on the PATH.
+fn gcs_emulator_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("GCS_EMULATOR_BIN") {
+        return PathBuf::from(path);
     }
-    eprintln!("SKIPPED: {emulator} is not installed ({why})");
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join("gcp-storage-emulator"))
+        .find(|path| path.is_file())
+        .expect(
+            "gcp-storage-emulator is not on the PATH (and GCS_EMULATOR_BIN is not set): \
+             run `pip install gcp-storage-emulator` (.ci/run does)",
+        )
 }
 
-/// An emulator process on a free port, killed when dropped.
-struct Emulator {
-    child: Child,
-    port: u16,
-    _dir: TempDir,
+/// A fresh emulator keeping its data in a temp dir, with an empty `files` bucket, and the
+/// configuration that reaches it (anonymous: the emulator checks no credentials).
+async fn gcs_emulator() -> (Emulator, BlobStorageConfig) {
+    let binary = gcs_emulator_binary();
+    let emulator = Emulator::start("gcp-storage-emulator", |port, dir| {
+        let mut command = Command::new(&binary);
+        command
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["start", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--default-bucket", CONTAINER, "--quiet"]);
+        command
+    })
+    .await;
+    let config = BlobStorageConfig::Gcs(GcsConfig {
+        bucket: CONTAINER.into(),
+        endpoint: Some(format!("http://127.0.0.1:{}", emulator.port)),
+        anonymous: true,
+        ..GcsConfig::default()
+    });
+    config.validate("files.blob_storage").unwrap();
+    (emulator, config)
 }
 
-impl Emulator {
-    /// Starts the process and waits until it answers HTTP; tries another port if the process
-    /// dies (another process may have taken the port in between).
-    async fn start(name: &str, command: impl Fn(u16, &std::path::Path) -> Command) -> Self {
-        let mut last_log = String::new();
-        for _ in 0..3 {
-            let dir = TempDir::new();
-            let port = free_port();
-            let log = dir.0.join("emulator.log");
-            let mut child = command(port, &dir.0)
-                .stdin(Stdio::null())
-                .stdout(std::fs::File::create(&log).unwrap())
-                .stderr(std::fs::File::create(dir.0.join("emulator.err")).unwrap())
-                .spawn()
-                .unwrap_or_else(|e| panic!("starting {name}: {e}"));
-            let deadline = Instant::now() + Duration::from_secs(60);
-            let client = reqwest::Client::new();
-            loop {
-                if let Some(status) = child.try_wait().unwrap() {
-                    last_log = std::fs::read_to_string(dir.0.join("emulator.err")).unwrap_or_default();
-                    eprintln!("{name} exited with {status} on port {port}: {last_log}");
-                    break;
-                }
-                // Any HTTP answer means it is listening.
-                if client
-                    .get(format!("http://127.0.0.1:{port}/"))
-                    .send()
-                    .await
-                    .is_ok()
-                {
-                    return Self {
-                        child,
-                        port,
-                        _dir: dir,
-                    };
-                }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!("{name} did not answer on port {port} within 60 s");
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-        panic!("{name} did not start: {last_log}");
-    }
+#[tokio::test]
+#[ignore = "gcp-storage-emulator serves GCS's JSON API; object_store's GCS client speaks the XML API, \
+            where the emulator answers list, delete and multipart uploads with 501"]
+async fn google_cloud_storage_keeps_the_contract() {
+    let (_emulator, config) = gcs_emulator().await;
+    let dir = TempDir::new();
+    contract(&config.open(&dir.0).unwrap()).await;
 }
 
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let path = std::env::temp_dir().join(format!("backbone-blobs-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+#[tokio::test]
+#[ignore = "gcp-storage-emulator serves GCS's JSON API; object_store's GCS client speaks the XML API, \
+            where the emulator answers list, delete and multipart uploads with 501"]
+async fn google_cloud_storage_through_the_api() {
+    let (_emulator, config) = gcs_emulator().await;
+    api_round_trip(config).await;
 }
