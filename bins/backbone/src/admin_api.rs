@@ -1,12 +1,15 @@
-//! The Admin API (`/api/v1/...`), protected by the `X-API-KEY` header.
+//! The Admin API (`/api/v1/...`, admin-and-services §1): every route but health, the XSRF
+//! handshake, `ValidateApiKey` and the docs needs the `X-API-KEY` header, and every unsafe
+//! request an XSRF token (see [`auth`]). Routes match case-insensitively, as upstream's.
+
+mod auth;
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
 use axum::Router;
 use backbone_core::{ApiResult, IdentityAddress};
 use backbone_devices::{DevicesState, IdentityDetailsDto};
@@ -16,18 +19,13 @@ use backbone_web::middleware::{case_insensitive, common_headers, refuse_control_
 use backbone_web::{Envelope, Routes};
 use serde::Serialize;
 
+pub use auth::{AdminAuth, XSRF_COOKIE};
+
 use crate::app::Application;
 
 pub fn service(app: &Application) -> anyhow::Result<Router> {
-    let api_key: Arc<str> = app.settings.admin_api_key()?.into();
-    let api = backbone_devices::admin_routes(app.devices_state())
-        .merge(backbone_quotas::admin_routes(app.quotas_state()))
-        .merge(identity_routes(app))
-        .map_router(|router| router.layer(axum::middleware::from_fn_with_state(api_key, require_api_key)));
-    let routes = Routes::new()
-        .route("/health", get(|| async { StatusCode::OK }))
-        .merge(api);
-    let (router, segments) = routes.into_parts();
+    let auth = Arc::new(AdminAuth::new(app.settings.admin_api_key()?));
+    let (router, segments) = routes(app, auth).into_parts();
     let router = router
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(axum::middleware::from_fn_with_state(
@@ -40,24 +38,35 @@ pub fn service(app: &Application) -> anyhow::Result<Router> {
     Ok(case_insensitive(router, segments))
 }
 
-/// 401 with an empty body unless `X-API-KEY` equals the configured key.
-async fn require_api_key(State(key): State<Arc<str>>, request: Request, next: Next) -> Response {
-    let given = request
-        .headers()
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let matches = given.len() == key.len()
-        && given
-            .bytes()
-            .zip(key.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if matches {
-        next.run(request).await
-    } else {
-        StatusCode::UNAUTHORIZED.into_response()
-    }
+/// Every route of the Admin API listener.
+pub fn routes(app: &Application, auth: Arc<AdminAuth>) -> Routes {
+    // Inner layers run last: the key is checked before the XSRF token, as upstream does.
+    let protected = protected_routes(app).map_router(|router| {
+        router
+            .layer(from_fn_with_state(auth.clone(), auth::require_xsrf_token))
+            .layer(from_fn_with_state(auth.clone(), auth::require_api_key))
+    });
+    let validate_key = Routes::new()
+        .route("/api/v1/ValidateApiKey", post(auth::post_validate_api_key))
+        .with_state(auth.clone())
+        .map_router(|router| router.layer(from_fn_with_state(auth.clone(), auth::require_xsrf_token)));
+    Routes::new()
+        .route("/health", get(|| async { StatusCode::OK }))
+        .merge(
+            Routes::new()
+                .route("/api/v1/xsrf", get(auth::get_xsrf))
+                .with_state(auth),
+        )
+        .merge(validate_key)
+        .merge(protected)
+}
+
+/// The operations behind the API key.
+fn protected_routes(app: &Application) -> Routes {
+    backbone_devices::admin_routes(app.devices_state())
+        .merge(backbone_quotas::admin_routes(app.quotas_state()))
+        .merge(backbone_challenges::admin_routes(app.challenges_state()))
+        .merge(identity_routes(app))
 }
 
 /// `IdentityDetails` joins what two modules know of an identity, as upstream's Admin API does.

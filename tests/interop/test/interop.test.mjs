@@ -1061,12 +1061,23 @@ step("p: A starts an identity deletion process and cancels it; B syncs until it 
 // r: quotas (before q, which deletes A)
 // ---------------------------------------------------------------------------
 
-/** An Admin API request with the key the dev landscape generated into the data dir. */
+/**
+ * An Admin API request with the key the dev landscape generated into the data dir. Changes
+ * first do the XSRF handshake as the Admin UI does: `GET /api/v1/xsrf` sets the cookie and
+ * answers the token, both go with the request.
+ */
 async function adminApi(method, route, body) {
     const key = fs.readFileSync(path.join(server.dataDir, "admin-api-key"), "utf8").trim();
+    const headers = { "x-api-key": key, ...(body ? { "content-type": "application/json" } : {}) };
+    if (method !== "GET") {
+        const handshake = await fetch(`http://127.0.0.1:${server.adminPort}/api/v1/xsrf`);
+        assert.equal(handshake.status, 200, "GET /api/v1/xsrf");
+        headers.cookie = (handshake.headers.get("set-cookie") ?? "").split(";")[0];
+        headers["x-xsrf-token"] = await handshake.text();
+    }
     const response = await fetch(`http://127.0.0.1:${server.adminPort}${route}`, {
         method,
-        headers: { "x-api-key": key, ...(body ? { "content-type": "application/json" } : {}) },
+        headers,
         body: body ? JSON.stringify(body) : undefined
     });
     const text = await response.text();
