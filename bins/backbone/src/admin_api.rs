@@ -66,6 +66,7 @@ fn protected_routes(app: &Application) -> Routes {
     backbone_devices::admin_routes(app.devices_state())
         .merge(backbone_quotas::admin_routes(app.quotas_state()))
         .merge(backbone_challenges::admin_routes(app.challenges_state()))
+        .merge(backbone_announcements::admin_routes(app.announcements_state()))
         .merge(identity_routes(app))
 }
 

@@ -2,6 +2,7 @@
 //! clients, identities, the OData identity list, the read-only views and announcements.
 //! Every operation and error code, on both databases.
 
+mod announcements;
 mod auth;
 mod clients;
 mod identities;
