@@ -1,12 +1,15 @@
-//! The Admin API (`/api/v1/...`), protected by the `X-API-KEY` header.
+//! The Admin API (`/api/v1/...`, admin-and-services §1): every route but health, the XSRF
+//! handshake, `ValidateApiKey` and the docs needs the `X-API-KEY` header, and every unsafe
+//! request an XSRF token (see [`auth`]). Routes match case-insensitively, as upstream's.
+
+mod auth;
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
 use axum::Router;
 use backbone_core::{ApiResult, IdentityAddress};
 use backbone_devices::{DevicesState, IdentityDetailsDto};
@@ -16,21 +19,13 @@ use backbone_web::middleware::{case_insensitive, common_headers, refuse_control_
 use backbone_web::{Envelope, Routes};
 use serde::Serialize;
 
+pub use auth::{AdminAuth, XSRF_COOKIE};
+
 use crate::app::Application;
 
 pub fn service(app: &Application) -> anyhow::Result<Router> {
-    let api_key: Arc<str> = app.settings.admin_api_key()?.into();
-    let api = backbone_devices::admin_routes(app.devices_state())
-        .merge(backbone_quotas::admin_routes(app.quotas_state()))
-        .merge(identity_routes(app))
-        .map_router(|router| router.layer(axum::middleware::from_fn_with_state(api_key, require_api_key)));
-    // `/metrics` and the health checks need no API key: the Admin API listener is reachable
-    // only inside the cluster (README "Deploying").
-    let routes = Routes::new()
-        .route("/health", get(|| async { StatusCode::OK }))
-        .merge(crate::server::observability::health_routes(app))
-        .merge(api);
-    let (router, segments) = routes.into_parts();
+    let auth = Arc::new(AdminAuth::new(app.settings.admin_api_key()?));
+    let (router, segments) = routes(app, auth).into_parts();
     let router = router
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(axum::middleware::from_fn_with_state(
@@ -48,31 +43,39 @@ pub fn service(app: &Application) -> anyhow::Result<Router> {
     Ok(case_insensitive(router, segments).merge(metrics))
 }
 
-/// 401 with an empty body unless `X-API-KEY` equals the configured key.
-async fn require_api_key(State(key): State<Arc<str>>, request: Request, next: Next) -> Response {
-    let given = request
-        .headers()
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let matches = given.len() == key.len()
-        && given
-            .bytes()
-            .zip(key.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if matches {
-        next.run(request).await
-    } else {
-        // Never the key given: only whether one was sent, and from where.
-        let peer = request
-            .extensions()
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0.ip().to_string())
-            .unwrap_or_default();
-        tracing::info!(target: "security", event = "admin_api_key_rejected", key_sent = !given.is_empty(), %peer, path = %request.uri().path(), "Admin API request with a wrong API key");
-        StatusCode::UNAUTHORIZED.into_response()
-    }
+/// Every route of the Admin API listener.
+pub fn routes(app: &Application, auth: Arc<AdminAuth>) -> Routes {
+    // Inner layers run last: the key is checked before the XSRF token, as upstream does.
+    let protected = protected_routes(app).map_router(|router| {
+        router
+            .layer(from_fn_with_state(auth.clone(), auth::require_xsrf_token))
+            .layer(from_fn_with_state(auth.clone(), auth::require_api_key))
+    });
+    let validate_key = Routes::new()
+        .route("/api/v1/ValidateApiKey", post(auth::post_validate_api_key))
+        .with_state(auth.clone())
+        .map_router(|router| router.layer(from_fn_with_state(auth.clone(), auth::require_xsrf_token)));
+    Routes::new()
+        .route("/health", get(|| async { StatusCode::OK }))
+        // `/metrics` and the health checks need no API key: the Admin API listener is
+        // reachable only inside the cluster (README "Deploying").
+        .merge(crate::server::observability::health_routes(app))
+        .merge(
+            Routes::new()
+                .route("/api/v1/xsrf", get(auth::get_xsrf))
+                .with_state(auth),
+        )
+        .merge(validate_key)
+        .merge(protected)
+}
+
+/// The operations behind the API key.
+fn protected_routes(app: &Application) -> Routes {
+    backbone_devices::admin_routes(app.devices_state())
+        .merge(backbone_quotas::admin_routes(app.quotas_state()))
+        .merge(backbone_challenges::admin_routes(app.challenges_state()))
+        .merge(backbone_announcements::admin_routes(app.announcements_state()))
+        .merge(identity_routes(app))
 }
 
 /// `IdentityDetails` joins what two modules know of an identity, as upstream's Admin API does.

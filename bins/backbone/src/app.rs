@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use backbone_announcements::{AnnouncementsService, AnnouncementsState, AnnouncementsStore};
 use backbone_challenges::{ChallengeStore, ChallengesState};
 use backbone_core::clock::SystemClock;
 use backbone_core::paging::PagingLimits;
@@ -64,6 +65,7 @@ pub struct Application {
     pub clock: SharedClock,
     pub jwt: Arc<JwtKeys>,
     pub devices: DevicesService,
+    pub announcements: AnnouncementsService,
     pub challenges: ChallengeStore,
     pub files: FilesService,
     pub messages: MessagesService,
@@ -306,6 +308,9 @@ impl Application {
             Arc::new(backbone_push::PushEventsHandler {
                 service: push.clone(),
             }),
+            Arc::new(backbone_push::AnnouncementPushHandler {
+                service: push.clone(),
+            }),
         ];
         let relay = OutboxRelay::new(db.clone(), Arc::new(InProcessBus::new(handlers)), clock.clone())
             .with_concurrency(settings.worker.max_concurrent_events);
@@ -315,12 +320,17 @@ impl Application {
             limiter_clock.clone(),
         )?);
         let readiness = Arc::new(server::observability::readiness(&db, &files.blobs));
+        let announcements = AnnouncementsService {
+            store: AnnouncementsStore::new(db.clone()),
+            clock: clock.clone(),
+        };
         Ok(Self {
             settings: Arc::new(settings),
             db,
             clock,
             jwt,
             devices,
+            announcements,
             challenges,
             files,
             messages,
@@ -343,6 +353,12 @@ impl Application {
         DevicesState {
             service: self.devices.clone(),
             jwt: self.jwt.clone(),
+        }
+    }
+
+    pub fn announcements_state(&self) -> AnnouncementsState {
+        AnnouncementsState {
+            service: self.announcements.clone(),
         }
     }
 

@@ -26,6 +26,7 @@ pub fn routes(app: &Application) -> Routes {
         .route("/api/v2/Version", get(version))
         .with_state(app.db.clone())
         .merge(crate::server::observability::health_routes(app))
+        .merge(backbone_announcements::routes(app.announcements_state()))
         .merge(backbone_challenges::routes(app.challenges_state()))
         .merge(backbone_devices::routes(app.devices_state()))
         .merge(backbone_files::routes(app.files_state()))

@@ -41,6 +41,7 @@ const OPERATIONS: &[(HttpMethod, &str, &str, bool, &str)] = &[
     (HttpMethod::Post, "/api/v2/Notifications", "Send a configured text-only notification to peers", true, "204"),
     (HttpMethod::Get, "/api/v2/sse", "Server-sent events: the calling device's pushes (text/event-stream)", true, "200"),
     (HttpMethod::Get, "/api/v1/sse", "Server-sent events (same as /api/v2/sse)", true, "200"),
+    (HttpMethod::Get, "/api/v2/Announcements", "Announcements for everybody or the caller, in a language (?language=, English fallback)", true, "200"),
     (HttpMethod::Get, "/api/v2/Tags", "The tag catalogue (ETag / 304)", false, "200"),
     (HttpMethod::Get, "/api/v2/Quotas", "The caller's quotas with their usage, grouped by metric", true, "200"),
     (HttpMethod::Get, "/api/v2/Version", "The API major version", false, "200"),

@@ -85,6 +85,10 @@ pub async fn delete_identities(app: &Application) -> anyhow::Result<DeletionJobR
 async fn delete_identity_data(app: &Application, address: &IdentityAddress) -> anyhow::Result<()> {
     let anonymous = IdentityAddress::anonymous(&app.settings.did_domain_name);
     let devices = &app.devices;
+    app.announcements.delete_identity(address).await?;
+    devices
+        .audit_data_deleted(address, "AnnouncementRecipients")
+        .await?;
     app.challenges.delete_created_by(address).await?;
     devices.audit_data_deleted(address, "Challenges").await?;
     app.files.delete_identity(address, &anonymous).await?;
@@ -114,11 +118,12 @@ async fn forget_published_events(app: &Application, address: &IdentityAddress) -
     Ok(())
 }
 
-/// Removes what expired long enough ago: challenges (an hour after expiry, when they can no
+/// Removes what expired long enough ago: announcements 30 days after expiry, challenges (an hour after expiry, when they can no
 /// longer be read), tokens and files 30 days after expiry (files with their blobs), blobs
 /// without metadata, and published outbox events after a week.
 pub async fn housekeeping(app: &Application) -> anyhow::Result<String> {
     let now = app.clock.now();
+    let announcements = app.announcements.delete_expired(now - Duration::days(30)).await?;
     let challenges = app.challenges.delete_expired(now - Duration::hours(1)).await?;
     let tokens = app.tokens.store.delete_expired(now - Duration::days(30)).await?;
     let files = app.files.delete_expired(now - Duration::days(30)).await?;
@@ -131,6 +136,6 @@ pub async fn housekeeping(app: &Application) -> anyhow::Result<String> {
     .await?
     .rows_affected();
     Ok(format!(
-        "challenges: {challenges}, tokens: {tokens}, files: {files}, orphaned blobs: {orphans:?}, outbox events: {events}"
+        "announcements: {announcements}, challenges: {challenges}, tokens: {tokens}, files: {files}, orphaned blobs: {orphans:?}, outbox events: {events}"
     ))
 }

@@ -2,11 +2,13 @@
 //! client signs with its identity key when it creates an identity or registers a device.
 //! They are not consumed by use; they simply expire.
 
+mod admin;
 pub mod domain;
 mod http;
 pub mod service;
 pub mod store;
 
+pub use admin::{admin_routes, AdminChallengeDto};
 pub use domain::Challenge;
 pub use http::{routes, ChallengesState};
 pub use service::QuotaGate;

@@ -169,6 +169,12 @@ typed_id!(
 );
 
 typed_id!(
+    /// An operator's announcement to identities.
+    AnnouncementId,
+    "ANC"
+);
+
+typed_id!(
     /// Identifies a device's push registration to the app (stable across updates).
     DevicePushIdentifierId,
     "DPI"

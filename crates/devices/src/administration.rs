@@ -13,6 +13,58 @@ use crate::domain::{Device, Identity, Tier};
 use crate::store::{device_from_row, identity_from_row, tier_from_row, DEVICE_COLUMNS};
 use crate::{DevicesError, DevicesService, DevicesStore};
 
+/// What the operator use cases written for the Admin API return; `http::admin` maps it to the
+/// error envelope once.
+#[derive(Debug, thiserror::Error)]
+pub enum AdministrationError {
+    /// 404 for the named entity.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 400 `invalidPropertyValue` with the message.
+    #[error("{0}")]
+    InvalidProperty(String),
+    #[error("The passed tier ID is not valid or the tier does not exist or cannot be a default tier.")]
+    TierIdInvalidOrDoesNotExist,
+    #[error(
+        "The requested maximum number of identities {requested} is less than the current number of identities {current}."
+    )]
+    MaxIdentitiesLessThanCurrentIdentities { requested: i64, current: i64 },
+    #[error(transparent)]
+    Rule(#[from] DevicesError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// A rule of a use case shared with the Consumer API, which answers in API terms already.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl AdministrationError {
+    /// The code of a 400.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TierIdInvalidOrDoesNotExist => {
+                "error.platform.validation.device.tierIdInvalidOrDoesNotExist"
+            }
+            Self::MaxIdentitiesLessThanCurrentIdentities { .. } => {
+                "error.platform.validation.device.maxIdentitiesLessThanCurrentIdentities"
+            }
+            Self::Rule(rule) => rule.code(),
+            _ => backbone_core::error::INVALID_PROPERTY_VALUE,
+        }
+    }
+}
+
+impl From<AdministrationError> for ApiError {
+    fn from(error: AdministrationError) -> Self {
+        match error {
+            AdministrationError::NotFound(entity) => ApiError::not_found(entity),
+            AdministrationError::Database(error) => ApiError::internal(error),
+            AdministrationError::Api(error) => error,
+            other => ApiError::validation(other.code(), other.to_string()),
+        }
+    }
+}
+
 fn internal(error: sqlx::Error) -> ApiError {
     ApiError::internal(error)
 }

@@ -7,7 +7,9 @@
 //! - [`service`]: the use cases, called by the HTTP handlers and the admin CLI;
 //! - `http`: thin handlers for the Consumer API.
 
-mod administration;
+pub mod admin_clients;
+pub mod admin_identities;
+pub mod administration;
 pub mod crypto;
 pub mod deletion;
 pub mod domain;
@@ -18,6 +20,7 @@ pub mod secret_cache;
 pub mod service;
 pub mod store;
 
+pub use administration::AdministrationError;
 pub use error::DevicesError;
 pub use http::{
     admin_routes, identity_details, routes, ClientOverviewDto, CreatedClientDto, DevicesState,

@@ -100,6 +100,16 @@ impl DevicesService {
             .authenticate_client(&request.client_id, &request.client_secret)
             .await?;
         let client = client.ok_or(DevicesError::InvalidClientCredentials)?;
+        self.create_identity_for(client, request).await
+    }
+
+    /// Identity creation once the client is known: through I1 after its secret was checked,
+    /// or by an operator (Admin API), who names the client without its secret.
+    pub(crate) async fn create_identity_for(
+        &self,
+        client: OAuthClient,
+        request: CreateIdentity,
+    ) -> ApiResult<(Identity, Device)> {
         require_non_empty(&request.identity_public_key, "identityPublicKey")?;
         require_non_empty(request.device_password.as_bytes(), "devicePassword")?;
         validate_signed_challenge_fields(&request.signed_challenge)?;
@@ -653,7 +663,7 @@ async fn on_hashing_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 's
     result.await.map_err(ApiError::internal)
 }
 
-async fn hash(secret: String) -> ApiResult<String> {
+pub(crate) async fn hash(secret: String) -> ApiResult<String> {
     on_hashing_pool(move || crypto::hash_secret(&secret))
         .await?
         .map_err(ApiError::internal)

@@ -570,7 +570,7 @@ pub(crate) fn tier_from_row(row: &AnyRow) -> sqlx::Result<Tier> {
     })
 }
 
-fn client_from_row(row: &AnyRow) -> sqlx::Result<OAuthClient> {
+pub(crate) fn client_from_row(row: &AnyRow) -> sqlx::Result<OAuthClient> {
     Ok(OAuthClient {
         client_id: row.try_get("client_id")?,
         display_name: row.try_get("display_name")?,

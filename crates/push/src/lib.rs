@@ -20,6 +20,7 @@
 //! - [`service`] / [`sender`]: queueing and sending;
 //! - `http`: N1–N4 and `/api/v2/sse`.
 
+pub mod announcements;
 pub mod config;
 pub mod connectors;
 pub mod domain;
@@ -31,6 +32,7 @@ pub mod service;
 pub mod store;
 pub mod texts;
 
+pub use announcements::AnnouncementPushHandler;
 pub use config::PushConfig;
 pub use connectors::sse::SseHub;
 pub use connectors::Connectors;

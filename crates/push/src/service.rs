@@ -235,7 +235,20 @@ impl PushService {
         notification: &PushNotification,
     ) -> anyhow::Result<usize> {
         let texts = self.texts.for_event(notification.event_name());
-        let deliveries = self.plan(&audience, &Message::of(notification), &texts).await?;
+        self.send_once_with_texts(consumer, event_id, audience, notification, &texts)
+            .await
+    }
+
+    /// Like [`Self::send_once`] with texts given per language (announcements bring their own).
+    pub async fn send_once_with_texts(
+        &self,
+        consumer: &str,
+        event_id: &str,
+        audience: Audience,
+        notification: &PushNotification,
+        texts: &Translations,
+    ) -> anyhow::Result<usize> {
+        let deliveries = self.plan(&audience, &Message::of(notification), texts).await?;
         if deliveries.is_empty() {
             // Nothing to do, so nothing to remember either.
             return Ok(0);

@@ -1061,12 +1061,23 @@ step("p: A starts an identity deletion process and cancels it; B syncs until it 
 // r: quotas (before q, which deletes A)
 // ---------------------------------------------------------------------------
 
-/** An Admin API request with the key the dev landscape generated into the data dir. */
+/**
+ * An Admin API request with the key the dev landscape generated into the data dir. Changes
+ * first do the XSRF handshake as the Admin UI does: `GET /api/v1/xsrf` sets the cookie and
+ * answers the token, both go with the request.
+ */
 async function adminApi(method, route, body) {
     const key = fs.readFileSync(path.join(server.dataDir, "admin-api-key"), "utf8").trim();
+    const headers = { "x-api-key": key, ...(body ? { "content-type": "application/json" } : {}) };
+    if (method !== "GET") {
+        const handshake = await fetch(`http://127.0.0.1:${server.adminPort}/api/v1/xsrf`);
+        assert.equal(handshake.status, 200, "GET /api/v1/xsrf");
+        headers.cookie = (handshake.headers.get("set-cookie") ?? "").split(";")[0];
+        headers["x-xsrf-token"] = await handshake.text();
+    }
     const response = await fetch(`http://127.0.0.1:${server.adminPort}${route}`, {
         method,
-        headers: { "x-api-key": key, ...(body ? { "content-type": "application/json" } : {}) },
+        headers,
         body: body ? JSON.stringify(body) : undefined
     });
     const text = await response.text();
@@ -1127,6 +1138,53 @@ step("r: quotas: an operator gives G's tier 2 sent messages per hour (Admin API)
     stage("H cancels its deletion and can create tokens again");
     await H.identityDeletionProcess.cancelIdentityDeletionProcess(process.id.toString());
     await H.tokens.sendToken({ content: { content: "after the cancellation" }, expiresAt, ephemeral: true });
+});
+
+step("s: announcements: an operator announces to everybody (English and German) and to I only (English, Admin API with the XSRF handshake); the library's getAnnouncements shows I German where it exists, English otherwise; J does not see I's", async (t) => {
+    await ensureRealClock(t);
+    stage("creating I and J");
+    const I = await newAccount("I");
+    const J = await newAccount("J");
+
+    stage("the operator creates two announcements (GET /api/v1/xsrf, then POST /api/v1/Announcements with the cookie and X-XSRF-TOKEN)");
+    const tag = Math.random().toString(36).slice(2, 8);
+    const everybody = await adminApi("POST", "/api/v1/Announcements", {
+        severity: "High",
+        isSilent: false,
+        expiresAt: CoreDate.utc().add({ days: 7 }).toString(),
+        texts: [
+            { language: "en", title: `Maintenance ${tag}`, body: "We are offline on Sunday." },
+            { language: "de", title: `Wartung ${tag}`, body: "Am Sonntag sind wir offline." }
+        ],
+        actions: [{ displayName: { en: "Details", de: "Einzelheiten" }, link: "https://example.com/maintenance" }]
+    });
+    assert.equal(everybody.status, 201, `POST /api/v1/Announcements: ${JSON.stringify(everybody.body)}`);
+    const onlyI = await adminApi("POST", "/api/v1/Announcements", {
+        severity: "Low",
+        isSilent: true,
+        texts: [{ language: "en", title: `For I ${tag}`, body: "Only you see this." }],
+        recipients: [I.identity.address.toString()]
+    });
+    assert.equal(onlyI.status, 201, `POST /api/v1/Announcements (recipients): ${JSON.stringify(onlyI.body)}`);
+    const ids = [everybody.body.result.id, onlyI.body.result.id];
+
+    stage("I reads its announcements in German (AnnouncementController.getAnnouncements(\"de\"))");
+    const ofI = (await I.announcements.getAnnouncements("de")).filter((a) => ids.includes(a.id.toString()));
+    assert.deepEqual(
+        ofI.map((a) => [a.id.toString(), a.title, a.severity]),
+        [
+            [ids[0], `Wartung ${tag}`, "High"],
+            [ids[1], `For I ${tag}`, "Low"]
+        ],
+        "I's announcements: the German text where there is one, English otherwise"
+    );
+    assert.deepEqual(ofI[0].actions.map((x) => [x.displayName, x.link]), [["Einzelheiten", "https://example.com/maintenance"]]);
+    assert.equal(ofI[0].body, "Am Sonntag sind wir offline.");
+    assert.ok(ofI[0].expiresAt, "expiresAt");
+
+    stage("J reads its announcements in English: not the one for I");
+    const ofJ = (await J.announcements.getAnnouncements("en")).filter((a) => ids.includes(a.id.toString()));
+    assert.deepEqual(ofJ.map((a) => [a.id.toString(), a.title]), [[ids[0], `Maintenance ${tag}`]], "J's announcements");
 });
 
 step("q: A starts a deletion with a zero-day grace period; `backbone job run identity-deletion`; B syncs until the peer is Deleted; A cannot log in; IsDeleted says deleted", async (t, mark) => {

@@ -223,10 +223,13 @@ async fn control_characters_are_refused_in_every_kind_of_input(app: TestApp) {
         (400, Some("invalid_request"))
     );
     // The Admin API's JSON too.
+    let pair = crate::admin::xsrf(&app).await;
     let client = app
         .http
         .post(format!("{}/api/v1/Clients", app.admin_base))
         .header("x-api-key", crate::helpers::ADMIN_API_KEY)
+        .header("cookie", pair.cookie)
+        .header("x-xsrf-token", pair.token)
         .json(&json!({ "clientId": NUL, "displayName": NUL }));
     app.raw(client).await.expect_error(400, invalid);
 

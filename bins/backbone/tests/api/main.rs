@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod admin;
 mod challenges;
 mod deletion;
 mod devices;

@@ -12,21 +12,14 @@ use reqwest::multipart::{Form, Part};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{standard_base64, Response, TestApp, TestIdentity, ADMIN_API_KEY};
+use crate::helpers::{standard_base64, Response, TestApp, TestIdentity};
 
 /// The fixed ID of the "Queued for Deletion" tier.
 pub const QUEUED_FOR_DELETION: &str = "TIR00000000000000001";
 
-/// An Admin API request with the API key.
+/// An Admin API request with the API key (and the XSRF handshake for changes).
 pub async fn admin(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> Response {
-    let mut request = app
-        .http
-        .request(method, format!("{}{path}", app.admin_base))
-        .header("x-api-key", ADMIN_API_KEY);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    app.raw(request).await
+    crate::admin::admin(app, method, path, body).await
 }
 
 pub fn quota(metric: &str, max: i64, period: &str) -> Value {

@@ -199,10 +199,14 @@ async fn admin_api_requires_the_api_key() {
         .unwrap();
     assert_eq!(clients["result"][0]["clientId"], "test");
     assert_eq!(clients["result"][0]["defaultTier"]["name"], "Basic");
+    // Changes need the XSRF pair too (crate::admin tests the handshake itself).
+    let pair = crate::admin::xsrf(&app).await;
     let tiers = app
         .http
         .post(format!("{}/api/v1/tiers", app.admin_base))
         .header("x-api-key", ADMIN_API_KEY)
+        .header("cookie", pair.cookie)
+        .header("x-xsrf-token", pair.token)
         .json(&json!({ "name": "Premium" }))
         .send()
         .await

@@ -7,6 +7,7 @@
 //! decoded. The payloads are upstream's PascalCase JSON, unchanged from what the outbox holds
 //! already, so stored events still decode.
 
+pub mod announcements;
 pub mod devices;
 pub mod files;
 pub mod messages;

@@ -17,10 +17,11 @@ use crate::store::ClientOverview;
 pub fn admin_routes(state: DevicesState) -> Routes {
     Routes::new()
         .route("/api/v1/Clients", get(get_clients).post(post_client))
-        .route("/api/v1/Clients/{id}", delete(delete_client))
         .route("/api/v1/Tiers", get(get_tiers).post(post_tier))
         .route("/api/v1/Tiers/{id}", delete(delete_tier))
         .route("/api/v1/Identities/{address}", put(put_identity))
+        .merge(super::admin_clients::routes())
+        .merge(super::admin_identities::routes())
         .with_state(state)
 }
 
@@ -117,11 +118,6 @@ async fn post_client(
         )
         .await?;
     Ok(Created::new(CreatedClientDto::new(client, secret)))
-}
-
-async fn delete_client(State(state): State<DevicesState>, Path(id): Path<String>) -> ApiResult<NoContent> {
-    state.service.delete_client(&id).await?;
-    Ok(NoContent)
 }
 
 #[derive(Serialize)]

@@ -28,7 +28,7 @@ pub fn routes() -> Routes<DevicesState> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ProcessDto {
+pub(super) struct ProcessDto {
     id: String,
     status: &'static str,
     #[serde(with = "date_format")]

@@ -2,6 +2,8 @@
 //! shape the upstream DTOs.
 
 mod admin;
+mod admin_clients;
+mod admin_identities;
 mod deletion;
 mod devices;
 mod dto;
