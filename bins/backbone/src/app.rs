@@ -12,7 +12,7 @@ use backbone_core::SharedClock;
 use backbone_db::Database;
 use backbone_devices::domain::PasswordPolicy;
 use backbone_devices::{DevicesService, DevicesSettings, DevicesState, DevicesStore};
-use backbone_eventbus::{EventHandler, InProcessBus, OutboxRelay, RelayWorker};
+use backbone_eventbus::{EventHandler, OutboxRelay, RelayWorker};
 use backbone_files::{FilesService, FilesState, FilesStore};
 use backbone_messages::store::MessagesStore;
 use backbone_messages::{MessagesService, MessagesSettings, MessagesState};
@@ -76,8 +76,10 @@ pub struct Application {
     pub push: PushService,
     /// Sends queued pushes; the worker runs it, tests call `run_due` step by step.
     pub push_sender: PushSender,
-    /// Hands outbox events to the in-process bus; tests call it directly.
+    /// Hands outbox events to the configured bus; tests call it directly.
     pub relay: OutboxRelay,
+    /// The bus, its consumers, dead letters and the SSE fan-out (`[event_bus]`).
+    pub events: crate::event_bus::Events,
     /// Woken after every successful write request, so the worker relays at once.
     pub wake: Arc<Notify>,
 }
@@ -279,7 +281,8 @@ impl Application {
                 service: push.clone(),
             }),
         ];
-        let relay = OutboxRelay::new(db.clone(), Arc::new(InProcessBus::new(handlers)), clock.clone())
+        let events = crate::event_bus::Events::build(&settings, &db, handlers, clock.clone()).await?;
+        let relay = OutboxRelay::new(db.clone(), events.bus.clone(), clock.clone())
             .with_concurrency(settings.worker.max_concurrent_events);
         Ok(Self {
             settings: Arc::new(settings),
@@ -298,6 +301,7 @@ impl Application {
             push,
             push_sender,
             relay,
+            events,
             wake: Arc::new(Notify::new()),
         })
     }
@@ -471,6 +475,7 @@ impl Application {
             worker.run().await;
             Ok(())
         });
+        self.events.start_consumers();
     }
 }
 

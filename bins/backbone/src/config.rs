@@ -53,6 +53,8 @@ pub struct Settings {
     pub relationships: RelationshipsConfig,
     pub tags: TagsConfig,
     pub worker: WorkerSettings,
+    /// Which bus carries events between processes, and how failing handlers are retried.
+    pub event_bus: backbone_eventbus::EventBusConfig,
     pub testing: TestingSettings,
     pub log: LogSettings,
 }
@@ -221,6 +223,7 @@ const SECTIONS: &[&str] = &[
     "relationships",
     "tags",
     "worker",
+    "event_bus",
     "testing",
     "log",
 ];
@@ -317,6 +320,7 @@ impl Default for Settings {
                 relay_interval_milliseconds: 500,
                 max_concurrent_events: 8,
             },
+            event_bus: backbone_eventbus::EventBusConfig::default(),
             testing: TestingSettings::default(),
             log: LogSettings {
                 level: "info".into(),
@@ -414,6 +418,7 @@ impl Settings {
         if !(1..=64).contains(&self.worker.max_concurrent_events) {
             bail!("worker.max_concurrent_events must be between 1 and 64");
         }
+        self.event_bus.validate()?;
         if self.testing.clock_offset_seconds != 0 && self.landscape != Landscape::Dev {
             bail!("testing.clock_offset_seconds is only allowed in the dev landscape");
         }

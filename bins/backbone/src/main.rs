@@ -7,8 +7,8 @@ use std::io::Write;
 use anyhow::Context;
 use backbone::app::{connect_and_migrate, Application, Roles};
 use backbone::cli::{
-    Cli, ClientCommand, Command, IdentityCommand, IdentityQuotaCommand, JobCommand, QuotaArgs, TierCommand,
-    TierQuotaCommand,
+    Cli, ClientCommand, Command, EventsCommand, IdentityCommand, IdentityQuotaCommand, JobCommand, QuotaArgs,
+    TierCommand, TierQuotaCommand,
 };
 use backbone::config::Settings;
 use backbone_devices::{ClientOverviewDto, CreatedClientDto, TierOverviewDto};
@@ -75,6 +75,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Client(command) => client_command(command, settings).await,
         Command::Tier(command) => tier_command(command, settings).await,
         Command::Identity(IdentityCommand::Quota(command)) => identity_quota_command(command, settings).await,
+        Command::Events(EventsCommand::DeadLetters(command)) => {
+            let app = Application::build(settings, None).await?;
+            backbone::dead_letters_cli::run(&app, command).await
+        }
         Command::Job(JobCommand::Run { name }) => {
             let app = Application::build(settings, None).await?;
             let summary = backbone::jobs::run(&app, &name).await?;

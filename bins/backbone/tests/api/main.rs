@@ -4,6 +4,7 @@
 mod helpers;
 
 mod challenges;
+mod dead_letters;
 mod deletion;
 mod devices;
 mod events;
