@@ -238,8 +238,12 @@ impl Application {
                 paging,
             }),
         };
-        let push_connectors =
-            Arc::new(backbone_push::Connectors::from_config(&settings.push, clock.clone()).context("push")?);
+        let mut push_connectors =
+            backbone_push::Connectors::from_config(&settings.push, clock.clone()).context("push")?;
+        if let Some(fan_out) = crate::event_bus::sse_fan_out(&settings, &db) {
+            push_connectors = push_connectors.with_sse_fan_out(fan_out);
+        }
+        let push_connectors = Arc::new(push_connectors);
         let push = PushService {
             store: PushStore::new(db.clone()),
             connectors: push_connectors.clone(),
@@ -405,6 +409,8 @@ impl Application {
             let listener = bind(self.settings.consumer_api.listen, "consumer_api.listen").await?;
             running.consumer_api = Some(listener.local_addr()?);
             let router = crate::consumer_api::service(self);
+            // SSE pushes sent by any worker reach the streams held here.
+            self.push.connectors.listen_for_sse();
             let stop = running.stop.clone();
             running.servers.spawn(async move {
                 server::serve("consumer API", listener, router, limits, stop)

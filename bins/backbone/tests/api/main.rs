@@ -16,6 +16,7 @@ mod message_lists;
 mod messages;
 mod push;
 mod quotas;
+mod rabbitmq;
 mod relationships;
 mod slow_clients;
 mod sse;
