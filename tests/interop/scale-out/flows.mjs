@@ -41,11 +41,12 @@ try {
     step(`${messageCount} messages from A to B, B syncs until it has each`);
     const sent = [];
     for (let i = 0; i < messageCount; i++) {
-        sent.push(await a.messages.sendMessage({ recipients: [b.identity.address], content: { content: `hello ${i}` } }));
+        const content = { content: `hello ${i}` };
+        sent.push({ message: await a.messages.sendMessage({ recipients: [b.identity.address], content }), content });
     }
-    for (const message of sent) {
+    for (const { message, content } of sent) {
         const received = await syncUntilMessage(b, message.id, { loggerFactory, timeoutMs });
-        assert.deepEqual(received.cache.content.toJSON?.() ?? received.cache.content, message.cache.content.toJSON?.() ?? message.cache.content);
+        assert.deepEqual(JSON.parse(received.content.serialize()), content, "content as B decrypted it");
     }
 
     step("a reply from B, A syncs until it has it");
