@@ -75,9 +75,14 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Client(command) => client_command(command, settings).await,
         Command::Tier(command) => tier_command(command, settings).await,
         Command::Identity(IdentityCommand::Quota(command)) => identity_quota_command(command, settings).await,
-        Command::Events(EventsCommand::DeadLetters(command)) => {
+        Command::Events(command) => {
             let app = Application::build(settings, None).await?;
-            backbone::dead_letters_cli::run(&app, command).await
+            match command {
+                EventsCommand::DeadLetters(command) => {
+                    backbone::events_cli::dead_letters(&app, command).await
+                }
+                EventsCommand::DeleteTopology => backbone::events_cli::delete_topology(&app).await,
+            }
         }
         Command::Job(JobCommand::Run { name }) => {
             let app = Application::build(settings, None).await?;

@@ -1,5 +1,5 @@
 //! `backbone events dead-letters list|retry|discard`: what an operator does with events whose
-//! handler kept failing. Retrying runs the handler in this process, on the shared database,
+//! handler kept failing; and `backbone events delete-topology`. Retrying runs the handler in this process, on the shared database,
 //! whichever bus is configured (handlers are idempotent, so a retry of an event that was
 //! handled meanwhile changes nothing).
 
@@ -9,7 +9,7 @@ use backbone_eventbus::RetryOutcome;
 use crate::app::Application;
 use crate::cli::DeadLettersCommand;
 
-pub async fn run(app: &Application, command: DeadLettersCommand) -> anyhow::Result<()> {
+pub async fn dead_letters(app: &Application, command: DeadLettersCommand) -> anyhow::Result<()> {
     let store = &app.events.dead_letters;
     match command {
         DeadLettersCommand::List => {
@@ -64,4 +64,15 @@ pub async fn run(app: &Application, command: DeadLettersCommand) -> anyhow::Resu
             Ok(())
         }
     }
+}
+
+/// Deletes the configured RabbitMQ exchange and the handlers' queues (with the events still in
+/// them): for decommissioning, or after a test or benchmark run with names of its own.
+pub async fn delete_topology(app: &Application) -> anyhow::Result<()> {
+    let Some(bus) = app.events.rabbitmq() else {
+        anyhow::bail!("event_bus.provider is not rabbitmq: there is nothing to delete");
+    };
+    bus.delete_topology().await?;
+    println!("deleted the exchange and {} queues", bus.queues().len());
+    Ok(())
 }
