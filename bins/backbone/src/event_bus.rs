@@ -6,7 +6,7 @@
 //! | --- | --- | --- | --- |
 //! | `in-process` | the handlers directly | the relaying worker | `LISTEN/NOTIFY` on PostgreSQL; on SQLite none (one process) |
 //! | `rabbitmq` | a durable direct exchange, with publisher confirms | each worker's consumers of the per-handler queues | as above |
-//! | `google-pubsub` | one topic, waiting for the server's ack | each worker's streaming pulls of the per-handler subscriptions | as above |
+//! | `google-pubsub` | one topic, waiting for the server's ack | each worker's streaming pulls of the per-handler filtered subscriptions | as above |
 
 use std::sync::Arc;
 
@@ -18,6 +18,7 @@ use backbone_eventbus::{
     BusHealth, DeadLetterStore, Dispatcher, EventBus, EventHandler, InProcessBus, Provider,
 };
 
+use backbone_eventbus_pubsub::PubSubBus;
 use backbone_eventbus_rabbitmq::RabbitMqBus;
 
 use crate::config::Settings;
@@ -56,6 +57,7 @@ pub struct Events {
 enum Broker {
     InProcess,
     RabbitMq(RabbitMqBus),
+    PubSub(PubSubBus),
 }
 
 impl Events {
@@ -86,10 +88,8 @@ impl Events {
                 )
             }
             Provider::GooglePubsub => {
-                anyhow::bail!(
-                    "event_bus.provider {} is not available yet",
-                    config.provider.as_str()
-                )
+                let bus = PubSubBus::start(config.google_pubsub.clone(), &dispatcher);
+                (Arc::new(bus.clone()), Arc::new(bus.clone()), Broker::PubSub(bus))
             }
         };
         Ok(Self {
@@ -106,7 +106,15 @@ impl Events {
     pub fn rabbitmq(&self) -> Option<&RabbitMqBus> {
         match &self.broker {
             Broker::RabbitMq(bus) => Some(bus),
-            Broker::InProcess => None,
+            Broker::InProcess | Broker::PubSub(_) => None,
+        }
+    }
+
+    /// The Pub/Sub bus, when it is the configured one.
+    pub fn pubsub(&self) -> Option<&PubSubBus> {
+        match &self.broker {
+            Broker::PubSub(bus) => Some(bus),
+            Broker::InProcess | Broker::RabbitMq(_) => None,
         }
     }
 
@@ -117,6 +125,7 @@ impl Events {
         match &self.broker {
             Broker::InProcess => {}
             Broker::RabbitMq(bus) => bus.consume(self.dispatcher.clone(), prefetch),
+            Broker::PubSub(bus) => bus.consume(self.dispatcher.clone(), prefetch),
         }
     }
 }

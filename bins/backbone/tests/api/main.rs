@@ -14,6 +14,7 @@ mod identities;
 mod load;
 mod message_lists;
 mod messages;
+mod pubsub;
 mod push;
 mod quotas;
 mod rabbitmq;
