@@ -48,8 +48,8 @@ pub enum EventsCommand {
     /// Events whose handler kept failing, set aside so that later events went on.
     #[command(subcommand)]
     DeadLetters(DeadLettersCommand),
-    /// Delete the RabbitMQ exchange and the handlers' queues of this configuration
-    /// (decommissioning; events still queued are lost).
+    /// Delete the RabbitMQ exchange and queues, or the Pub/Sub topic and subscriptions, of
+    /// this configuration (decommissioning; events still queued are lost).
     DeleteTopology,
 }
 

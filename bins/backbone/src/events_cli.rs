@@ -66,13 +66,18 @@ pub async fn dead_letters(app: &Application, command: DeadLettersCommand) -> any
     }
 }
 
-/// Deletes the configured RabbitMQ exchange and the handlers' queues (with the events still in
-/// them): for decommissioning, or after a test or benchmark run with names of its own.
+/// Deletes the configured RabbitMQ exchange and the handlers' queues, or the Pub/Sub topic and
+/// subscriptions (with the events still in them): for decommissioning, or after a test or
+/// benchmark run with names of its own.
 pub async fn delete_topology(app: &Application) -> anyhow::Result<()> {
-    let Some(bus) = app.events.rabbitmq() else {
-        anyhow::bail!("event_bus.provider is not rabbitmq: there is nothing to delete");
-    };
-    bus.delete_topology().await?;
-    println!("deleted the exchange and {} queues", bus.queues().len());
+    if let Some(bus) = app.events.rabbitmq() {
+        bus.delete_topology().await?;
+        println!("deleted the exchange and {} queues", bus.queues().len());
+    } else if let Some(bus) = app.events.pubsub() {
+        bus.delete_topology().await?;
+        println!("deleted the topic and its subscriptions");
+    } else {
+        anyhow::bail!("event_bus.provider is in-process: there is nothing to delete");
+    }
     Ok(())
 }

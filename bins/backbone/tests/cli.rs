@@ -569,7 +569,7 @@ fn dead_letter_commands(env: &Env) {
     let listed = json_prefix(&stdout(&env.run(&["events", "dead-letters", "list"])));
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["id"], second);
-    failure(&env.run(&["events", "delete-topology"]), "not rabbitmq");
+    failure(&env.run(&["events", "delete-topology"]), "nothing to delete");
 }
 
 #[test]

@@ -58,7 +58,13 @@ impl PubSubBus {
         let subscriptions = dispatcher
             .handlers()
             .iter()
-            .map(|h| (format!("{}{}", config.topic_prefix, h.name()), h.name(), h.event_types().to_vec()))
+            .map(|h| {
+                (
+                    format!("{}{}", config.topic_prefix, h.name()),
+                    h.name(),
+                    h.event_types().to_vec(),
+                )
+            })
             .collect();
         let bus = Self {
             config: Arc::new(config),
@@ -79,7 +85,10 @@ impl PubSubBus {
                     Err(error) => {
                         let error = format!("{error:#}");
                         tracing::warn!(%error, "Google Pub/Sub is not reachable; retrying");
-                        *starting.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = error;
+                        *starting
+                            .last_error
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = error;
                     }
                 }
                 tokio::time::sleep(delay).await;
@@ -132,7 +141,11 @@ impl PubSubBus {
                 }),
                 ..SubscriptionConfig::default()
             };
-            ignore_exists(subscription.create(topic.fully_qualified_name(), config, None).await)?;
+            ignore_exists(
+                subscription
+                    .create(topic.fully_qualified_name(), config, None)
+                    .await,
+            )?;
         }
         let publisher = topic.new_publisher(None);
         Ok(Connected { client, publisher })
@@ -197,7 +210,12 @@ fn ignore_exists(result: Result<(), gcloud_gax::grpc::Status>) -> anyhow::Result
     }
 }
 
-async fn consume(subscription: &Subscription, dispatcher: &Dispatcher, handler: &'static str, prefetch: u16) -> anyhow::Result<()> {
+async fn consume(
+    subscription: &Subscription,
+    dispatcher: &Dispatcher,
+    handler: &'static str,
+    prefetch: u16,
+) -> anyhow::Result<()> {
     let handler = dispatcher
         .handler(handler)
         .cloned()
@@ -207,7 +225,9 @@ async fn consume(subscription: &Subscription, dispatcher: &Dispatcher, handler: 
         ..SubscriberConfig::default()
     };
     let mut stream = subscription
-        .subscribe(Some(SubscribeConfig::default().with_subscriber_config(subscriber)))
+        .subscribe(Some(
+            SubscribeConfig::default().with_subscriber_config(subscriber),
+        ))
         .await?;
     let sequencer = KeyedSequencer::default();
     while let Some(message) = stream.next().await {
@@ -242,7 +262,10 @@ fn encode(event: &Event) -> PubsubMessage {
         attributes: HashMap::from([
             (SUBJECT.to_owned(), event.event_type.clone()),
             (EVENT_ID.to_owned(), event.id.clone()),
-            (CREATED_AT.to_owned(), event.created_at.timestamp_millis().to_string()),
+            (
+                CREATED_AT.to_owned(),
+                event.created_at.timestamp_millis().to_string(),
+            ),
         ]),
         ..PubsubMessage::default()
     }
@@ -273,7 +296,11 @@ fn decode(message: &ReceivedMessage) -> anyhow::Result<Event> {
 impl EventBus for PubSubBus {
     async fn publish(&self, event: &Event) -> anyhow::Result<()> {
         let Some(connected) = self.wait_connected(CONNECT_WAIT).await else {
-            let error = self.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            let error = self
+                .last_error
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
             anyhow::bail!("not connected to Google Pub/Sub: {error}");
         };
         let awaiter = connected.publisher.publish(encode(event)).await;
@@ -293,7 +320,11 @@ impl BusHealth for PubSubBus {
     async fn check(&self) -> Result<(), String> {
         let connected = self.connected.borrow().clone();
         let Some(connected) = connected else {
-            return Err(self.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone());
+            return Err(self
+                .last_error
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone());
         };
         match connected.client.topic(&self.topic_id()).exists(None).await {
             Ok(true) => Ok(()),

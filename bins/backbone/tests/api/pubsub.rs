@@ -32,7 +32,11 @@ impl Emulator {
                     .find(|p| p.extension().is_some_and(|e| e == "jar") && p.to_string_lossy().contains("pubsub-emulator"))
             })
             .unwrap_or_else(|| panic!("the Pub/Sub emulator is not installed ({EMULATOR_DIR}): install google-cloud-cli-pubsub-emulator"));
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = Command::new("java")
             .arg("-jar")
             .arg(&jar)
@@ -77,7 +81,10 @@ async fn events_travel_through_pubsub(backend: Backend) {
     })
     .await;
     let bus = app.app.events.pubsub().expect("the Pub/Sub bus");
-    assert!(bus.connected(Duration::from_secs(30)).await, "the emulator answers");
+    assert!(
+        bus.connected(Duration::from_secs(30)).await,
+        "the emulator answers"
+    );
     app.app.events.start_consumers();
 
     let peer = app.create_identity().await;
@@ -98,10 +105,15 @@ async fn events_travel_through_pubsub(backend: Backend) {
             event_type: "RelationshipStatusChanged",
             payload,
         };
-        backbone_db::outbox::enqueue(&mut connection, &event, app.clock_now()).await.unwrap();
+        backbone_db::outbox::enqueue(&mut connection, &event, app.clock_now())
+            .await
+            .unwrap();
     }
     drop(connection);
-    assert!(app.process_events().await >= 4, "acknowledged by the server, so published");
+    assert!(
+        app.process_events().await >= 4,
+        "acknowledged by the server, so published"
+    );
     let external_events = async || -> i64 {
         backbone_db::sqlx::query_scalar("SELECT COUNT(*) FROM external_events WHERE owner = $1")
             .bind(&peer.address)
@@ -109,7 +121,10 @@ async fn events_travel_through_pubsub(backend: Backend) {
             .await
             .unwrap()
     };
-    wait_for("the good event's external event", async || external_events().await == 1).await;
+    wait_for("the good event's external event", async || {
+        external_events().await == 1
+    })
+    .await;
     wait_for("the poisoned event's dead letters", async || {
         app.app.events.dead_letters.count().await.unwrap() == 2
     })
