@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command. Runs these stages and always all of them:
 #   0. cargo fmt --check and cargo clippy --all-targets -D warnings (each counts as one check)
-#   1. cargo test --workspace                 (unit tests; API tests on SQLite and PostgreSQL)
+#   1. cargo test --workspace                 (unit tests; API tests on SQLite and PostgreSQL; the
+#                                              scale-out test on RabbitMQ at 127.0.0.1:5672 and the
+#                                              broker-outage test on a RabbitMQ node of its own)
 #   2. interop suite on SQLite + local files  (tests/interop: the real binary driven by @nmshd/transport)
 #   3. interop suite on PostgreSQL + Azure    (Azurite from tests/blob-emulators, started by the suite)
 #   4. interop suite on PostgreSQL + S3       (moto_server from PyPI, started by the suite)
@@ -112,6 +114,9 @@ cargo_counts() {
 
 run_cargo_tests() {
     local log="$LOG_DIR/cargo-test.log" status=0
+    # The scale-out test (bins/backbone/tests/scale_out.rs) drives the published client from
+    # tests/interop; without its node_modules it fails, so install them first.
+    ensure_node_modules "$INTEROP_DIR" 2>&1 | tee "$LOG_DIR/npm-ci.log" || true
     say "cargo test --workspace"
     # --no-fail-fast: without it cargo stops at the first failing test binary and the counts
     # of the remaining ones would be missing from the summary.

@@ -13,7 +13,7 @@ use backbone_core::SharedClock;
 use backbone_db::Database;
 use backbone_devices::domain::PasswordPolicy;
 use backbone_devices::{DevicesService, DevicesSettings, DevicesState, DevicesStore};
-use backbone_eventbus::{EventHandler, InProcessBus, OutboxRelay, RelayWorker};
+use backbone_eventbus::{EventHandler, OutboxRelay, RelayWorker};
 use backbone_files::{FilesService, FilesState, FilesStore};
 use backbone_messages::store::MessagesStore;
 use backbone_messages::{MessagesService, MessagesSettings, MessagesState};
@@ -81,8 +81,10 @@ pub struct Application {
     pub push: PushService,
     /// Sends queued pushes; the worker runs it, tests call `run_due` step by step.
     pub push_sender: PushSender,
-    /// Hands outbox events to the in-process bus; tests call it directly.
+    /// Hands outbox events to the configured bus; tests call it directly.
     pub relay: OutboxRelay,
+    /// The bus, its consumers, dead letters and the SSE fan-out (`[event_bus]`).
+    pub events: crate::event_bus::Events,
     /// Woken after every successful write request, so the worker relays at once.
     pub wake: Arc<Notify>,
     /// The Consumer API's rate limits and trusted proxies (`[rate_limits]`).
@@ -266,8 +268,12 @@ impl Application {
                 paging,
             }),
         };
-        let push_connectors =
-            Arc::new(backbone_push::Connectors::from_config(&settings.push, clock.clone()).context("push")?);
+        let mut push_connectors =
+            backbone_push::Connectors::from_config(&settings.push, clock.clone()).context("push")?;
+        if let Some(fan_out) = crate::event_bus::sse_fan_out(&settings, &db) {
+            push_connectors = push_connectors.with_sse_fan_out(fan_out);
+        }
+        let push_connectors = Arc::new(push_connectors);
         let push = PushService {
             store: PushStore::new(db.clone()),
             connectors: push_connectors.clone(),
@@ -312,7 +318,8 @@ impl Application {
                 service: push.clone(),
             }),
         ];
-        let relay = OutboxRelay::new(db.clone(), Arc::new(InProcessBus::new(handlers)), clock.clone())
+        let events = crate::event_bus::Events::build(&settings, &db, handlers, clock.clone()).await?;
+        let relay = OutboxRelay::new(db.clone(), events.bus.clone(), clock.clone())
             .with_concurrency(settings.worker.max_concurrent_events);
         let rate_limits = Arc::new(backbone_gateway::RateLimits::new(
             &settings.rate_limits,
@@ -343,6 +350,7 @@ impl Application {
             push,
             push_sender,
             relay,
+            events,
             wake: Arc::new(Notify::new()),
             rate_limits,
             readiness,
@@ -460,6 +468,8 @@ impl Application {
             let listener = bind(self.settings.consumer_api.listen, "consumer_api.listen").await?;
             running.consumer_api = Some(listener.local_addr()?);
             let router = crate::consumer_api::service(self);
+            // SSE pushes sent by any worker reach the streams held here.
+            self.push.connectors.listen_for_sse();
             let tls = tls_listener(self.settings.consumer_api.tls.as_ref(), "consumer_api.tls")?;
             let stop = running.stop.clone();
             running.servers.spawn(async move {
@@ -543,6 +553,7 @@ impl Application {
             worker.run().await;
             Ok(())
         });
+        self.events.start_consumers();
     }
 }
 

@@ -46,6 +46,39 @@ pub enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Inspect and replay event handling.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Events whose handler kept failing, set aside so that later events went on.
+    #[command(subcommand)]
+    DeadLetters(DeadLettersCommand),
+    /// Delete the RabbitMQ exchange and queues, or the Pub/Sub topic and subscriptions, of
+    /// this configuration (decommissioning; events still queued are lost).
+    DeleteTopology,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeadLettersCommand {
+    /// Print every dead letter (oldest failure first) with its last error.
+    List,
+    /// Hand dead letters to their handler once more; each one that succeeds is removed.
+    Retry {
+        /// Dead letter IDs (`DLE…`).
+        #[arg(required_unless_present = "all")]
+        ids: Vec<String>,
+        /// Retry every dead letter.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
+    /// Remove dead letters without handling them.
+    Discard {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

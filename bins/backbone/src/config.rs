@@ -61,6 +61,8 @@ pub struct Settings {
     /// `/.well-known/apple-app-site-association` and `assetlinks.json`; not set: 404.
     pub well_known_endpoints: Option<WellKnownEndpointsConfig>,
     pub worker: WorkerSettings,
+    /// Which bus carries events between processes, and how failing handlers are retried.
+    pub event_bus: backbone_eventbus::EventBusConfig,
     pub testing: TestingSettings,
     pub log: LogSettings,
 }
@@ -248,6 +250,7 @@ const SECTIONS: &[&str] = &[
     "app_onboarding",
     "well_known_endpoints",
     "worker",
+    "event_bus",
     "testing",
     "log",
 ];
@@ -350,6 +353,7 @@ impl Default for Settings {
                 relay_interval_milliseconds: 500,
                 max_concurrent_events: 8,
             },
+            event_bus: backbone_eventbus::EventBusConfig::default(),
             testing: TestingSettings::default(),
             log: LogSettings {
                 level: "info".into(),
@@ -460,6 +464,7 @@ impl Settings {
         if !(1..=64).contains(&self.worker.max_concurrent_events) {
             bail!("worker.max_concurrent_events must be between 1 and 64");
         }
+        self.event_bus.validate()?;
         if self.testing.clock_offset_seconds != 0 && self.landscape != Landscape::Dev {
             bail!("testing.clock_offset_seconds is only allowed in the dev landscape");
         }

@@ -3,10 +3,8 @@
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
-use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use backbone_db::Database;
 use backbone_web::failures::{catch_panics, unavailable_as_503, UnavailableClassifier};
 use backbone_web::middleware::{case_insensitive, common_headers, refuse_control_characters};
 use backbone_web::{Envelope, Routes};
@@ -22,9 +20,9 @@ const MAJOR_VERSION: &str = "7";
 /// Every Consumer API route (the documentation is added by [`service`]).
 pub fn routes(app: &Application) -> Routes {
     Routes::new()
-        .route("/health", get(health))
+        .route("/health", get(crate::health::get_health))
+        .with_state(crate::health::HealthChecks::new(app))
         .route("/api/v2/Version", get(version))
-        .with_state(app.db.clone())
         .merge(crate::server::observability::health_routes(app))
         .merge(backbone_announcements::routes(app.announcements_state()))
         .merge(backbone_challenges::routes(app.challenges_state()))
@@ -119,24 +117,6 @@ async fn wake_worker_after_writes(
         wake.notify_one();
     }
     response
-}
-
-/// A health check answers within this time even when the database does not.
-const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Ready once it answers: listeners are bound only after migrations ran. Checks the database.
-async fn health(State(db): State<Database>) -> impl IntoResponse {
-    let ping = tokio::time::timeout(HEALTH_TIMEOUT, db.ping()).await;
-    match ping.unwrap_or(Err(backbone_db::sqlx::Error::PoolTimedOut)) {
-        Ok(_) => (StatusCode::OK, axum::Json(json!({ "status": "Healthy" }))),
-        Err(error) => {
-            tracing::error!(%error, "health check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({ "status": "Unhealthy" })),
-            )
-        }
-    }
 }
 
 /// M4: the major version as a string, as upstream serialises it.

@@ -3,6 +3,8 @@
 //! - [`config`]: layered, validated settings;
 //! - [`app`]: wires modules, stores and the clock together and runs the roles;
 //! - [`consumer_api`] / [`admin_api`]: the two HTTP surfaces;
+//! - [`event_bus`]: the `[event_bus]` wiring: bus, consumers, dead letters, SSE fan-out;
+//! - [`health`]: the Consumer API's `/health` checks (database, bus, blob storage);
 //! - [`server`]: the HTTP server loop with its timeouts and connection limit;
 //! - [`cli`]: command-line parsing and the admin commands.
 
@@ -15,6 +17,9 @@ pub mod cli;
 pub mod config;
 pub mod consumer_api;
 pub mod docs;
+pub mod event_bus;
+pub mod events_cli;
+pub mod health;
 pub mod jobs;
 mod secrets;
 pub mod server;

@@ -7,8 +7,8 @@ use std::io::Write;
 use anyhow::Context;
 use backbone::app::{connect_and_migrate, Application, Roles};
 use backbone::cli::{
-    Cli, ClientCommand, Command, IdentityCommand, IdentityQuotaCommand, JobCommand, QuotaArgs, TierCommand,
-    TierQuotaCommand,
+    Cli, ClientCommand, Command, EventsCommand, IdentityCommand, IdentityQuotaCommand, JobCommand, QuotaArgs,
+    TierCommand, TierQuotaCommand,
 };
 use backbone::config::Settings;
 use backbone_devices::{ClientOverviewDto, CreatedClientDto, TierOverviewDto};
@@ -76,6 +76,15 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Tier(command) => tier_command(command, settings).await,
         Command::Identity(IdentityCommand::Quota(command)) => identity_quota_command(command, settings).await,
         Command::Healthcheck { url } => healthcheck(&settings, url).await,
+        Command::Events(command) => {
+            let app = Application::build(settings, None).await?;
+            match command {
+                EventsCommand::DeadLetters(command) => {
+                    backbone::events_cli::dead_letters(&app, command).await
+                }
+                EventsCommand::DeleteTopology => backbone::events_cli::delete_topology(&app).await,
+            }
+        }
         Command::Job(JobCommand::Run { name }) => {
             let app = Application::build(settings, None).await?;
             let summary = backbone::jobs::run(&app, &name).await?;

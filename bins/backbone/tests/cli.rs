@@ -491,3 +491,93 @@ fn health_ok(port: u16) -> bool {
     let _ = stream.read_to_string(&mut response);
     response.starts_with("HTTP/1.1 200")
 }
+
+/// A poisoned event in the outbox, set aside by the relay at the end of `job run`.
+fn poison_the_outbox(env: &Env) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let db = backbone_db::Database::connect(&env.database_url, backbone_db::PoolOptions::default())
+            .await
+            .unwrap();
+        backbone_db::sqlx::query(
+            "INSERT INTO outbox_events (event_id, event_type, payload, created_at) \
+             VALUES ('poisoned-1', 'RelationshipStatusChanged', '{\"Peer\": \"nobody\"}', 0)",
+        )
+        .execute(db.writer())
+        .await
+        .unwrap();
+        db.close().await;
+    });
+}
+
+fn dead_letter_commands(env: &Env) {
+    assert!(env.run(&["migrate"]).status.success());
+    poison_the_outbox(env);
+    let relayed = env
+        .command(&["job", "run", "housekeeping"])
+        .env("BACKBONE_EVENT_BUS__MAX_ATTEMPTS", "1")
+        .output()
+        .unwrap();
+    assert!(relayed.status.success(), "{}", stderr(&relayed));
+
+    let listed = env.run(&["events", "dead-letters", "list"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let letters = json_prefix(&stdout(&listed));
+    let letters = letters.as_array().unwrap();
+    let mut consumers: Vec<&str> = letters.iter().map(|l| l["consumer"].as_str().unwrap()).collect();
+    consumers.sort_unstable();
+    assert_eq!(
+        consumers,
+        [
+            "Messages.RelationshipStatusChanged",
+            "Synchronization.ExternalEvents"
+        ]
+    );
+    assert!(letters
+        .iter()
+        .all(|l| l["eventId"] == "poisoned-1" && l["attempts"] == 1));
+    assert!(letters[0]["error"].as_str().unwrap().contains("malformed"));
+    let first = letters[0]["id"].as_str().unwrap();
+    let second = letters[1]["id"].as_str().unwrap();
+
+    failure(
+        &env.run(&["events", "dead-letters", "retry", first]),
+        "failed again, kept",
+    );
+    let listed = json_prefix(&stdout(&env.run(&["events", "dead-letters", "list"])));
+    let kept = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["id"] == first)
+        .unwrap();
+    assert_eq!(kept["attempts"], 2);
+
+    let discarded = env.run(&["events", "dead-letters", "discard", first]);
+    assert!(discarded.status.success(), "{}", stderr(&discarded));
+    failure(
+        &env.run(&["events", "dead-letters", "discard", first]),
+        "no such dead letter",
+    );
+    failure(
+        &env.run(&["events", "dead-letters", "retry", "--all"]),
+        "1 of 1 dead letters were not handled",
+    );
+    let listed = json_prefix(&stdout(&env.run(&["events", "dead-letters", "list"])));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["id"], second);
+    failure(&env.run(&["events", "delete-topology"]), "nothing to delete");
+}
+
+#[test]
+fn dead_letter_commands_on_sqlite() {
+    dead_letter_commands(&Env::sqlite());
+}
+
+#[test]
+fn dead_letter_commands_on_postgres() {
+    dead_letter_commands(&Env::postgres());
+}

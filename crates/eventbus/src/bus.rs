@@ -4,6 +4,8 @@ use async_trait::async_trait;
 use backbone_core::events::EventSet;
 use chrono::{DateTime, Utc};
 
+use crate::dispatch::Dispatcher;
+
 /// A domain event as it travels on the bus.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -77,37 +79,30 @@ pub trait EventBus: Send + Sync {
     async fn publish(&self, event: &Event) -> anyhow::Result<()>;
 }
 
-/// Delivers events to handlers in this process, one after another.
-#[derive(Default, Clone)]
+/// Delivers events to the handlers in this process, through a [`Dispatcher`] (retries and
+/// dead letters when it has a store).
+#[derive(Clone)]
 pub struct InProcessBus {
-    handlers: Vec<Arc<dyn EventHandler>>,
+    dispatcher: Dispatcher,
 }
 
 impl InProcessBus {
+    /// A bus whose handler failures go back to the relay (no retries, no dead letters).
     pub fn new(handlers: Vec<Arc<dyn EventHandler>>) -> Self {
-        Self { handlers }
+        Self::from_dispatcher(Dispatcher::new(handlers))
+    }
+
+    pub fn from_dispatcher(dispatcher: Dispatcher) -> Self {
+        Self { dispatcher }
     }
 }
 
 #[async_trait]
 impl EventBus for InProcessBus {
-    /// Runs every subscribed handler. If one fails the whole event is offered again later;
-    /// handlers that already succeeded skip it then, because they are idempotent.
+    /// Runs every subscribed handler. If one fails for good (or the database is down) the
+    /// whole event is offered again later; handlers that already succeeded skip it then,
+    /// because they are idempotent.
     async fn publish(&self, event: &Event) -> anyhow::Result<()> {
-        for handler in self
-            .handlers
-            .iter()
-            .filter(|h| h.event_types().contains(&event.event_type.as_str()))
-        {
-            handler.handle(event).await.map_err(|e| {
-                e.context(format!(
-                    "{} failed on {} {}",
-                    handler.name(),
-                    event.event_type,
-                    event.id
-                ))
-            })?;
-        }
-        Ok(())
+        self.dispatcher.dispatch(event).await
     }
 }

@@ -8,7 +8,8 @@
 //! mention neither are keyed by their type.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 
 use futures::future::{join_all, BoxFuture, FutureExt, Shared};
 use tokio::sync::Semaphore;
@@ -72,8 +73,9 @@ fn predecessors(events: &[&Event]) -> Vec<Vec<usize>> {
         .collect()
 }
 
-/// The identity addresses and relationship IDs an event's payload mentions anywhere.
-fn ordering_keys(event: &Event) -> Vec<String> {
+/// The identity addresses and relationship IDs an event's payload mentions anywhere (its
+/// type when it mentions neither): events that share one must be handled in order.
+pub fn ordering_keys(event: &Event) -> Vec<String> {
     fn collect(value: &serde_json::Value, keys: &mut Vec<String>) {
         match value {
             serde_json::Value::String(text) if is_key(text) => keys.push(text.clone()),
@@ -91,6 +93,42 @@ fn ordering_keys(event: &Event) -> Vec<String> {
         keys.push(format!("type:{}", event.event_type));
     }
     keys
+}
+
+/// Keeps the order of work about the same keys while it streams in (a broker's deliveries):
+/// each piece waits for the latest earlier piece that shares a key with it, and runs beside
+/// everything else. The streaming counterpart of [`publish_in_order`].
+#[derive(Default)]
+pub struct KeyedSequencer {
+    tails: Mutex<HashMap<String, Shared<BoxFuture<'static, ()>>>>,
+}
+
+impl KeyedSequencer {
+    /// `work`, to run after the work scheduled earlier for any of `keys`; the caller spawns
+    /// it. Call in arrival order.
+    pub fn schedule(
+        &self,
+        keys: Vec<String>,
+        work: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let mut tails = self
+            .tails
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Finished work holds nobody back: forget it, so the map stays small.
+        tails.retain(|_, tail| tail.peek().is_none());
+        let earlier: Vec<_> = keys.iter().filter_map(|key| tails.get(key).cloned()).collect();
+        let run = async move {
+            join_all(earlier).await;
+            work.await;
+        }
+        .boxed()
+        .shared();
+        for key in keys {
+            tails.insert(key, run.clone());
+        }
+        run
+    }
 }
 
 fn is_key(text: &str) -> bool {
@@ -199,5 +237,39 @@ mod tests {
             .collect();
         assert_eq!(kinds, ["failed", "published", "held", "published"]);
         assert_eq!(*bus.seen.lock().unwrap(), ["2", "4"]);
+    }
+
+    #[tokio::test]
+    async fn the_sequencer_keeps_the_order_of_work_sharing_a_key() {
+        let sequencer = KeyedSequencer::default();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (release_first, first_may_finish) = tokio::sync::oneshot::channel::<()>();
+        let record = |name: &'static str| {
+            let seen = seen.clone();
+            move || seen.lock().unwrap().push(name)
+        };
+        let first = {
+            let done = record("a1");
+            sequencer.schedule(vec!["a".into()], async move {
+                first_may_finish.await.unwrap();
+                done();
+            })
+        };
+        let second = {
+            let done = record("a2");
+            sequencer.schedule(vec!["a".into(), "b".into()], async move { done() })
+        };
+        let other = {
+            let done = record("c");
+            sequencer.schedule(vec!["c".into()], async move { done() })
+        };
+        let (second, other) = (tokio::spawn(second), tokio::spawn(other));
+        other.await.unwrap();
+        assert_eq!(*seen.lock().unwrap(), ["c"], "unrelated work does not wait");
+        let first = tokio::spawn(first);
+        release_first.send(()).unwrap();
+        first.await.unwrap();
+        second.await.unwrap();
+        assert_eq!(*seen.lock().unwrap(), ["c", "a1", "a2"]);
     }
 }

@@ -191,6 +191,9 @@ impl OutboxRelay {
     }
 }
 
+/// The longest the relay waits between attempts while publishing fails.
+const MAX_PAUSE: Duration = Duration::from_secs(2);
+
 /// The worker role's loop: relay whenever woken (after a write in this process) or every
 /// `interval` (writes by other processes), backing off after failures.
 pub struct RelayWorker {
@@ -214,7 +217,9 @@ impl RelayWorker {
                     tracing::error!(error = %format!("{error:#}"), "outbox relay failed");
                 }
             }
-            let pause = self.interval * 2u32.saturating_pow(failures.min(6));
+            // Back off while the bus or the database is down, but not for long: events wait.
+            let pause =
+                (self.interval * 2u32.saturating_pow(failures.min(6))).min(MAX_PAUSE.max(self.interval));
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(pause) => {}

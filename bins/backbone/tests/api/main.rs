@@ -5,6 +5,7 @@ mod helpers;
 
 mod admin;
 mod challenges;
+mod dead_letters;
 mod deletion;
 mod devices;
 mod events;
@@ -16,8 +17,10 @@ mod load;
 mod message_lists;
 mod messages;
 mod onboarding;
+mod pubsub;
 mod push;
 mod quotas;
+mod rabbitmq;
 mod relationships;
 mod slow_clients;
 mod sse;

@@ -1,4 +1,5 @@
-//! The push services behind the platforms: FCM, APNs, SSE (in process) and the dummy.
+//! The push services behind the platforms: FCM, APNs, SSE (this process's hub, or every
+//! replica's through a fan-out) and the dummy.
 //!
 //! A connector sends one [`Delivery`] and says what became of it; it never touches the
 //! database. The sender turns the [`Outcome`] into a deletion, a retry or a removed registration.
@@ -7,7 +8,10 @@ pub mod apns;
 pub mod fcm;
 pub mod sse;
 
+use std::sync::Arc;
+
 use backbone_core::SharedClock;
+use backbone_eventbus::fanout::FanOut;
 
 use crate::config::PushConfig;
 use crate::domain::{Delivery, NewRegistration, Platform};
@@ -36,6 +40,9 @@ pub struct Connectors {
     pub dummy: bool,
     /// The in-process hub of SSE connections; `None` when SSE is disabled.
     pub sse: Option<SseHub>,
+    /// Carries SSE pushes to the hub of every Consumer API replica; `None`: this process's
+    /// hub only (one process serves both, see [`Connectors::with_sse_fan_out`]).
+    pub sse_fan_out: Option<Arc<dyn FanOut>>,
 }
 
 impl Connectors {
@@ -68,7 +75,33 @@ impl Connectors {
             },
             dummy: config.dummy.enabled,
             sse: config.sse.enabled.then(SseHub::default),
+            sse_fan_out: None,
         })
+    }
+
+    /// Sends SSE pushes through `fan_out`, so that the replica holding the device's stream
+    /// delivers them, whichever process sends. Replicas call [`Connectors::listen_for_sse`].
+    #[must_use]
+    pub fn with_sse_fan_out(mut self, fan_out: Arc<dyn FanOut>) -> Self {
+        if self.sse.is_some() {
+            self.sse_fan_out = Some(fan_out);
+        }
+        self
+    }
+
+    /// The Consumer API role: hands the SSE pushes of every process to this process's hub.
+    pub fn listen_for_sse(&self) {
+        let (Some(hub), Some(fan_out)) = (self.sse.clone(), &self.sse_fan_out) else {
+            return;
+        };
+        fan_out.listen(Arc::new(move |message: String| {
+            match serde_json::from_str::<sse::Signal>(&message) {
+                Ok(signal) => {
+                    hub.send(&signal.device, &signal.event);
+                }
+                Err(error) => tracing::warn!(%error, "ignoring a malformed SSE signal"),
+            }
+        }));
     }
 
     /// Whether a registration can be served: its platform is enabled and, for FCM and APNs,
@@ -118,6 +151,9 @@ impl Connectors {
                 Outcome::Sent
             }
             Platform::Sse => match (&self.sse, &delivery.event_name) {
+                (Some(_), Some(event_name)) if self.sse_fan_out.is_some() => {
+                    self.fan_out_sse(delivery, event_name).await
+                }
                 (Some(hub), Some(event_name)) => {
                     if hub.send(&delivery.device_id, event_name) {
                         Outcome::Sent
@@ -129,6 +165,26 @@ impl Connectors {
                 (Some(_), None) => Outcome::Sent,
                 (None, _) => Outcome::Failed("SSE is not enabled".into()),
             },
+        }
+    }
+}
+
+impl Connectors {
+    /// Any replica may hold the stream, so the push counts as sent once every replica got
+    /// it; a device that is connected nowhere has no registration (its last stream closing
+    /// removed it).
+    async fn fan_out_sse(&self, delivery: &Delivery, event_name: &str) -> Outcome {
+        let Some(fan_out) = &self.sse_fan_out else {
+            return Outcome::Failed("SSE fan-out is not configured".into());
+        };
+        let signal = sse::Signal {
+            device: delivery.device_id.clone(),
+            event: event_name.to_owned(),
+        };
+        let message = serde_json::to_string(&signal).expect("signals serialize");
+        match fan_out.publish(&message).await {
+            Ok(()) => Outcome::Sent,
+            Err(error) => Outcome::Retry(format!("SSE fan-out failed: {error:#}")),
         }
     }
 }

@@ -2,8 +2,9 @@
 //! of an identity (and connections of a device) may be connected at once; a push for a device
 //! goes to all of its connections.
 //!
-//! The hub lives in memory, so the process that serves `/api/v2/sse` and the process that sends
-//! pushes (the worker role) must be the same one; see the README.
+//! The hub lives in memory. When the process that sends pushes (the worker role) is not the
+//! one holding the stream, pushes travel as [`Signal`]s through a fan-out (PostgreSQL
+//! `LISTEN/NOTIFY`) to every Consumer API replica, and each hands them to its own hub.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,6 +16,13 @@ use tokio::sync::mpsc;
 const QUEUE_LENGTH: usize = 64;
 
 type Senders = Vec<(u64, mpsc::Sender<String>)>;
+
+/// One SSE push on its way to the replica that holds the device's stream.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Signal {
+    pub device: DeviceId,
+    pub event: String,
+}
 
 #[derive(Clone, Default)]
 pub struct SseHub {

@@ -1,0 +1,165 @@
+//! Keeps one connection to the broker: connects (with back-off while the broker is down),
+//! declares the topology, opens the publisher channel and, in the worker role, the
+//! consumers; when the connection is lost it starts over.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use lapin::options::{ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties, ExchangeKind};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use crate::{consumer, Shared};
+
+const FIRST_RETRY: Duration = Duration::from_millis(250);
+const MAX_RETRY: Duration = Duration::from_secs(5);
+/// A connection that lasted this long was healthy: the next failure starts the back-off anew.
+const STABLE: Duration = Duration::from_secs(30);
+
+/// Why a session ended.
+enum End {
+    /// The worker role asked to consume: reconnect at once with consumers.
+    ConsumingChanged,
+    Lost(anyhow::Error),
+}
+
+pub async fn run(shared: Arc<Shared>) {
+    let mut consuming = shared.consuming.subscribe();
+    let mut delay = FIRST_RETRY;
+    loop {
+        if shared.retired.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let started = Instant::now();
+        let end = session(&shared, &mut consuming).await;
+        shared.publisher.send_replace(None);
+        match end {
+            End::ConsumingChanged => continue,
+            End::Lost(error) => {
+                let error = format!("{error:#}");
+                tracing::warn!(%error, "RabbitMQ connection lost or refused; reconnecting");
+                *shared
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
+            }
+        }
+        if started.elapsed() > STABLE {
+            delay = FIRST_RETRY;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(MAX_RETRY);
+    }
+}
+
+async fn session(
+    shared: &Shared,
+    consuming: &mut tokio::sync::watch::Receiver<Option<crate::Consuming>>,
+) -> End {
+    consuming.mark_unchanged();
+    let lost = Arc::new(Notify::new());
+    let connection = match connect(shared, lost.clone()).await {
+        Ok(connection) => connection,
+        Err(error) => return End::Lost(error),
+    };
+    let mut consumers = JoinSet::new();
+    let spec = consuming.borrow().clone();
+    if let Some(spec) = spec {
+        for queue in &shared.queues {
+            let channel = match connection.create_channel().await {
+                Ok(channel) => channel,
+                Err(error) => return End::Lost(error.into()),
+            };
+            consumers.spawn(consumer::run(
+                channel,
+                queue.clone(),
+                spec.dispatcher.clone(),
+                spec.prefetch,
+            ));
+        }
+    }
+    tracing::info!(consumers = consumers.len(), "connected to RabbitMQ");
+    let end = tokio::select! {
+        () = lost.notified() => End::Lost(anyhow::anyhow!("the connection to RabbitMQ was lost")),
+        Some(result) = consumers.join_next() => End::Lost(match result {
+            Ok(Err(error)) => error,
+            Ok(Ok(())) => anyhow::anyhow!("a consumer stopped"),
+            Err(error) => anyhow::anyhow!("a consumer panicked: {error}"),
+        }),
+        Ok(()) = consuming.changed() => End::ConsumingChanged,
+    };
+    consumers.abort_all();
+    let _ = connection.close(200, "reconnecting").await;
+    end
+}
+
+/// Connects, declares the topology and makes the publisher channel available.
+/// A connection on this tokio runtime.
+pub async fn open(url: &str) -> anyhow::Result<Connection> {
+    let properties = ConnectionProperties::default()
+        .with_connection_name("backbone".into())
+        .with_executor(tokio_executor_trait::Tokio::current())
+        .with_reactor(tokio_reactor_trait::Tokio::current());
+    Ok(Connection::connect(url, properties).await?)
+}
+
+async fn connect(shared: &Shared, lost: Arc<Notify>) -> anyhow::Result<Arc<Connection>> {
+    let connection = Arc::new(open(&shared.config.url).await?);
+    let mut events = connection.events_listener();
+    tokio::spawn(async move {
+        while let Some(event) = events.next().await {
+            if let lapin::Event::Error(error) = event {
+                tracing::debug!(%error, "RabbitMQ connection error");
+                lost.notify_one();
+                return;
+            }
+        }
+        lost.notify_one();
+    });
+    declare_topology(shared, &connection).await?;
+    let publisher = connection.create_channel().await?;
+    publisher.confirm_select(ConfirmSelectOptions::default()).await?;
+    shared.publisher.send_replace(Some(publisher));
+    *shared
+        .last_error
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    Ok(connection)
+}
+
+async fn declare_topology(shared: &Shared, connection: &Connection) -> anyhow::Result<()> {
+    let channel = connection.create_channel().await?;
+    let exchange = &shared.config.exchange;
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..ExchangeDeclareOptions::default()
+    };
+    channel
+        .exchange_declare(exchange, ExchangeKind::Direct, durable, FieldTable::default())
+        .await?;
+    for queue in &shared.queues {
+        let options = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
+        channel
+            .queue_declare(&queue.queue, options, FieldTable::default())
+            .await?;
+        for event_type in &queue.event_types {
+            channel
+                .queue_bind(
+                    &queue.queue,
+                    exchange,
+                    event_type,
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+    }
+    channel.close(200, "declared").await?;
+    Ok(())
+}
