@@ -120,8 +120,10 @@ impl Cluster {
     /// The configuration the processes run with, for an in-test view of the same database
     /// and broker.
     fn settings(&self) -> Settings {
-        let mut settings = Settings::default();
-        settings.data_dir = self.data.0.join("inspector");
+        let mut settings = Settings {
+            data_dir: self.data.0.join("inspector"),
+            ..Settings::default()
+        };
         settings.database.url = Some(self.db.url.clone());
         settings.event_bus.provider = backbone_eventbus::Provider::Rabbitmq;
         settings.event_bus.rabbitmq.url = RABBITMQ.into();

@@ -17,10 +17,12 @@ fn ip(text: &str) -> IpAddr {
 
 #[test]
 fn a_burst_is_allowed_then_one_request_per_period() {
-    let mut config = RateLimitsConfig::default();
-    config.writes_per_ip = Rate {
-        per_minute: 6,
-        burst: 3,
+    let config = RateLimitsConfig {
+        writes_per_ip: Rate {
+            per_minute: 6,
+            burst: 3,
+        },
+        ..RateLimitsConfig::default()
     };
     let (limits, clock) = limits(config);
     let client = ip("198.51.100.1");
