@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::deletion::ProcessDto;
 use super::dto::{lenient_integer, SignedChallengeDto};
+use super::identities::CreatedIdentityDto;
 use super::DevicesState;
 use crate::admin_identities::AuditLogEntry;
 use crate::service::CreateIdentity;
@@ -47,24 +48,6 @@ struct CreateIdentityRequest {
     signed_challenge: SignedChallengeDto,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct CreatedIdentityDto {
-    address: String,
-    #[serde(with = "date_format")]
-    created_at: DateTime<Utc>,
-    device: CreatedDeviceDto,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct CreatedDeviceDto {
-    id: String,
-    username: String,
-    #[serde(with = "date_format")]
-    created_at: DateTime<Utc>,
-}
-
 async fn post_identity(
     State(state): State<DevicesState>,
     CiJson(request): CiJson<CreateIdentityRequest>,
@@ -83,15 +66,7 @@ async fn post_identity(
             communication_language: request.device_communication_language,
         })
         .await?;
-    Ok(Created::new(CreatedIdentityDto {
-        address: identity.address.to_string(),
-        created_at: identity.created_at,
-        device: CreatedDeviceDto {
-            id: device.id.into_string(),
-            username: device.username.into_string(),
-            created_at: device.created_at,
-        },
-    }))
+    Ok(Created::new(CreatedIdentityDto::new(identity, device)))
 }
 
 /// `AuditLogEntry`: a missing status is written as `""`, as upstream does.

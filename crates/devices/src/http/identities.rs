@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dto::{lenient_integer, SignedChallengeDto};
 use super::DevicesState;
+use crate::domain::{Device, Identity};
 use crate::service::CreateIdentity;
 
 pub fn routes() -> Routes<DevicesState> {
@@ -39,9 +40,10 @@ struct CreateIdentityRequest {
     device_communication_language: Option<String>,
 }
 
+/// The answer to an identity creation, by a client (I1) or by an operator (Admin API).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct CreatedIdentityDto {
+pub(super) struct CreatedIdentityDto {
     address: String,
     #[serde(with = "date_format")]
     created_at: DateTime<Utc>,
@@ -55,6 +57,20 @@ struct CreatedDeviceDto {
     username: String,
     #[serde(with = "date_format")]
     created_at: DateTime<Utc>,
+}
+
+impl CreatedIdentityDto {
+    pub(super) fn new(identity: Identity, device: Device) -> Self {
+        Self {
+            address: identity.address.to_string(),
+            created_at: identity.created_at,
+            device: CreatedDeviceDto {
+                id: device.id.into_string(),
+                username: device.username.into_string(),
+                created_at: device.created_at,
+            },
+        }
+    }
 }
 
 /// I1: anonymous; the platform client authenticates with id and secret in the body.
@@ -76,15 +92,7 @@ async fn post_identity(
             communication_language: request.device_communication_language,
         })
         .await?;
-    Ok(Created::new(CreatedIdentityDto {
-        address: identity.address.to_string(),
-        created_at: identity.created_at,
-        device: CreatedDeviceDto {
-            id: device.id.into_string(),
-            username: device.username.into_string(),
-            created_at: device.created_at,
-        },
-    }))
+    Ok(Created::new(CreatedIdentityDto::new(identity, device)))
 }
 
 #[derive(Serialize)]
