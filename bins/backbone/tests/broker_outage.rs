@@ -15,7 +15,7 @@ use backbone_db::sqlx;
 use futures::future::join_all;
 use support::api::{self, Session};
 use support::rabbitmq::RabbitNode;
-use support::{free_port, wait_for_health, wait_until, PostgresDatabase, Process, TempDir};
+use support::{free_port, process_env, wait_for_health, wait_until, PostgresDatabase, Process, TempDir};
 
 const PAIRS: usize = 20;
 const OUTAGE: Duration = Duration::from_secs(30);
@@ -25,33 +25,17 @@ const DURING: usize = 26;
 const AFTER: usize = 12;
 
 fn env(db: &PostgresDatabase, data: &TempDir, broker: &RabbitNode, listen: &str) -> Vec<(String, String)> {
-    [
-        ("BACKBONE_DATA_DIR", data.0.display().to_string()),
-        ("BACKBONE_DATABASE__URL", db.url.clone()),
-        (
-            "BACKBONE_AUTHENTICATION__JWT_SIGNING_KEY",
-            backbone_web::JwtKeys::generate_pem(),
-        ),
-        ("BACKBONE_ADMIN_API__API_KEY", "outage-admin-api-key".into()),
-        ("BACKBONE_CONSUMER_API__LISTEN", listen.into()),
-        ("BACKBONE_EVENT_BUS__PROVIDER", "rabbitmq".into()),
-        ("BACKBONE_EVENT_BUS__RABBITMQ__URL", broker.url()),
-        (
-            "BACKBONE_MESSAGES__MAX_NUMBER_OF_UNRECEIVED_MESSAGES_FROM_ONE_SENDER",
-            "100".into(),
-        ),
-        ("BACKBONE_WORKER__RELAY_INTERVAL_MILLISECONDS", "100".into()),
-        ("BACKBONE_JOBS__IDENTITY_DELETION_INTERVAL_SECONDS", "0".into()),
-        (
-            "BACKBONE_JOBS__GRACE_PERIOD_REMINDERS_INTERVAL_SECONDS",
-            "0".into(),
-        ),
-        ("BACKBONE_JOBS__HOUSEKEEPING_INTERVAL_SECONDS", "0".into()),
-        ("BACKBONE_LOG__LEVEL", "info".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    support::with(
+        process_env(db, data, broker.url(), "outage-admin-api-key"),
+        &[
+            ("BACKBONE_CONSUMER_API__LISTEN", listen.into()),
+            (
+                "BACKBONE_MESSAGES__MAX_NUMBER_OF_UNRECEIVED_MESSAGES_FROM_ONE_SENDER",
+                "100".into(),
+            ),
+            ("BACKBONE_WORKER__RELAY_INTERVAL_MILLISECONDS", "100".into()),
+        ],
+    )
 }
 
 /// Each sender sends `count` messages to its recipient, one every `pace` (none: at once);

@@ -20,7 +20,9 @@ use backbone::config::Settings;
 use backbone_db::sqlx;
 use support::api::{self, SseStream};
 use support::proxy::Proxy;
-use support::{free_port, unique, wait_for_health, wait_until, PostgresDatabase, Process, TempDir};
+use support::{
+    free_port, process_env, unique, wait_for_health, wait_until, PostgresDatabase, Process, TempDir,
+};
 
 const RABBITMQ: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
@@ -33,33 +35,19 @@ struct Cluster {
 }
 
 fn env(db: &PostgresDatabase, data: &TempDir, exchange: &str) -> Vec<(String, String)> {
-    let key = backbone_web::JwtKeys::generate_pem();
-    [
-        ("BACKBONE_DATA_DIR", data.0.display().to_string()),
-        ("BACKBONE_DATABASE__URL", db.url.clone()),
-        ("BACKBONE_DATABASE__MAX_CONNECTIONS", "8".into()),
-        ("BACKBONE_AUTHENTICATION__JWT_SIGNING_KEY", key),
-        ("BACKBONE_ADMIN_API__API_KEY", "scale-out-admin-api-key".into()),
-        ("BACKBONE_EVENT_BUS__PROVIDER", "rabbitmq".into()),
-        ("BACKBONE_EVENT_BUS__RABBITMQ__URL", RABBITMQ.into()),
-        ("BACKBONE_EVENT_BUS__RABBITMQ__EXCHANGE", exchange.into()),
-        (
-            "BACKBONE_EVENT_BUS__RABBITMQ__QUEUE_PREFIX",
-            format!("{exchange}."),
-        ),
-        ("BACKBONE_WORKER__RELAY_INTERVAL_MILLISECONDS", "50".into()),
-        ("BACKBONE_PUSH__DELIVERY__POLL_INTERVAL_MILLISECONDS", "50".into()),
-        ("BACKBONE_JOBS__IDENTITY_DELETION_INTERVAL_SECONDS", "0".into()),
-        (
-            "BACKBONE_JOBS__GRACE_PERIOD_REMINDERS_INTERVAL_SECONDS",
-            "0".into(),
-        ),
-        ("BACKBONE_JOBS__HOUSEKEEPING_INTERVAL_SECONDS", "0".into()),
-        ("BACKBONE_LOG__LEVEL", "info".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    support::with(
+        process_env(db, data, RABBITMQ.into(), "scale-out-admin-api-key"),
+        &[
+            ("BACKBONE_DATABASE__MAX_CONNECTIONS", "8".into()),
+            ("BACKBONE_EVENT_BUS__RABBITMQ__EXCHANGE", exchange.into()),
+            (
+                "BACKBONE_EVENT_BUS__RABBITMQ__QUEUE_PREFIX",
+                format!("{exchange}."),
+            ),
+            ("BACKBONE_WORKER__RELAY_INTERVAL_MILLISECONDS", "50".into()),
+            ("BACKBONE_PUSH__DELIVERY__POLL_INTERVAL_MILLISECONDS", "50".into()),
+        ],
+    )
 }
 
 impl Cluster {

@@ -27,6 +27,44 @@ pub fn unique() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
 }
 
+/// What every process of a multi-process test is started with: its data directory, the shared
+/// PostgreSQL database, one JWT key and API key for all of them, the event bus on RabbitMQ at
+/// `broker_url`, and no scheduled jobs (the tests run what they need themselves).
+pub fn process_env(
+    db: &PostgresDatabase,
+    data: &TempDir,
+    broker_url: String,
+    api_key: &str,
+) -> Vec<(String, String)> {
+    [
+        ("BACKBONE_DATA_DIR", data.0.display().to_string()),
+        ("BACKBONE_DATABASE__URL", db.url.clone()),
+        (
+            "BACKBONE_AUTHENTICATION__JWT_SIGNING_KEY",
+            backbone_web::JwtKeys::generate_pem(),
+        ),
+        ("BACKBONE_ADMIN_API__API_KEY", api_key.into()),
+        ("BACKBONE_EVENT_BUS__PROVIDER", "rabbitmq".into()),
+        ("BACKBONE_EVENT_BUS__RABBITMQ__URL", broker_url),
+        ("BACKBONE_JOBS__IDENTITY_DELETION_INTERVAL_SECONDS", "0".into()),
+        (
+            "BACKBONE_JOBS__GRACE_PERIOD_REMINDERS_INTERVAL_SECONDS",
+            "0".into(),
+        ),
+        ("BACKBONE_JOBS__HOUSEKEEPING_INTERVAL_SECONDS", "0".into()),
+        ("BACKBONE_LOG__LEVEL", "info".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// Adds `extra` to a [`process_env`].
+pub fn with(mut env: Vec<(String, String)>, extra: &[(&str, String)]) -> Vec<(String, String)> {
+    env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+    env
+}
+
 /// A directory removed when dropped.
 pub struct TempDir(pub PathBuf);
 
