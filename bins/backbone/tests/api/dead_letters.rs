@@ -44,7 +44,7 @@ async fn spawn(backend: Backend) -> TestApp {
 }
 
 /// Writes an event to the outbox as a module would.
-async fn enqueue(app: &TestApp, event_type: &'static str, payload: serde_json::Value) -> String {
+pub(crate) async fn enqueue(app: &TestApp, event_type: &'static str, payload: serde_json::Value) -> String {
     let event = DomainEvent {
         id: uuid::Uuid::new_v4().simple().to_string(),
         event_type,
@@ -57,7 +57,7 @@ async fn enqueue(app: &TestApp, event_type: &'static str, payload: serde_json::V
     event.id
 }
 
-fn status_changed(peer: &str, initiator: &str, relationship: &str) -> serde_json::Value {
+pub(crate) fn status_changed(peer: &str, initiator: &str, relationship: &str) -> serde_json::Value {
     json!({
         "RelationshipId": relationship,
         "NewStatus": "Pending",
@@ -67,7 +67,7 @@ fn status_changed(peer: &str, initiator: &str, relationship: &str) -> serde_json
     })
 }
 
-async fn external_events_of(app: &TestApp, owner: &str) -> i64 {
+pub(crate) async fn external_events_of(app: &TestApp, owner: &str) -> i64 {
     backbone_db::sqlx::query_scalar("SELECT COUNT(*) FROM external_events WHERE owner = $1")
         .bind(owner)
         .fetch_one(app.app.db.pool())

@@ -531,3 +531,16 @@ impl TestApp {
         }
     }
 }
+
+/// Waits until `condition` holds, polling every 20 ms; fails the test with `what` after `timeout`.
+/// For work that happens outside the test's control (a broker's consumers), never a blind sleep.
+pub async fn wait_for(what: &str, timeout: std::time::Duration, mut condition: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !condition().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

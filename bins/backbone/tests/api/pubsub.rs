@@ -7,11 +7,14 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use backbone_core::events::DomainEvent;
 use backbone_eventbus::Provider;
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp};
+use crate::dead_letters::{enqueue, external_events_of, status_changed};
+use crate::helpers::{wait_for, Backend, TestApp};
+
+/// How long the broker's consumers get for what a test waits for.
+const WAIT: Duration = Duration::from_secs(30);
 
 const EMULATOR_DIR: &str = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/lib";
 
@@ -62,14 +65,6 @@ impl Drop for Emulator {
     }
 }
 
-async fn wait_for(what: &str, mut condition: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !condition().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 async fn events_travel_through_pubsub(backend: Backend) {
     let emulator = Emulator::start().await;
     let app = TestApp::spawn_with(backend, |settings| {
@@ -89,49 +84,30 @@ async fn events_travel_through_pubsub(backend: Backend) {
 
     let peer = app.create_identity().await;
     let initiator = app.create_identity().await;
-    let mut connection = app.app.db.writer().acquire().await.unwrap();
-    for payload in [
-        json!({ "Peer": peer.address }),
-        json!({
-            "RelationshipId": backbone_core::ids::generate_id("REL"),
-            "NewStatus": "Pending",
-            "Initiator": initiator.address,
-            "Peer": peer.address,
-            "WasDueToIdentityDeletion": false,
-        }),
-    ] {
-        let event = DomainEvent {
-            id: uuid::Uuid::new_v4().simple().to_string(),
-            event_type: "RelationshipStatusChanged",
-            payload,
-        };
-        backbone_db::outbox::enqueue(&mut connection, &event, app.clock_now())
-            .await
-            .unwrap();
-    }
-    drop(connection);
+    // Names the peer, so the event behind it must wait for it; misses every other field.
+    enqueue(&app, "RelationshipStatusChanged", json!({ "Peer": peer.address })).await;
+    let relationship = backbone_core::ids::generate_id("REL");
+    enqueue(
+        &app,
+        "RelationshipStatusChanged",
+        status_changed(&peer.address, &initiator.address, &relationship),
+    )
+    .await;
     assert!(
         app.process_events().await >= 4,
         "acknowledged by the server, so published"
     );
-    let external_events = async || -> i64 {
-        backbone_db::sqlx::query_scalar("SELECT COUNT(*) FROM external_events WHERE owner = $1")
-            .bind(&peer.address)
-            .fetch_one(app.app.db.pool())
-            .await
-            .unwrap()
-    };
-    wait_for("the good event's external event", async || {
-        external_events().await == 1
+    wait_for("the good event's external event", WAIT, async || {
+        external_events_of(&app, &peer.address).await == 1
     })
     .await;
-    wait_for("the poisoned event's dead letters", async || {
+    wait_for("the poisoned event's dead letters", WAIT, async || {
         app.app.events.dead_letters.count().await.unwrap() == 2
     })
     .await;
     // What the handlers raised meanwhile is relayed as well; nothing is handled twice.
     app.process_events().await;
-    assert_eq!(external_events().await, 1);
+    assert_eq!(external_events_of(&app, &peer.address).await, 1);
     let health = app.get("/health", None).await;
     health.expect_status(200);
     bus.delete_topology().await.unwrap();

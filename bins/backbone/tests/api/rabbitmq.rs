@@ -4,11 +4,14 @@
 
 use std::time::Duration;
 
-use backbone_core::events::DomainEvent;
 use backbone_eventbus::Provider;
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp};
+use crate::dead_letters::{enqueue, external_events_of, status_changed};
+use crate::helpers::{wait_for, Backend, TestApp};
+
+/// How long the broker's consumers get for what a test waits for.
+const WAIT: Duration = Duration::from_secs(20);
 
 const RABBITMQ: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
@@ -33,49 +36,18 @@ async fn spawn(backend: Backend) -> TestApp {
     app
 }
 
-async fn wait_for(what: &str, mut condition: impl AsyncFnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !condition().await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn external_events_of(app: &TestApp, owner: &str) -> i64 {
-    backbone_db::sqlx::query_scalar("SELECT COUNT(*) FROM external_events WHERE owner = $1")
-        .bind(owner)
-        .fetch_one(app.app.db.pool())
-        .await
-        .unwrap()
-}
-
 async fn events_travel_through_the_broker_and_poison_is_set_aside(app: TestApp) {
     let peer = app.create_identity().await;
     let initiator = app.create_identity().await;
-    let mut connection = app.app.db.writer().acquire().await.unwrap();
-    for payload in [
-        json!({ "Peer": peer.address }),
-        json!({
-            "RelationshipId": backbone_core::ids::generate_id("REL"),
-            "NewStatus": "Pending",
-            "Initiator": initiator.address,
-            "Peer": peer.address,
-            "WasDueToIdentityDeletion": false,
-        }),
-    ] {
-        let event = DomainEvent {
-            id: uuid::Uuid::new_v4().simple().to_string(),
-            event_type: "RelationshipStatusChanged",
-            payload,
-        };
-        backbone_db::outbox::enqueue(&mut connection, &event, app.clock_now())
-            .await
-            .unwrap();
-    }
-    drop(connection);
+    // Names the peer, so the event behind it must wait for it; misses every other field.
+    enqueue(&app, "RelationshipStatusChanged", json!({ "Peer": peer.address })).await;
+    let relationship = backbone_core::ids::generate_id("REL");
+    enqueue(
+        &app,
+        "RelationshipStatusChanged",
+        status_changed(&peer.address, &initiator.address, &relationship),
+    )
+    .await;
     // Published once the broker confirmed them: the outbox is empty afterwards.
     assert!(app.process_events().await >= 4);
     let unpublished: i64 =
@@ -85,16 +57,16 @@ async fn events_travel_through_the_broker_and_poison_is_set_aside(app: TestApp) 
             .unwrap();
     assert_eq!(unpublished, 0);
 
-    wait_for("the good event's external event", async || {
+    wait_for("the good event's external event", WAIT, async || {
         external_events_of(&app, &peer.address).await == 1
     })
     .await;
-    wait_for("the poisoned event's dead letters", async || {
+    wait_for("the poisoned event's dead letters", WAIT, async || {
         app.app.events.dead_letters.count().await.unwrap() == 2
     })
     .await;
     let bus = app.app.events.rabbitmq().unwrap();
-    wait_for("empty queues", async || {
+    wait_for("empty queues", WAIT, async || {
         bus.queue_depths()
             .await
             .unwrap()
