@@ -251,3 +251,56 @@ async fn deletion_processes_and_audit_logs_are_shown(app: TestApp) {
     let unknown = admin_get(&app, "/api/v1/Identities/someone/DeletionProcesses/AuditLogs").await;
     assert_eq!(unknown.expect_status(200).result(), &json!([]));
 }
+
+mod parallel_operator_creations_stop_at_the_client_limit {
+    use super::*;
+    use crate::helpers::Backend;
+
+    /// 12 operator creations at once for a client that may have 5 identities: the limit is
+    /// checked under the client row's lock in the creating transaction, so exactly 5 are
+    /// created, on a pool of its default size.
+    async fn twelve_against_five(app: TestApp) {
+        backbone_db::sqlx::query("UPDATE oauth_clients SET max_identities = 5")
+            .execute(app.app.db.writer())
+            .await
+            .unwrap();
+        let mut requests = Vec::new();
+        for _ in 0..12 {
+            let key = SigningKey::generate(&mut rand_core());
+            requests.push(creation_request(&app, &key, CLIENT_ID).await);
+        }
+        let answers = futures::future::join_all(
+            requests
+                .into_iter()
+                .map(|r| admin(&app, Method::POST, "/api/v1/Identities", Some(r))),
+        )
+        .await;
+        let created = answers.iter().filter(|a| a.status == 201).count();
+        assert_eq!(created, 5);
+        for refused in answers.iter().filter(|a| a.status != 201) {
+            refused.expect_error(
+                400,
+                "error.platform.validation.device.clientReachedIdentitiesLimit",
+            );
+        }
+        assert_eq!(app.count("identities").await, 5);
+    }
+
+    async fn spawn(backend: Backend) -> TestApp {
+        let defaults = backbone::config::Settings::default().database;
+        TestApp::spawn_with(backend, |settings| {
+            settings.database.max_connections = defaults.max_connections;
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        twelve_against_five(spawn(Backend::Sqlite).await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        twelve_against_five(spawn(Backend::Postgres).await).await;
+    }
+}
