@@ -357,6 +357,12 @@ impl Application {
         })
     }
 
+    /// Ends the process's connections in order: the broker's, then the database pool.
+    pub async fn close(&self) {
+        self.events.close().await;
+        self.db.close().await;
+    }
+
     pub fn devices_state(&self) -> DevicesState {
         DevicesState {
             service: self.devices.clone(),

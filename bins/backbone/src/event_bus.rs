@@ -118,6 +118,13 @@ impl Events {
         }
     }
 
+    /// Closes the broker connection (RabbitMQ) before the process ends.
+    pub async fn close(&self) {
+        if let Broker::RabbitMq(bus) = &self.broker {
+            bus.close(std::time::Duration::from_secs(5)).await;
+        }
+    }
+
     /// The worker role: with a broker, consume the handlers' queues (the in-process bus needs
     /// nothing: the relay runs the handlers).
     pub fn start_consumers(&self) {

@@ -78,22 +78,30 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Healthcheck { url } => healthcheck(&settings, url).await,
         Command::Events(command) => {
             let app = Application::build(settings, None).await?;
-            match command {
+            let result = match command {
                 EventsCommand::DeadLetters(command) => {
                     backbone::events_cli::dead_letters(&app, command).await
                 }
                 EventsCommand::DeleteTopology => backbone::events_cli::delete_topology(&app).await,
-            }
+            };
+            app.close().await;
+            result
         }
         Command::Job(JobCommand::Run { name }) => {
             let app = Application::build(settings, None).await?;
-            let summary = backbone::jobs::run(&app, &name).await?;
-            // Events the job raised reach their handlers before the command ends.
-            app.relay.relay_all().await?;
-            let _ = writeln!(std::io::stdout(), "{name}: {summary}");
-            Ok(())
+            let result = run_job(&app, &name).await;
+            app.close().await;
+            result
         }
     }
+}
+
+/// `backbone job run NAME`: the job once, then the events it raised, before the command ends.
+async fn run_job(app: &Application, name: &str) -> anyhow::Result<()> {
+    let summary = backbone::jobs::run(app, name).await?;
+    app.relay.relay_all().await?;
+    let _ = writeln!(std::io::stdout(), "{name}: {summary}");
+    Ok(())
 }
 
 const NONE: Roles = Roles {
@@ -113,7 +121,7 @@ async fn serve(settings: Settings, roles: Roles) -> anyhow::Result<()> {
         tracing::info!(%address, "Admin API listening");
     }
     let result = running.run_until(signal).await;
-    app.db.close().await;
+    app.close().await;
     result
 }
 
@@ -170,6 +178,12 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 
 async fn client_command(command: ClientCommand, settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings, None).await?;
+    let result = run_client_command(&app, command).await;
+    app.close().await;
+    result
+}
+
+async fn run_client_command(app: &Application, command: ClientCommand) -> anyhow::Result<()> {
     let service = &app.devices;
     match command {
         ClientCommand::Create(args) => {
@@ -213,6 +227,12 @@ async fn client_command(command: ClientCommand, settings: Settings) -> anyhow::R
 
 async fn tier_command(command: TierCommand, settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings, None).await?;
+    let result = run_tier_command(&app, command).await;
+    app.close().await;
+    result
+}
+
+async fn run_tier_command(app: &Application, command: TierCommand) -> anyhow::Result<()> {
     match command {
         TierCommand::List => {
             let tiers = app
@@ -231,7 +251,7 @@ async fn tier_command(command: TierCommand, settings: Settings) -> anyhow::Resul
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             print_json(&serde_json::json!({ "id": tier.id.as_str(), "name": tier.name }))?;
         }
-        TierCommand::Quota(command) => tier_quota_command(&app, command).await?,
+        TierCommand::Quota(command) => tier_quota_command(app, command).await?,
     }
     Ok(())
 }
@@ -262,6 +282,12 @@ async fn tier_quota_command(app: &Application, command: TierQuotaCommand) -> any
 /// `identity quota add|remove`, with the Admin API's rules.
 async fn identity_quota_command(command: IdentityQuotaCommand, settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings, None).await?;
+    let result = run_identity_quota_command(&app, command).await;
+    app.close().await;
+    result
+}
+
+async fn run_identity_quota_command(app: &Application, command: IdentityQuotaCommand) -> anyhow::Result<()> {
     match command {
         IdentityQuotaCommand::Add { address, quota } => {
             let quota = app

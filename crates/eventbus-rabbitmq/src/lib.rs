@@ -59,8 +59,10 @@ struct Shared {
     /// The confirm-mode channel of the current connection; `None` while disconnected.
     publisher: watch::Sender<Option<Channel>>,
     consuming: watch::Sender<Option<Consuming>>,
-    /// Set by [`RabbitMqBus::delete_topology`]: the supervisor stops.
+    /// Set by [`RabbitMqBus::close`] and [`RabbitMqBus::delete_topology`]: the supervisor stops.
     retired: std::sync::atomic::AtomicBool,
+    /// The supervisor task, awaited by [`RabbitMqBus::close`].
+    supervisor: Mutex<Option<tokio::task::JoinHandle<()>>>,
     last_error: Mutex<Option<String>>,
 }
 
@@ -82,10 +84,33 @@ impl RabbitMqBus {
             publisher: watch::channel(None).0,
             consuming: watch::channel(None).0,
             retired: false.into(),
+            supervisor: Mutex::new(None),
             last_error: Mutex::new(Some("not connected yet".into())),
         });
-        tokio::spawn(supervisor::run(shared.clone()));
+        let task = tokio::spawn(supervisor::run(shared.clone()));
+        *lock(&shared.supervisor) = Some(task);
         Self { shared }
+    }
+
+    /// Stops the supervisor and closes the connection to the broker, so that a process that
+    /// ends (a CLI command, a stopped server) does not leave it to the runtime's shutdown,
+    /// which lapin reports as a connection error. Waits at most `within`.
+    pub async fn close(&self, within: Duration) {
+        self.retire();
+        let Some(mut task) = lock(&self.shared.supervisor).take() else {
+            return;
+        };
+        if tokio::time::timeout(within, &mut task).await.is_err() {
+            task.abort();
+        }
+    }
+
+    /// Marks the bus retired and ends the current session; the supervisor then stops.
+    fn retire(&self) {
+        self.shared
+            .retired
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.shared.consuming.send_replace(None);
     }
 
     /// Starts consuming every handler's queue (now, and after every reconnect).
@@ -120,7 +145,13 @@ impl RabbitMqBus {
 
     /// Messages ready in each handler's queue (not yet delivered to a consumer).
     pub async fn queue_depths(&self) -> anyhow::Result<Vec<(String, u32)>> {
-        let channel = self.admin_channel().await?;
+        let (connection, channel) = self.admin_channel().await?;
+        let depths = self.read_depths(&channel).await;
+        supervisor::close(connection, "inspected").await;
+        depths
+    }
+
+    async fn read_depths(&self, channel: &Channel) -> anyhow::Result<Vec<(String, u32)>> {
         let mut depths = Vec::new();
         for queue in &self.shared.queues {
             let options = QueueDeclareOptions {
@@ -138,12 +169,14 @@ impl RabbitMqBus {
     /// Stops this bus for good and deletes the queues and the exchange it declared (tests;
     /// decommissioning). Other processes still connected would declare them again.
     pub async fn delete_topology(&self) -> anyhow::Result<()> {
-        let channel = self.admin_channel().await?;
-        self.shared
-            .retired
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        // Ends the current session; the supervisor sees `retired` and stops.
-        self.shared.consuming.send_replace(None);
+        let (connection, channel) = self.admin_channel().await?;
+        self.close(Duration::from_secs(5)).await;
+        let deleted = self.delete_declared(&channel).await;
+        supervisor::close(connection, "deleted").await;
+        deleted
+    }
+
+    async fn delete_declared(&self, channel: &Channel) -> anyhow::Result<()> {
         for queue in &self.shared.queues {
             channel
                 .queue_delete(&queue.queue, QueueDeleteOptions::default())
@@ -157,19 +190,22 @@ impl RabbitMqBus {
 
     /// A channel on a connection of its own, for inspection: what it does (a passive declare
     /// of a missing queue closes the channel) cannot disturb publishing or consuming.
-    async fn admin_channel(&self) -> anyhow::Result<Channel> {
+    async fn admin_channel(&self) -> anyhow::Result<(lapin::Connection, Channel)> {
         let connection = supervisor::open(&self.shared.config.url).await?;
-        Ok(connection.create_channel().await?)
+        let channel = connection.create_channel().await?;
+        Ok((connection, channel))
     }
 
     fn last_error(&self) -> String {
-        self.shared
-            .last_error
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.shared.last_error)
             .clone()
             .unwrap_or_else(|| "not connected".into())
     }
+}
+
+/// The guarded value even if a holder panicked: each of these is replaced whole.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Every handler's queue, named after it and bound to the types it subscribes to.

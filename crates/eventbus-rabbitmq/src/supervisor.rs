@@ -92,8 +92,21 @@ async fn session(
         Ok(()) = consuming.changed() => End::ConsumingChanged,
     };
     consumers.abort_all();
-    let _ = connection.close(200, "reconnecting").await;
+    if shared.retired.load(std::sync::atomic::Ordering::SeqCst) {
+        close(connection, "closing").await;
+    } else {
+        // Reconnecting at once matters more than the old I/O thread's last log line.
+        let _ = connection.close(200, "reconnecting").await;
+    }
     end
+}
+
+/// Closes a connection and waits until lapin's I/O thread has ended: left running, it would
+/// fail (and log errors) when the runtime shuts down at the end of the process.
+pub async fn close(connection: Connection, reason: &str) {
+    let _ = connection.close(200, reason).await;
+    let io_loop = tokio::task::spawn_blocking(move || connection.run());
+    let _ = tokio::time::timeout(Duration::from_secs(5), io_loop).await;
 }
 
 /// Connects, declares the topology and makes the publisher channel available.
@@ -106,8 +119,8 @@ pub async fn open(url: &str) -> anyhow::Result<Connection> {
     Ok(Connection::connect(url, properties).await?)
 }
 
-async fn connect(shared: &Shared, lost: Arc<Notify>) -> anyhow::Result<Arc<Connection>> {
-    let connection = Arc::new(open(&shared.config.url).await?);
+async fn connect(shared: &Shared, lost: Arc<Notify>) -> anyhow::Result<Connection> {
+    let connection = open(&shared.config.url).await?;
     let mut events = connection.events_listener();
     tokio::spawn(async move {
         while let Some(event) = events.next().await {
