@@ -8,7 +8,7 @@ use axum::routing::get;
 use backbone_blob::{BlobError, BlobStore};
 use backbone_core::SharedClock;
 use backbone_db::Database;
-use backbone_eventbus::OutboxRelay;
+use backbone_eventbus::{DeadLetterStore, OutboxRelay};
 use backbone_gateway::metrics::{GaugeSource, Scrape};
 use backbone_gateway::{health, Readiness, ReadinessCheck};
 use backbone_push::connectors::sse::SseHub;
@@ -16,8 +16,10 @@ use backbone_web::Routes;
 
 use crate::app::Application;
 
-/// The readiness checks: the database and blob storage. The broker's check joins them when
-/// the event bus has a broker (`("broker", Arc::new(...))`); the in-process bus has none.
+/// The readiness checks: the database and blob storage. Not the broker: events wait in the
+/// outbox while it is away and the API goes on answering (tests/broker_outage.rs), so taking
+/// every replica out of the load balancer would turn a delay into an outage. `/health` names
+/// the bus's state instead.
 pub fn readiness(db: &Database, blobs: &Arc<dyn BlobStore>) -> Readiness {
     Readiness::new(vec![
         ("database", Arc::new(DatabaseCheck(db.clone()))),
@@ -49,9 +51,10 @@ impl ReadinessCheck for BlobStorageCheck {
     }
 }
 
-/// The gauges sampled at each scrape. Dead letters join them when the event bus keeps any.
+/// The gauges sampled at each scrape.
 fn gauge_sources(app: &Application) -> Vec<Arc<dyn GaugeSource>> {
     vec![
+        Arc::new(DeadLetters(app.events.dead_letters.clone())),
         Arc::new(DatabasePool(app.db.clone())),
         Arc::new(Outbox {
             relay: app.relay.clone(),
@@ -99,6 +102,19 @@ impl GaugeSource for Outbox {
         });
         metrics::gauge!("backbone_outbox_pending").set(backlog.pending as f64);
         metrics::gauge!("backbone_outbox_relay_lag_seconds").set(lag);
+        Ok(())
+    }
+}
+
+/// `backbone_dead_letter_events`: events set aside after their handler kept failing, waiting
+/// for an operator (`backbone events dead-letters list|retry|discard`).
+struct DeadLetters(DeadLetterStore);
+
+#[async_trait::async_trait]
+impl GaugeSource for DeadLetters {
+    async fn sample(&self) -> anyhow::Result<()> {
+        let count = self.0.count().await?;
+        metrics::gauge!("backbone_dead_letter_events").set(count as f64);
         Ok(())
     }
 }

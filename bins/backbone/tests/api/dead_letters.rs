@@ -131,6 +131,21 @@ async fn a_poisoned_event_is_set_aside_and_the_events_behind_it_go_on(app: TestA
     let health = app.get("/health", None).await;
     health.expect_status(200);
     assert_eq!(health.body["deadLetters"], 2);
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.admin_base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line == "backbone_dead_letter_events 2"),
+        "{metrics}"
+    );
 }
 
 async fn a_dead_letter_can_be_replayed_or_discarded(app: TestApp) {

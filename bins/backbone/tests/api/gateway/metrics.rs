@@ -66,6 +66,7 @@ async fn metrics_show_requests_by_route_template_and_the_sampled_gauges() {
         "backbone_outbox_pending",
         "backbone_outbox_relay_lag_seconds",
         "backbone_sse_open_streams",
+        "backbone_dead_letter_events",
     ] {
         value(&metrics, gauge);
     }
