@@ -4,12 +4,14 @@
 
 mod admin;
 pub mod domain;
+pub mod error;
 mod http;
 pub mod service;
 pub mod store;
 
 pub use admin::{admin_routes, AdminChallengeDto};
 pub use domain::Challenge;
+pub use error::ChallengesError;
 pub use http::{routes, ChallengesState};
 pub use service::QuotaGate;
 pub use store::ChallengeStore;
