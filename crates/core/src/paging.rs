@@ -82,6 +82,15 @@ impl<T> Page<T> {
         self.total_records.div_ceil(u64::from(self.request.size))
     }
 
+    /// Maps every item with a conversion that may fail (a stored row into a domain value).
+    pub fn try_map<U, E>(self, f: impl FnMut(&T) -> Result<U, E>) -> Result<Page<U>, E> {
+        Ok(Page {
+            items: self.items.iter().map(f).collect::<Result<_, _>>()?,
+            request: self.request,
+            total_records: self.total_records,
+        })
+    }
+
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page {
             items: self.items.into_iter().map(f).collect(),

@@ -175,12 +175,16 @@ impl DevicesService {
             address: address.clone(),
             tier: client.default_tier.clone(),
         });
+        let mut tx = self.store.db().begin_write().await?;
         match self
             .store
-            .create_identity(&identity, &device, &password_hash, &event)
+            .create_identity(&mut tx, &identity, &device, &password_hash, &event)
             .await?
         {
-            CreateIdentityOutcome::Created => Ok((identity, device)),
+            CreateIdentityOutcome::Created => {
+                tx.commit().await?;
+                Ok((identity, device))
+            }
             CreateIdentityOutcome::AddressAlreadyExists => Err(DevicesError::AddressAlreadyExists),
             CreateIdentityOutcome::ClientReachedIdentitiesLimit => {
                 Err(DevicesError::ClientReachedIdentitiesLimit)
@@ -409,9 +413,11 @@ impl DevicesService {
                 identity_address: login.device.identity_address.clone(),
             })
         });
+        let mut tx = self.store.db().begin_write().await?;
         self.store
-            .record_successful_login(&login.device.id, now, backup_used.as_ref())
+            .record_successful_login(&mut tx, &login.device.id, now, backup_used.as_ref())
             .await?;
+        tx.commit().await?;
         Ok(LoggedIn {
             device: login.device,
             client_id: client_id.to_owned(),
@@ -442,13 +448,15 @@ impl DevicesService {
         let event = DomainEvent::from_event(&FeatureFlagsOfIdentityChanged {
             identity_address: identity.clone(),
         });
+        let mut tx = self.store.db().begin_write().await?;
         let stored = self
             .store
-            .upsert_feature_flags(identity, &flags, max, &event, self.clock.now())
+            .upsert_feature_flags(&mut tx, identity, &flags, max, &event, self.clock.now())
             .await?;
         if !stored {
             return Err(DevicesError::MaxNumberOfFeatureFlagsExceeded(max));
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -538,13 +546,15 @@ impl DevicesService {
             id: tier.id.clone(),
             name: tier.name.clone(),
         });
+        let mut tx = self.store.db().begin_write().await?;
         if !self
             .store
-            .insert_tier(&tier, &event, self.clock.now())
+            .insert_tier(&mut tx, &tier, &event, self.clock.now())
             .await?
         {
             return Err(DevicesError::TierAlreadyExists);
         }
+        tx.commit().await?;
         Ok(tier)
     }
 
