@@ -3,6 +3,7 @@
 //! They are not consumed by use; they simply expire.
 
 mod admin;
+mod deleter;
 pub mod domain;
 pub mod error;
 mod http;

@@ -103,7 +103,34 @@ pub struct DevicesService {
     pub quotas: Arc<dyn crate::quota::QuotaGate>,
 }
 
+/// What the Devices module asks the other modules.
+#[derive(Clone)]
+pub struct DevicesPorts {
+    pub challenges: Arc<dyn ChallengeDirectory>,
+    /// Whether two identities know each other (feature flags).
+    pub relationships: Arc<dyn RelationshipDirectory>,
+    pub quotas: Arc<dyn crate::quota::QuotaGate>,
+}
+
 impl DevicesService {
+    pub fn new(
+        store: DevicesStore,
+        ports: DevicesPorts,
+        clock: SharedClock,
+        settings: DevicesSettings,
+    ) -> Self {
+        Self {
+            deletion: crate::deletion::DeletionStore::new(store.db().clone()),
+            store,
+            challenges: ports.challenges,
+            relationships: ports.relationships,
+            quotas: ports.quotas,
+            clock,
+            settings: Arc::new(settings),
+            verified_secrets: Arc::default(),
+        }
+    }
+
     // Identities ------------------------------------------------------------------------------
 
     /// I1: creates an identity with its first device.
