@@ -11,11 +11,12 @@ use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::Router;
-use backbone_core::{ApiResult, IdentityAddress};
+use backbone_core::IdentityAddress;
 use backbone_devices::{DevicesState, IdentityDetailsDto};
 use backbone_quotas::{IdentityQuotaDto, QuotasService};
 use backbone_web::failures::{catch_panics, unavailable_as_503, UnavailableClassifier};
 use backbone_web::middleware::{case_insensitive, common_headers, refuse_control_characters};
+use backbone_web::ApiResult;
 use backbone_web::{Envelope, Routes};
 use serde::Serialize;
 

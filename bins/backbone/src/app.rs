@@ -1,24 +1,23 @@
 //! Wiring: one [`Application`] holds the database, the clock and every module's service, and
 //! runs whichever roles the command asked for.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
 use backbone_announcements::{AnnouncementsService, AnnouncementsState, AnnouncementsStore};
 use backbone_challenges::{ChallengeStore, ChallengesState};
 use backbone_core::clock::SystemClock;
-use backbone_core::paging::PagingLimits;
 use backbone_core::SharedClock;
 use backbone_db::Database;
-use backbone_devices::domain::PasswordPolicy;
-use backbone_devices::{DevicesService, DevicesSettings, DevicesState, DevicesStore};
-use backbone_eventbus::{EventHandler, OutboxRelay, RelayWorker};
+use backbone_devices::deletion::IdentityDataDeletion;
+use backbone_devices::{DevicesPorts, DevicesService, DevicesState, DevicesStore};
+use backbone_eventbus::{EventHandler, OutboxRelay};
 use backbone_files::{FilesService, FilesState, FilesStore};
+use backbone_gateway::rate_limits::LimiterClock;
 use backbone_messages::store::MessagesStore;
-use backbone_messages::{MessagesService, MessagesSettings, MessagesState};
+use backbone_messages::{MessagesService, MessagesState};
 use backbone_onboarding::OnboardingState;
-use backbone_push::{PushSender, PushService, PushState, PushStore, PushWorker};
+use backbone_push::{PushSender, PushService, PushState, PushStore};
 use backbone_quotas::{QuotasService, QuotasState};
 use backbone_relationships::store::RelationshipsStore;
 use backbone_relationships::{RelationshipsService, RelationshipsState};
@@ -29,33 +28,13 @@ use backbone_tags::TagsState;
 use backbone_tokens::{TokensService, TokensState, TokensStore};
 use backbone_web::JwtKeys;
 use chrono::Duration;
-use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
 use crate::adapters::{
     quotas_service, ChallengesForDevices, FromRelationships, IdentitiesFromDevices, QuotasGate,
 };
-use crate::config::{Landscape, Settings};
-use crate::server;
-
-/// Which roles to run in this process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Roles {
-    pub consumer_api: bool,
-    pub admin_api: bool,
-    /// Relays domain events from the outbox to their handlers.
-    pub worker: bool,
-}
-
-impl Roles {
-    pub const ALL: Self = Self {
-        consumer_api: true,
-        admin_api: true,
-        worker: true,
-    };
-}
+use crate::config::Settings;
+use crate::event_bus::Events;
 
 /// Everything the roles share.
 #[derive(Clone)]
@@ -84,254 +63,85 @@ pub struct Application {
     /// Hands outbox events to the configured bus; tests call it directly.
     pub relay: OutboxRelay,
     /// The bus, its consumers, dead letters and the SSE fan-out (`[event_bus]`).
-    pub events: crate::event_bus::Events,
+    pub events: Events,
     /// Woken after every successful write request, so the worker relays at once.
     pub wake: Arc<Notify>,
     /// The Consumer API's rate limits and trusted proxies (`[rate_limits]`).
     pub rate_limits: Arc<backbone_gateway::RateLimits>,
     /// `/health/ready`: the dependencies' checks, and 503 once shutting down.
     pub readiness: Arc<backbone_gateway::Readiness>,
-}
-
-/// Servers started by [`Application::start`], with the addresses they actually bound.
-pub struct Running {
-    pub consumer_api: Option<SocketAddr>,
-    pub admin_api: Option<SocketAddr>,
-    /// The `[metrics]` listener, if configured.
-    pub metrics: Option<SocketAddr>,
-    /// The HTTP servers; they end only when `stop` is cancelled (or on an error).
-    servers: JoinSet<anyhow::Result<()>>,
-    /// Workers and jobs: they run until the process ends.
-    tasks: JoinSet<anyhow::Result<()>>,
-    stop: CancellationToken,
-    readiness: Arc<backbone_gateway::Readiness>,
-    shutdown_drain: std::time::Duration,
-    shutdown_timeout: std::time::Duration,
-}
-
-impl Running {
-    /// Waits until any server or worker stops (which only happens on an error).
-    pub async fn wait(mut self) -> anyhow::Result<()> {
-        self.next_stop().await
-    }
-
-    async fn next_stop(&mut self) -> anyhow::Result<()> {
-        let result = tokio::select! {
-            Some(result) = self.servers.join_next() => result,
-            Some(result) = self.tasks.join_next() => result,
-            else => return Ok(()),
-        };
-        result.context("server task panicked")?
-    }
-
-    /// Runs until `signal` resolves (or a server fails), then shuts down gracefully:
-    /// readiness turns 503 and requests are still served for `http.shutdown_drain_seconds`
-    /// (load balancers stop sending new ones), then the listeners stop accepting, and
-    /// connections finish their request in flight within `http.shutdown_timeout_seconds`
-    /// before they are dropped.
-    pub async fn run_until(mut self, signal: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
-        tokio::select! {
-            result = self.next_stop() => return result,
-            () = signal => {}
-        }
-        self.readiness.start_draining();
-        tracing::info!(
-            drain_seconds = self.shutdown_drain.as_secs_f64(),
-            "shutting down: readiness answers 503"
-        );
-        tokio::time::sleep(self.shutdown_drain).await;
-        tracing::info!("shutting down: no new connections");
-        self.stop.cancel();
-        self.tasks.abort_all();
-        let drained = tokio::time::timeout(self.shutdown_timeout, async {
-            while let Some(result) = self.servers.join_next().await {
-                if let Ok(Err(error)) = result {
-                    tracing::warn!(error = %format!("{error:#}"), "a server failed while shutting down");
-                }
-            }
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!("requests still in flight after the shutdown timeout were cut off");
-        }
-        Ok(())
-    }
+    /// Every module's part of deleting an identity, in order (the deletion job).
+    pub identity_deletion: IdentityDataDeletion,
 }
 
 impl Application {
     /// Connects to the database, runs migrations and builds every module.
     pub async fn build(settings: Settings, clock: Option<SharedClock>) -> anyhow::Result<Self> {
         // Rate limits run on a monotonic clock, or on the injected one (tests move it).
-        let limiter_clock = clock.clone().map_or_else(
-            backbone_gateway::rate_limits::LimiterClock::monotonic,
-            backbone_gateway::rate_limits::LimiterClock::injected,
-        );
-        let clock = clock.unwrap_or_else(|| {
-            Arc::new(SystemClock::with_offset(Duration::seconds(
-                settings.testing.clock_offset_seconds,
-            )))
-        });
+        let limiter_clock = clock
+            .clone()
+            .map_or_else(LimiterClock::monotonic, LimiterClock::injected);
+        let clock = clock.unwrap_or_else(|| system_clock(&settings));
         let db = connect_and_migrate(&settings).await?;
-        let jwt = Arc::new(JwtKeys::from_pem(
-            &settings.jwt_signing_key()?,
-            settings.authentication.jwt_lifetime_seconds,
-            clock.clone(),
-        )?);
-        let paging = PagingLimits {
-            default_page_size: settings.pagination.default_page_size,
-            max_page_size: settings.pagination.max_page_size,
-        };
+        let jwt = jwt_keys(&settings, &clock)?;
+        let ports = Ports::new(&db, &clock);
         let challenges = ChallengeStore::new(db.clone());
-        let relationships_store = RelationshipsStore::new(db.clone());
-        let identities = Arc::new(IdentitiesFromDevices(DevicesStore::new(db.clone())));
-        let relationship_directory = Arc::new(FromRelationships(relationships_store.clone()));
-        let quotas = quotas_service(&db, &clock);
-        let gate = Arc::new(QuotasGate(quotas.clone()));
-        let devices = DevicesService {
-            store: DevicesStore::new(db.clone()),
-            challenges: Arc::new(ChallengesForDevices(challenges.clone())),
-            relationships: relationship_directory.clone(),
-            clock: clock.clone(),
-            settings: Arc::new(DevicesSettings {
-                did_domain_name: settings.did_domain_name.clone(),
-                password_policy: if settings.strict_passwords() {
-                    PasswordPolicy::Strict
-                } else {
-                    PasswordPolicy::Relaxed
-                },
-                lockout_duration: Duration::seconds(settings.lockout_seconds()),
-                max_failed_logins: settings.authentication.max_failed_logins,
-                max_feature_flags_per_identity: settings.devices.max_number_of_feature_flags_per_identity,
-                paging,
-                grace_period_days: settings.devices.deletion_grace_period_days,
-                reminder_schedule: backbone_devices::deletion::ReminderSchedule {
-                    days_before_end: settings.devices.grace_period_reminder_days,
-                },
-            }),
-            verified_secrets: Default::default(),
-            deletion: backbone_devices::deletion::DeletionStore::new(db.clone()),
-            quotas: gate.clone(),
-        };
-        let relationships = RelationshipsService {
-            store: relationships_store.clone(),
-            clock: clock.clone(),
-            identities: identities.clone(),
-            quotas: gate.clone(),
-            paging,
-        };
-        let synchronization = SynchronizationService {
-            store: SynchronizationStore::new(db.clone()),
-            clock: clock.clone(),
-            identities: identities.clone(),
-            quotas: gate.clone(),
-            paging,
-        };
-        let tags = TagsState::new(&settings.tags)?;
-        let onboarding = OnboardingState::new(
-            settings.app_onboarding.as_ref(),
-            settings.well_known_endpoints.as_ref(),
-        )?;
-        let tokens = TokensService {
-            store: TokensStore::new(db.clone()),
-            clock: clock.clone(),
-            quotas: gate.clone(),
-            paging,
-        };
-        let blob_storage = &settings.files.blob_storage;
-        let blobs = blob_storage
-            .open(&settings.data_dir)
-            .context("files.blob_storage")?;
-        tracing::info!(
-            "file contents are kept in the {}",
-            blob_storage.describe(&settings.data_dir)
+        let devices = DevicesService::new(
+            DevicesStore::new(db.clone()),
+            ports.devices_ports(&challenges),
+            clock.clone(),
+            settings.devices_settings(),
         );
-        let files = FilesService {
-            store: FilesStore::new(db.clone()),
-            blobs: Arc::new(blobs),
-            quotas: gate.clone(),
-            clock: clock.clone(),
-            paging,
-            max_file_size: settings.files.max_file_size_bytes,
-        };
-        let anonymous_address = backbone_core::IdentityAddress::anonymous(&settings.did_domain_name);
-        let messages = MessagesService {
-            store: MessagesStore::new(db.clone()),
-            clock: clock.clone(),
-            relationships: relationship_directory.clone(),
-            quotas: gate,
-            settings: Arc::new(MessagesSettings {
-                max_number_of_recipients: settings.messages.max_number_of_recipients,
-                max_number_of_unreceived_messages_from_one_sender: settings
-                    .messages
-                    .max_number_of_unreceived_messages_from_one_sender,
-                anonymous_address: anonymous_address.clone(),
-                paging,
-            }),
-        };
-        let mut push_connectors =
-            backbone_push::Connectors::from_config(&settings.push, clock.clone()).context("push")?;
-        if let Some(fan_out) = crate::event_bus::sse_fan_out(&settings, &db) {
-            push_connectors = push_connectors.with_sse_fan_out(fan_out);
-        }
-        let push_connectors = Arc::new(push_connectors);
-        let push = PushService {
-            store: PushStore::new(db.clone()),
-            connectors: push_connectors.clone(),
-            identities: identities.clone(),
-            devices: identities,
-            relationships: relationship_directory,
-            texts: Arc::new(settings.push.text_catalog()),
-            clock: clock.clone(),
-            wake: Arc::new(Notify::new()),
-        };
-        let push_sender = PushSender {
-            store: push.store.clone(),
-            connectors: push_connectors,
-            clock: clock.clone(),
-            policy: backbone_push::RetryPolicy::from_config(&settings.push.delivery),
-        };
-        let handlers: Vec<Arc<dyn EventHandler>> = vec![
-            Arc::new(backbone_messages::events::DecompositionHandler {
-                store: messages.store.clone(),
-                anonymous_address,
-            }),
-            Arc::new(ExternalEventsHandler {
-                store: synchronization.store.clone(),
-                clock: clock.clone(),
-            }),
-            Arc::new(backbone_relationships::events::FeatureFlagsHandler {
-                store: relationships_store.clone(),
-                clock: clock.clone(),
-            }),
-            Arc::new(backbone_quotas::events::TierDeletedHandler {
-                store: quotas.store.clone(),
-            }),
-            Arc::new(backbone_relationships::events::IdentityDeletionHandler {
-                store: relationships_store,
-                clock: clock.clone(),
-            }),
-            // Last: pushes only queue deliveries, after the other modules did their part.
-            Arc::new(backbone_push::PushEventsHandler {
-                service: push.clone(),
-            }),
-            Arc::new(backbone_push::AnnouncementPushHandler {
-                service: push.clone(),
-            }),
-        ];
-        let events = crate::event_bus::Events::build(&settings, &db, handlers, clock.clone()).await?;
-        let relay = OutboxRelay::new(db.clone(), events.bus.clone(), clock.clone())
-            .with_concurrency(settings.worker.max_concurrent_events);
-        let rate_limits = Arc::new(backbone_gateway::RateLimits::new(
-            &settings.rate_limits,
-            settings.rate_limits_by_default(),
-            limiter_clock.clone(),
-        )?);
-        let readiness = Arc::new(server::observability::readiness(&db, &files.blobs));
+        let Exchange {
+            relationships,
+            synchronization,
+            tokens,
+            messages,
+        } = Exchange::new(&settings, &db, &clock, &ports);
+        let files = files_service(&settings, &db, &clock, &ports)?;
+        let (push, push_sender) = push_service(&settings, &db, &clock, &ports)?;
         let announcements = AnnouncementsService {
             store: AnnouncementsStore::new(db.clone()),
             clock: clock.clone(),
         };
+        let handlers = event_handlers(
+            &settings,
+            &clock,
+            &messages,
+            &synchronization,
+            &relationships,
+            &ports,
+            &push,
+        );
+        let events = Events::build(&settings, &db, handlers, clock.clone()).await?;
         Ok(Self {
+            identity_deletion: IdentityDataDeletion::new(
+                devices.clone(),
+                &[
+                    Arc::new(announcements.clone()),
+                    Arc::new(challenges.clone()),
+                    Arc::new(files.clone()),
+                    Arc::new(messages.clone()),
+                    Arc::new(ports.quotas.clone()),
+                    Arc::new(relationships.clone()),
+                    Arc::new(synchronization.clone()),
+                    Arc::new(tokens.clone()),
+                ],
+                settings.anonymous_address(),
+            )?,
+            relay: OutboxRelay::new(db.clone(), events.bus.clone(), clock.clone())
+                .with_concurrency(settings.worker.max_concurrent_events),
+            rate_limits: Arc::new(backbone_gateway::RateLimits::new(
+                &settings.rate_limits,
+                settings.rate_limits_by_default(),
+                limiter_clock,
+            )?),
+            readiness: Arc::new(crate::readiness::readiness(&db, &files.blobs)),
+            tags: TagsState::new(&settings.tags)?,
+            onboarding: OnboardingState::new(
+                settings.app_onboarding.as_ref(),
+                settings.well_known_endpoints.as_ref(),
+            )?,
             settings: Arc::new(settings),
             db,
             clock,
@@ -343,17 +153,12 @@ impl Application {
             messages,
             relationships,
             synchronization,
-            tags,
-            onboarding,
             tokens,
-            quotas,
+            quotas: ports.quotas,
             push,
             push_sender,
-            relay,
             events,
             wake: Arc::new(Notify::new()),
-            rate_limits,
-            readiness,
         })
     }
 
@@ -428,139 +233,6 @@ impl Application {
             service: self.synchronization.clone(),
         }
     }
-
-    /// Binds the listeners of the requested roles and serves them in background tasks.
-    pub async fn start(&self, roles: Roles) -> anyhow::Result<Running> {
-        let mut running = Running {
-            consumer_api: None,
-            admin_api: None,
-            metrics: None,
-            servers: JoinSet::new(),
-            tasks: JoinSet::new(),
-            stop: CancellationToken::new(),
-            readiness: self.readiness.clone(),
-            shutdown_drain: self.settings.http.shutdown_drain(),
-            shutdown_timeout: self.settings.http.shutdown_timeout(),
-        };
-        self.rate_limits.spawn_housekeeping();
-        self.start_servers(roles, &mut running).await?;
-        if roles.worker {
-            self.start_workers(&mut running.tasks);
-        }
-        if self.settings.landscape == Landscape::Dev && self.settings.testing.clock_offset_seconds != 0 {
-            tracing::warn!(
-                offset = self.settings.testing.clock_offset_seconds,
-                "the server clock is shifted"
-            );
-        }
-        Ok(running)
-    }
-
-    async fn start_servers(&self, roles: Roles, running: &mut Running) -> anyhow::Result<()> {
-        let metrics_listener = self.settings.metrics.listen.is_some();
-        let listeners =
-            usize::from(roles.consumer_api) + usize::from(roles.admin_api) + usize::from(metrics_listener);
-        if listeners == 0 {
-            return Ok(());
-        }
-        let http = &self.settings.http;
-        let connections = server::connection_limit(
-            http.max_connections,
-            listeners,
-            self.settings.database.max_connections,
-        )?;
-        let limits = server::Limits::new(http, connections);
-        if roles.consumer_api {
-            let listener = bind(self.settings.consumer_api.listen, "consumer_api.listen").await?;
-            running.consumer_api = Some(listener.local_addr()?);
-            let router = crate::consumer_api::service(self);
-            // SSE pushes sent by any worker reach the streams held here.
-            self.push.connectors.listen_for_sse();
-            let tls = tls_listener(self.settings.consumer_api.tls.as_ref(), "consumer_api.tls")?;
-            let stop = running.stop.clone();
-            running.servers.spawn(async move {
-                server::serve("consumer API", listener, router, limits, tls, stop)
-                    .await
-                    .context("consumer API server")
-            });
-        }
-        if roles.admin_api {
-            let listener = bind(self.settings.admin_api.listen, "admin_api.listen").await?;
-            running.admin_api = Some(listener.local_addr()?);
-            let router = crate::admin_api::service(self)?;
-            let tls = tls_listener(self.settings.admin_api.tls.as_ref(), "admin_api.tls")?;
-            let stop = running.stop.clone();
-            running.servers.spawn(async move {
-                server::serve("admin API", listener, router, limits, tls, stop)
-                    .await
-                    .context("admin API server")
-            });
-        }
-        if let Some(address) = self.settings.metrics.listen {
-            let listener = bind(address, "metrics.listen").await?;
-            running.metrics = Some(listener.local_addr()?);
-            let router = server::observability::metrics_service(self);
-            let stop = running.stop.clone();
-            running.servers.spawn(async move {
-                server::serve("metrics", listener, router, limits, None, stop)
-                    .await
-                    .context("metrics server")
-            });
-        }
-        Ok(())
-    }
-
-    /// The worker: the scheduled jobs, the push sender and the outbox relay.
-    fn start_workers(&self, tasks: &mut JoinSet<anyhow::Result<()>>) {
-        let schedule = &self.settings.jobs;
-        for (name, seconds) in [
-            ("identity-deletion", schedule.identity_deletion_interval_seconds),
-            (
-                "grace-period-reminders",
-                schedule.grace_period_reminders_interval_seconds,
-            ),
-            ("housekeeping", schedule.housekeeping_interval_seconds),
-        ] {
-            if seconds == 0 {
-                continue;
-            }
-            let app = self.clone();
-            tasks.spawn(async move {
-                let mut ticks = tokio::time::interval(std::time::Duration::from_secs(seconds));
-                loop {
-                    ticks.tick().await;
-                    match crate::jobs::run(&app, name).await {
-                        Ok(summary) => tracing::info!(job = name, %summary, "job finished"),
-                        Err(error) => {
-                            tracing::error!(job = name, error = %format!("{error:#}"), "job failed")
-                        }
-                    }
-                    app.wake.notify_one();
-                }
-            });
-        }
-        let push_worker = PushWorker {
-            sender: self.push_sender.clone(),
-            wake: self.push.wake.clone(),
-            interval: std::time::Duration::from_millis(
-                self.settings.push.delivery.poll_interval_milliseconds,
-            ),
-        };
-        tasks.spawn(async move {
-            push_worker.run().await;
-            Ok(())
-        });
-        let worker = RelayWorker {
-            relay: self.relay.clone(),
-            wake: self.wake.clone(),
-            interval: std::time::Duration::from_millis(self.settings.worker.relay_interval_milliseconds),
-        };
-        tasks.spawn(async move {
-            worker.run().await;
-            Ok(())
-        });
-        self.events.start_consumers();
-    }
 }
 
 pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Database> {
@@ -575,17 +247,184 @@ pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Database
     Ok(db)
 }
 
-fn tls_listener(
-    config: Option<&backbone_gateway::TlsConfig>,
-    key: &str,
-) -> anyhow::Result<Option<backbone_gateway::TlsListener>> {
-    config
-        .map(|config| backbone_gateway::TlsListener::new(config, key))
-        .transpose()
+/// The system clock, shifted by `testing.clock_offset_seconds` (dev only).
+fn system_clock(settings: &Settings) -> SharedClock {
+    Arc::new(SystemClock::with_offset(Duration::seconds(
+        settings.testing.clock_offset_seconds,
+    )))
 }
 
-async fn bind(address: SocketAddr, key: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(address)
-        .await
-        .with_context(|| format!("{key}: cannot listen on {address}"))
+fn jwt_keys(settings: &Settings, clock: &SharedClock) -> anyhow::Result<Arc<JwtKeys>> {
+    Ok(Arc::new(JwtKeys::from_pem(
+        &settings.jwt_signing_key()?,
+        settings.authentication.jwt_lifetime_seconds,
+        clock.clone(),
+    )?))
+}
+
+/// The answers modules give each other, implemented once each over the owning module's store.
+struct Ports {
+    identities: Arc<IdentitiesFromDevices>,
+    relationships: Arc<FromRelationships>,
+    quotas: QuotasService,
+    gate: Arc<QuotasGate>,
+}
+
+impl Ports {
+    fn new(db: &Database, clock: &SharedClock) -> Self {
+        let quotas = quotas_service(db, clock);
+        Self {
+            identities: Arc::new(IdentitiesFromDevices(DevicesStore::new(db.clone()))),
+            relationships: Arc::new(FromRelationships(RelationshipsStore::new(db.clone()))),
+            gate: Arc::new(QuotasGate(quotas.clone())),
+            quotas,
+        }
+    }
+
+    fn devices_ports(&self, challenges: &ChallengeStore) -> DevicesPorts {
+        DevicesPorts {
+            challenges: Arc::new(ChallengesForDevices(challenges.clone())),
+            relationships: self.relationships.clone(),
+            quotas: self.gate.clone(),
+        }
+    }
+}
+
+/// The services of the exchange between identities, which ask the other modules through ports.
+struct Exchange {
+    relationships: RelationshipsService,
+    synchronization: SynchronizationService,
+    tokens: TokensService,
+    messages: MessagesService,
+}
+
+impl Exchange {
+    fn new(settings: &Settings, db: &Database, clock: &SharedClock, ports: &Ports) -> Self {
+        let paging = settings.paging();
+        Self {
+            relationships: RelationshipsService {
+                store: RelationshipsStore::new(db.clone()),
+                clock: clock.clone(),
+                identities: ports.identities.clone(),
+                quotas: ports.gate.clone(),
+                paging,
+            },
+            synchronization: SynchronizationService {
+                store: SynchronizationStore::new(db.clone()),
+                clock: clock.clone(),
+                identities: ports.identities.clone(),
+                quotas: ports.gate.clone(),
+                paging,
+            },
+            tokens: TokensService {
+                store: TokensStore::new(db.clone()),
+                clock: clock.clone(),
+                quotas: ports.gate.clone(),
+                paging,
+            },
+            messages: MessagesService {
+                store: MessagesStore::new(db.clone()),
+                clock: clock.clone(),
+                relationships: ports.relationships.clone(),
+                quotas: ports.gate.clone(),
+                settings: Arc::new(settings.messages_settings()),
+            },
+        }
+    }
+}
+
+fn files_service(
+    settings: &Settings,
+    db: &Database,
+    clock: &SharedClock,
+    ports: &Ports,
+) -> anyhow::Result<FilesService> {
+    let blob_storage = &settings.files.blob_storage;
+    let blobs = blob_storage
+        .open(&settings.data_dir)
+        .context("files.blob_storage")?;
+    tracing::info!(
+        "file contents are kept in the {}",
+        blob_storage.describe(&settings.data_dir)
+    );
+    Ok(FilesService {
+        store: FilesStore::new(db.clone()),
+        blobs: Arc::new(blobs),
+        quotas: ports.gate.clone(),
+        clock: clock.clone(),
+        paging: settings.paging(),
+        max_file_size: settings.files.max_file_size_bytes,
+    })
+}
+
+/// The service that queues pushes and the sender that delivers them, over the same connectors.
+fn push_service(
+    settings: &Settings,
+    db: &Database,
+    clock: &SharedClock,
+    ports: &Ports,
+) -> anyhow::Result<(PushService, PushSender)> {
+    let mut connectors =
+        backbone_push::Connectors::from_config(&settings.push, clock.clone()).context("push")?;
+    if let Some(fan_out) = crate::event_bus::sse_fan_out(settings, db) {
+        connectors = connectors.with_sse_fan_out(fan_out);
+    }
+    let connectors = Arc::new(connectors);
+    let push = PushService {
+        store: PushStore::new(db.clone()),
+        connectors: connectors.clone(),
+        identities: ports.identities.clone(),
+        devices: ports.identities.clone(),
+        relationships: ports.relationships.clone(),
+        texts: Arc::new(settings.push.text_catalog()),
+        clock: clock.clone(),
+        wake: Arc::new(Notify::new()),
+    };
+    let sender = PushSender {
+        store: push.store.clone(),
+        connectors,
+        clock: clock.clone(),
+        policy: backbone_push::RetryPolicy::from_config(&settings.push.delivery),
+    };
+    Ok((push, sender))
+}
+
+/// The integration event handlers of every module, in the order they run for an event.
+fn event_handlers(
+    settings: &Settings,
+    clock: &SharedClock,
+    messages: &MessagesService,
+    synchronization: &SynchronizationService,
+    relationships: &RelationshipsService,
+    ports: &Ports,
+    push: &PushService,
+) -> Vec<Arc<dyn EventHandler>> {
+    vec![
+        Arc::new(backbone_messages::events::DecompositionHandler {
+            store: messages.store.clone(),
+            anonymous_address: settings.anonymous_address(),
+        }),
+        Arc::new(ExternalEventsHandler {
+            store: synchronization.store.clone(),
+            clock: clock.clone(),
+        }),
+        Arc::new(backbone_relationships::events::FeatureFlagsHandler {
+            store: relationships.store.clone(),
+            clock: clock.clone(),
+        }),
+        Arc::new(backbone_quotas::events::TierDeletedHandler {
+            store: ports.quotas.store.clone(),
+        }),
+        Arc::new(backbone_relationships::events::IdentityDeletionHandler {
+            store: relationships.store.clone(),
+            clock: clock.clone(),
+        }),
+        // Last: pushes only queue deliveries, after the other modules did their part.
+        Arc::new(backbone_push::PushEventsHandler {
+            service: push.clone(),
+        }),
+        Arc::new(backbone_push::AnnouncementPushHandler {
+            service: push.clone(),
+        }),
+    ]
 }

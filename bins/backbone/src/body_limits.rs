@@ -16,8 +16,8 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use backbone_core::error::{ErrorBody, ErrorEnvelope, UNEXPECTED};
-use backbone_core::ApiError;
+use backbone_web::error::{ErrorBody, ErrorEnvelope, UNEXPECTED};
+use backbone_web::ApiError;
 use tokio::sync::Semaphore;
 
 /// The budget counts KiB, so that a `u32` of permits covers any body.

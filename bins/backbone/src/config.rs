@@ -17,6 +17,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 mod http;
+mod modules;
 pub use http::HttpSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

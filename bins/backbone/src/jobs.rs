@@ -4,7 +4,6 @@
 //! Every job can be run again after a failure and finishes the work: each step is idempotent,
 //! and an identity being deleted is leased, so two workers never delete it at the same time.
 
-use backbone_core::IdentityAddress;
 use backbone_devices::deletion::DeletionJobReport;
 use chrono::Duration;
 
@@ -47,8 +46,8 @@ async fn run_job(app: &Application, name: &str) -> anyhow::Result<String> {
 }
 
 /// Starts the deletion of identities whose grace period is over and deletes the data of every
-/// identity being deleted, module by module (upstream's order; the identity itself last, so a
-/// failed run can be resumed from its process).
+/// identity being deleted ([`backbone_devices::deletion::IdentityDataDeletion`]: module by
+/// module, the identity itself last, so a failed run can be resumed from its process).
 pub async fn delete_identities(app: &Application) -> anyhow::Result<DeletionJobReport> {
     let (started, deleting) = app.devices.start_due_deletions().await?;
     if !started.is_empty() {
@@ -68,7 +67,7 @@ pub async fn delete_identities(app: &Application) -> anyhow::Result<DeletionJobR
         {
             continue;
         }
-        match delete_identity_data(app, &address).await {
+        match app.identity_deletion.delete(&address).await {
             Ok(()) => report.deleted.push(address),
             Err(error) => {
                 let message = format!("{error:#}");
@@ -80,42 +79,6 @@ pub async fn delete_identities(app: &Application) -> anyhow::Result<DeletionJobR
         }
     }
     Ok(report)
-}
-
-async fn delete_identity_data(app: &Application, address: &IdentityAddress) -> anyhow::Result<()> {
-    let anonymous = IdentityAddress::anonymous(&app.settings.did_domain_name);
-    let devices = &app.devices;
-    app.announcements.delete_identity(address).await?;
-    devices
-        .audit_data_deleted(address, "AnnouncementRecipients")
-        .await?;
-    app.challenges.delete_created_by(address).await?;
-    devices.audit_data_deleted(address, "Challenges").await?;
-    app.files.delete_identity(address, &anonymous).await?;
-    devices.audit_data_deleted(address, "Files").await?;
-    app.messages.store.anonymise_identity(address, &anonymous).await?;
-    devices.audit_data_deleted(address, "Messages").await?;
-    app.quotas.delete_identity(address).await?;
-    devices.audit_data_deleted(address, "QuotaIdentities").await?;
-    app.relationships.delete_identity(address, &anonymous).await?;
-    devices.audit_data_deleted(address, "Relationships").await?;
-    app.synchronization.store.delete_identity(address).await?;
-    devices.audit_data_deleted(address, "ExternalEvents").await?;
-    app.tokens.store.delete_identity(address, &anonymous).await?;
-    devices.audit_data_deleted(address, "Tokens").await?;
-    forget_published_events(app, address).await?;
-    devices.delete_identity(address).await?;
-    Ok(())
-}
-
-/// Published domain events are kept for a while for diagnosis; those naming the deleted
-/// identity go now.
-async fn forget_published_events(app: &Application, address: &IdentityAddress) -> anyhow::Result<()> {
-    backbone_db::sqlx::query("DELETE FROM outbox_events WHERE published_at IS NOT NULL AND payload LIKE $1")
-        .bind(format!("%{address}%"))
-        .execute(app.db.writer())
-        .await?;
-    Ok(())
 }
 
 /// Removes what expired long enough ago: announcements 30 days after expiry, challenges (an hour after expiry, when they can no

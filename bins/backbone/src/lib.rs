@@ -1,7 +1,8 @@
 //! The `backbone` binary as a library, so integration tests can start the real application.
 //!
 //! - [`config`]: layered, validated settings;
-//! - [`app`]: wires modules, stores and the clock together and runs the roles;
+//! - [`app`]: wires modules, stores and the clock together;
+//! - [`roles`]: runs the roles (the servers and the worker) of a built application;
 //! - [`consumer_api`] / [`admin_api`]: the two HTTP surfaces;
 //! - [`event_bus`]: the `[event_bus]` wiring: bus, consumers, dead letters, SSE fan-out;
 //! - [`health`]: the Consumer API's `/health` checks (database, bus, blob storage);
@@ -21,8 +22,11 @@ pub mod event_bus;
 pub mod events_cli;
 pub mod health;
 pub mod jobs;
+pub mod readiness;
+pub mod roles;
 mod secrets;
 pub mod server;
 
-pub use app::{Application, Roles};
+pub use app::Application;
 pub use config::Settings;
+pub use roles::{Roles, Running};

@@ -5,15 +5,17 @@ use std::process::ExitCode;
 use std::io::Write;
 
 use anyhow::Context;
-use backbone::app::{connect_and_migrate, Application, Roles};
+use backbone::app::{connect_and_migrate, Application};
 use backbone::cli::{
     Cli, ClientCommand, Command, EventsCommand, IdentityCommand, IdentityQuotaCommand, JobCommand, QuotaArgs,
     TierCommand, TierQuotaCommand,
 };
 use backbone::config::Settings;
-use backbone_devices::{ClientOverviewDto, CreatedClientDto, TierOverviewDto};
+use backbone::Roles;
+use backbone_devices::{ClientOverviewDto, CreatedClientDto, DevicesError, TierOverviewDto};
 use backbone_quotas::domain::QuotaPeriod;
 use backbone_quotas::{NewQuota, QuotaDefinitionDto};
+use backbone_web::ApiError;
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -176,6 +178,11 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
+/// A Devices failure as the CLI reports it: with the code the API would answer.
+fn cli_error(error: DevicesError) -> anyhow::Error {
+    anyhow::anyhow!("{}", ApiError::from(error))
+}
+
 async fn client_command(command: ClientCommand, settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings, None).await?;
     let result = run_client_command(&app, command).await;
@@ -196,7 +203,7 @@ async fn run_client_command(app: &Application, command: ClientCommand) -> anyhow
                     args.max_identities,
                 )
                 .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .map_err(cli_error)?;
             print_json(&CreatedClientDto::new(client, secret))?;
             let _ = writeln!(
                 std::io::stdout(),
@@ -204,7 +211,7 @@ async fn run_client_command(app: &Application, command: ClientCommand) -> anyhow
             );
         }
         ClientCommand::List => {
-            let clients = service.list_clients().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let clients = service.list_clients().await.map_err(cli_error)?;
             let dtos: Vec<ClientOverviewDto> = clients.into_iter().map(ClientOverviewDto::from).collect();
             print_json(&dtos)?;
         }
@@ -215,7 +222,7 @@ async fn run_client_command(app: &Application, command: ClientCommand) -> anyhow
                     Ok(()) => println!("Successfully deleted client '{id}'"),
                     Err(error) => {
                         failed = true;
-                        eprintln!("Could not delete client '{id}': {error}");
+                        eprintln!("Could not delete client '{id}': {}", ApiError::from(error));
                     }
                 }
             }
@@ -235,20 +242,12 @@ async fn tier_command(command: TierCommand, settings: Settings) -> anyhow::Resul
 async fn run_tier_command(app: &Application, command: TierCommand) -> anyhow::Result<()> {
     match command {
         TierCommand::List => {
-            let tiers = app
-                .devices
-                .list_tiers()
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let tiers = app.devices.list_tiers().await.map_err(cli_error)?;
             let dtos: Vec<TierOverviewDto> = tiers.into_iter().map(TierOverviewDto::from).collect();
             print_json(&dtos)?;
         }
         TierCommand::Create { name } => {
-            let tier = app
-                .devices
-                .create_tier(&name)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let tier = app.devices.create_tier(&name).await.map_err(cli_error)?;
             print_json(&serde_json::json!({ "id": tier.id.as_str(), "name": tier.name }))?;
         }
         TierCommand::Quota(command) => tier_quota_command(app, command).await?,

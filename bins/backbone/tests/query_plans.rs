@@ -463,7 +463,7 @@ fn relationships(ids: &Ids) -> Vec<Case> {
         case("templates: get", sql::find_template(), vec![t(&ids.template)]),
         case(
             "templates: allocated",
-            sql::HAS_ALLOCATION,
+            sql::ALLOCATIONS.has_sql(),
             vec![t(&ids.template), hub()],
         ),
         case(
@@ -499,7 +499,7 @@ fn tokens_and_files(ids: &Ids) -> Vec<Case> {
         ),
         case(
             "tokens: allocated",
-            backbone_tokens::store::sql::HAS_ALLOCATION,
+            backbone_tokens::store::sql::ALLOCATIONS.has_sql(),
             vec![t(&ids.tokens[0]), hub()],
         ),
         case(
@@ -661,7 +661,7 @@ fn worker(ids: &Ids) -> Vec<Case> {
         ),
         case(
             "worker: outbox claim",
-            backbone_eventbus::CLAIM_SQL,
+            backbone_eventbus::claim_sql(backbone_db::Dialect::Postgres),
             vec![Int(now), Int(now), Int(100)],
         ),
     ]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use backbone_core::encoding::{date_format, parse_date};
-use backbone_core::{ApiError, ApiResult};
+use backbone_web::{ApiError, ApiResult};
 use backbone_web::{Caller, CiJson, Created, Envelope, NoContent, QueryParams, Routes};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};

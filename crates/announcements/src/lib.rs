@@ -10,6 +10,7 @@
 //! - [`service`]: the use cases, returning [`AnnouncementsError`];
 //! - `http`: thin Admin and Consumer API handlers.
 
+mod deleter;
 pub mod domain;
 pub mod error;
 mod http;

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::routing::post;
 use backbone_core::encoding::date_format;
-use backbone_core::ApiResult;
+use backbone_web::ApiResult;
 use backbone_web::{Created, Routes};
 use chrono::{DateTime, Utc};
 use serde::Serialize;

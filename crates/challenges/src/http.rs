@@ -4,7 +4,8 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use backbone_core::encoding::date_format;
 use backbone_core::ids::ChallengeId;
-use backbone_core::{ApiError, ApiResult, SharedClock};
+use backbone_core::SharedClock;
+use backbone_web::{ApiError, ApiResult};
 use backbone_web::{Caller, Created, Envelope, MaybeCaller, Routes};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -12,13 +13,23 @@ use serde::Serialize;
 use std::sync::Arc;
 
 use crate::service::QuotaGate;
-use crate::{Challenge, ChallengeStore};
+use crate::{Challenge, ChallengeStore, ChallengesError};
 
 #[derive(Clone)]
 pub struct ChallengesState {
     pub store: ChallengeStore,
     pub clock: SharedClock,
     pub quotas: Arc<dyn QuotaGate>,
+}
+
+impl From<ChallengesError> for ApiError {
+    fn from(error: ChallengesError) -> Self {
+        match error {
+            ChallengesError::QuotaExhausted(metrics) => Self::QuotaExhausted(metrics),
+            ChallengesError::Unexpected(error) => Self::Internal(error),
+            ChallengesError::Database(error) => Self::internal(error),
+        }
+    }
 }
 
 pub fn routes(state: ChallengesState) -> Routes {

@@ -3,13 +3,16 @@
 //! They are not consumed by use; they simply expire.
 
 mod admin;
+mod deleter;
 pub mod domain;
+pub mod error;
 mod http;
 pub mod service;
 pub mod store;
 
 pub use admin::{admin_routes, AdminChallengeDto};
 pub use domain::Challenge;
+pub use error::ChallengesError;
 pub use http::{routes, ChallengesState};
 pub use service::QuotaGate;
 pub use store::ChallengeStore;

@@ -2,9 +2,9 @@
 
 use backbone_core::ids::DeviceId;
 use backbone_core::quotas::MetricKey;
-use backbone_core::{ApiError, ApiResult, IdentityAddress};
+use backbone_core::IdentityAddress;
 
-use crate::{Challenge, ChallengesState};
+use crate::{Challenge, ChallengesError, ChallengesState};
 
 pub use backbone_core::ports::QuotaGate;
 
@@ -13,23 +13,18 @@ pub use backbone_core::ports::QuotaGate;
 pub async fn create_challenge(
     state: &ChallengesState,
     creator: Option<(IdentityAddress, DeviceId)>,
-) -> ApiResult<Challenge> {
+) -> Result<Challenge, ChallengesError> {
     let now = state.clock.now();
     let challenge = Challenge::new(creator, now);
-    let mut tx = state.store.db().begin_write().await.map_err(ApiError::internal)?;
+    let mut tx = state.store.db().begin_write().await?;
     if let Some(identity) = &challenge.created_by {
         state
             .quotas
             .check(&mut tx, identity, &[MetricKey::NumberOfCreatedChallenges], now)
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::QuotaExhausted)?;
+            .await?
+            .map_err(ChallengesError::QuotaExhausted)?;
     }
-    state
-        .store
-        .insert(&mut tx, &challenge)
-        .await
-        .map_err(ApiError::internal)?;
-    tx.commit().await.map_err(ApiError::internal)?;
+    state.store.insert(&mut tx, &challenge).await?;
+    tx.commit().await?;
     Ok(challenge)
 }

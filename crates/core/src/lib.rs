@@ -1,7 +1,8 @@
 //! Building blocks every Backbone module shares.
 //!
 //! Nothing in here depends on a particular module: typed IDs and identity addresses, the clock,
-//! paging, the wire formats for dates and bytes, the upstream error envelope; and the contracts
+//! paging, the wire formats for dates and bytes, upstream's error codes and the transport-neutral
+//! validation failure (the HTTP envelope is `backbone-web`'s); and the contracts
 //! between modules, which every module may depend on because none depends on another: the
 //! integration events, the shared statuses, who acts, and the ports through which modules ask
 //! each other.
@@ -22,4 +23,4 @@ pub mod status;
 pub use actor::Actor;
 pub use address::IdentityAddress;
 pub use clock::{Clock, SharedClock};
-pub use error::{ApiError, ApiResult};
+pub use error::ValidationError;

@@ -1,6 +1,6 @@
 //! Paging of list endpoints (spec §1.4): `pageNumber` from 1, `pageSize` with a default and a maximum.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ValidationError;
 
 #[derive(Debug, Clone, Copy)]
 pub struct PagingLimits {
@@ -25,12 +25,16 @@ pub struct PageRequest {
 
 impl PageRequest {
     /// Applies defaults and limits to the raw query values.
-    pub fn new(number: Option<i64>, size: Option<i64>, limits: PagingLimits) -> ApiResult<Self> {
+    pub fn new(
+        number: Option<i64>,
+        size: Option<i64>,
+        limits: PagingLimits,
+    ) -> Result<Self, ValidationError> {
         let number = match number {
             None => 1,
             Some(n) if n >= 1 && n <= i64::from(u32::MAX) => n as u32,
             Some(_) => {
-                return Err(ApiError::invalid_property_value(
+                return Err(ValidationError::invalid_property_value(
                     "'pageNumber' must be greater than or equal to 1.",
                 ))
             }
@@ -38,7 +42,7 @@ impl PageRequest {
         let size = match size {
             None => limits.default_page_size,
             Some(s) if s > i64::from(limits.max_page_size) => {
-                return Err(ApiError::validation(
+                return Err(ValidationError::new(
                     "error.platform.validation.pagination.invalidPageSize",
                     format!(
                         "The given page size is too high. The maximum page size is {}.",
@@ -48,7 +52,7 @@ impl PageRequest {
             }
             Some(s) if s >= 1 => s as u32,
             Some(_) => {
-                return Err(ApiError::invalid_property_value(
+                return Err(ValidationError::invalid_property_value(
                     "'pageSize' must be greater than or equal to 1.",
                 ))
             }
@@ -78,6 +82,15 @@ impl<T> Page<T> {
         self.total_records.div_ceil(u64::from(self.request.size))
     }
 
+    /// Maps every item with a conversion that may fail (a stored row into a domain value).
+    pub fn try_map<U, E>(self, f: impl FnMut(&T) -> Result<U, E>) -> Result<Page<U>, E> {
+        Ok(Page {
+            items: self.items.iter().map(f).collect::<Result<_, _>>()?,
+            request: self.request,
+            total_records: self.total_records,
+        })
+    }
+
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page {
             items: self.items.into_iter().map(f).collect(),
@@ -103,10 +116,7 @@ mod tests {
             400
         );
         let error = PageRequest::new(None, Some(201), limits).unwrap_err();
-        assert_eq!(
-            error.code(),
-            "error.platform.validation.pagination.invalidPageSize"
-        );
+        assert_eq!(error.code, "error.platform.validation.pagination.invalidPageSize");
         assert!(PageRequest::new(Some(0), None, limits).is_err());
     }
 

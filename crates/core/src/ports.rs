@@ -83,3 +83,18 @@ pub trait QuotaGate: Send + Sync {
         now: DateTime<Utc>,
     ) -> anyhow::Result<crate::quotas::QuotaVerdict>;
 }
+
+/// One module's part of deleting an identity: deletes or anonymises (as `anonymous`) what the
+/// identity left in the module's tables. Run again after a failure, it finishes the work.
+/// The deletion use case (Devices module) decides the order in which the modules run.
+#[async_trait]
+pub trait IdentityDataDeleter: Send + Sync {
+    /// The name the deletion audit log gives this module's data ("Files", "Tokens", …).
+    fn data_name(&self) -> &'static str;
+
+    async fn delete_identity_data(
+        &self,
+        identity: &IdentityAddress,
+        anonymous: &IdentityAddress,
+    ) -> anyhow::Result<()>;
+}

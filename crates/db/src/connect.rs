@@ -34,6 +34,15 @@ impl Dialect {
             Self::Sqlite => "",
         }
     }
+
+    /// Row lock suffix for a queue's claim: on PostgreSQL concurrent claimers skip the rows
+    /// another one holds and take the next ones. SQLite has a single writer anyway.
+    pub fn for_update_skip_locked(self) -> &'static str {
+        match self {
+            Self::Postgres => " FOR UPDATE SKIP LOCKED",
+            Self::Sqlite => "",
+        }
+    }
 }
 
 /// How many connections, and how long a request may wait for one.

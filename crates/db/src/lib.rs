@@ -4,13 +4,19 @@
 //! driver, so every store has a single code path. The price is a smaller type set: dates are
 //! stored as milliseconds since the epoch (`BIGINT`), integers as `BIGINT`, bytes as
 //! `BYTEA`/`BLOB`, booleans as 0/1 `BIGINT`s. Where the dialects differ (row locks, upserts) stores branch on [`Dialect`].
+//! The shared pieces of every store live here too: [`fetch_page`] for list endpoints,
+//! [`Allocations`], the outbox and idempotent event handling.
 
+pub mod allocations;
 mod connect;
 mod files;
 pub mod outbox;
+pub mod paged;
 
+pub use allocations::Allocations;
 pub use connect::{Database, Dialect, PoolOptions};
 pub use files::{create_private_dir, create_private_sqlite_file, sqlite_path};
+pub use paged::{fetch_page, with_ids, PagedSql, Param};
 pub use sqlx;
 
 /// Whether the error is a unique-constraint violation (a lost race against another writer).

@@ -23,3 +23,16 @@ pub async fn enqueue(
     .await?;
     Ok(())
 }
+
+/// Published events are kept for a while for diagnosis; those naming a deleted identity go at
+/// once (identity deletion).
+pub async fn forget_published_naming(
+    db: &crate::Database,
+    identity: &backbone_core::IdentityAddress,
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM outbox_events WHERE published_at IS NOT NULL AND payload LIKE $1")
+        .bind(format!("%{identity}%"))
+        .execute(db.writer())
+        .await?;
+    Ok(())
+}

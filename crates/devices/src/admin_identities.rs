@@ -12,7 +12,7 @@ use crate::administration::AdministrationError;
 use crate::deletion::{audit, DeletionProcess, DeletionStore};
 use crate::domain::{Device, Identity};
 use crate::service::CreateIdentity;
-use crate::DevicesService;
+use crate::{DevicesError, DevicesService};
 
 /// One entry of a deletion audit log.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,7 +76,7 @@ impl DevicesService {
         // PBKDF2 with 100 000 iterations: off the async threads.
         let hash = tokio::task::spawn_blocking(move || audit::hash(&address))
             .await
-            .map_err(|e| AdministrationError::Api(backbone_core::ApiError::internal(e)))?;
+            .map_err(|error| DevicesError::Unexpected(error.into()))?;
         Ok(self
             .deletion
             .audit_entries(AuditFilter::AddressHash(&hash))

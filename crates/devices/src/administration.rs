@@ -5,7 +5,7 @@
 use backbone_core::events::devices::{TierDeleted, TierOfIdentityChanged};
 use backbone_core::events::DomainEvent;
 use backbone_core::ids::TierId;
-use backbone_core::{ApiError, ApiResult, IdentityAddress};
+use backbone_core::IdentityAddress;
 use backbone_db::outbox;
 use backbone_db::sqlx::{self, AnyConnection, Row};
 
@@ -29,102 +29,72 @@ pub enum AdministrationError {
         "The requested maximum number of identities {requested} is less than the current number of identities {current}."
     )]
     MaxIdentitiesLessThanCurrentIdentities { requested: i64, current: i64 },
+    /// A failure of a use case shared with the Consumer API.
     #[error(transparent)]
-    Rule(#[from] DevicesError),
+    Devices(#[from] DevicesError),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
-    /// A rule of a use case shared with the Consumer API, which answers in API terms already.
-    #[error(transparent)]
-    Api(#[from] ApiError),
 }
 
 impl AdministrationError {
-    /// The code of a 400.
-    pub fn code(&self) -> &'static str {
-        match self {
+    /// The code of a rule only the Admin API has; `None` for the other failures.
+    pub fn code(&self) -> Option<&'static str> {
+        Some(match self {
             Self::TierIdInvalidOrDoesNotExist => {
                 "error.platform.validation.device.tierIdInvalidOrDoesNotExist"
             }
             Self::MaxIdentitiesLessThanCurrentIdentities { .. } => {
                 "error.platform.validation.device.maxIdentitiesLessThanCurrentIdentities"
             }
-            Self::Rule(rule) => rule.code(),
-            _ => backbone_core::error::INVALID_PROPERTY_VALUE,
-        }
+            _ => return None,
+        })
     }
-}
-
-impl From<AdministrationError> for ApiError {
-    fn from(error: AdministrationError) -> Self {
-        match error {
-            AdministrationError::NotFound(entity) => ApiError::not_found(entity),
-            AdministrationError::Database(error) => ApiError::internal(error),
-            AdministrationError::Api(error) => error,
-            other => ApiError::validation(other.code(), other.to_string()),
-        }
-    }
-}
-
-fn internal(error: sqlx::Error) -> ApiError {
-    ApiError::internal(error)
 }
 
 impl DevicesService {
     /// `DELETE /api/v1/Tiers/{id}`; the Quotas module drops the tier's quotas on `TierDeleted`.
-    pub async fn delete_tier(&self, id: &str) -> ApiResult<()> {
+    pub async fn delete_tier(&self, id: &str) -> Result<(), DevicesError> {
         let id = TierId::parse(id).ok_or(DevicesError::InvalidTierId)?;
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
-        let tier = self.store.locked_tier(&mut tx, &id).await.map_err(internal)?;
-        let tier = tier.ok_or(ApiError::not_found("Tier"))?;
-        let (clients, identities) = self.store.tier_usage(&mut tx, &id).await.map_err(internal)?;
+        let mut tx = self.store.db().begin_write().await?;
+        let tier = self.store.locked_tier(&mut tx, &id).await?;
+        let tier = tier.ok_or(DevicesError::NotFound("Tier"))?;
+        let (clients, identities) = self.store.tier_usage(&mut tx, &id).await?;
         tier.check_deletable(clients, identities)?;
-        self.store.delete_tier(&mut tx, &id).await.map_err(internal)?;
+        self.store.delete_tier(&mut tx, &id).await?;
         let event = DomainEvent::from_event(&TierDeleted { id: id.clone() });
-        outbox::enqueue(&mut tx, &event, self.clock.now())
-            .await
-            .map_err(internal)?;
-        tx.commit().await.map_err(internal)
+        outbox::enqueue(&mut tx, &event, self.clock.now()).await?;
+        Ok(tx.commit().await?)
     }
 
     /// `PUT /api/v1/Identities/{address}`: an operator moves an identity to another tier.
-    pub async fn change_tier(&self, address: &str, tier: &str) -> ApiResult<()> {
+    pub async fn change_tier(&self, address: &str, tier: &str) -> Result<(), DevicesError> {
         let new_tier = TierId::parse(tier).ok_or(DevicesError::InvalidTierId)?;
-        let address = IdentityAddress::parse(address).ok_or(ApiError::not_found("Identity"))?;
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
-        let identity = self
-            .store
-            .locked_identity(&mut tx, &address)
-            .await
-            .map_err(internal)?;
-        let mut identity = identity.ok_or(ApiError::not_found("Identity"))?;
+        let address = IdentityAddress::parse(address).ok_or(DevicesError::NotFound("Identity"))?;
+        let mut tx = self.store.db().begin_write().await?;
+        let identity = self.store.locked_identity(&mut tx, &address).await?;
+        let mut identity = identity.ok_or(DevicesError::NotFound("Identity"))?;
         // Locked, so that the tier cannot be deleted before the identity is assigned to it.
-        let new_tier = self
-            .store
-            .locked_tier(&mut tx, &new_tier)
-            .await
-            .map_err(internal)?;
-        let new_tier = new_tier.ok_or(ApiError::not_found("Tier"))?;
+        let new_tier = self.store.locked_tier(&mut tx, &new_tier).await?;
+        let new_tier = new_tier.ok_or(DevicesError::NotFound("Tier"))?;
         let old_tier = identity.change_tier(&new_tier)?;
-        self.store
-            .set_tier(&mut tx, &address, &identity.tier_id)
-            .await
-            .map_err(internal)?;
+        self.store.set_tier(&mut tx, &address, &identity.tier_id).await?;
         let event = DomainEvent::from_event(&TierOfIdentityChanged {
             old_tier_id: old_tier,
             new_tier_id: new_tier.id.clone(),
             identity_address: address.clone(),
         });
-        outbox::enqueue(&mut tx, &event, self.clock.now())
-            .await
-            .map_err(internal)?;
-        tx.commit().await.map_err(internal)
+        outbox::enqueue(&mut tx, &event, self.clock.now()).await?;
+        Ok(tx.commit().await?)
     }
 
     /// The identity with all its devices (oldest first), for the Admin API's details.
-    pub async fn identity_with_devices(&self, address: &str) -> ApiResult<(Identity, Vec<Device>)> {
-        let address = IdentityAddress::parse(address).ok_or(ApiError::not_found("Identity"))?;
+    pub async fn identity_with_devices(
+        &self,
+        address: &str,
+    ) -> Result<(Identity, Vec<Device>), DevicesError> {
+        let address = IdentityAddress::parse(address).ok_or(DevicesError::NotFound("Identity"))?;
         let identity = self.identity(&address).await?;
-        let devices = self.store.all_devices(&address).await.map_err(internal)?;
+        let devices = self.store.all_devices(&address).await?;
         Ok((identity, devices))
     }
 }

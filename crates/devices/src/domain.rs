@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn tiers_are_deletable_in_upstream_order() {
-        let code = |r: Result<(), DevicesError>| r.unwrap_err().code();
+        let code = |r: Result<(), DevicesError>| r.unwrap_err().code().expect("a broken rule");
         let used = "error.platform.validation.device.usedTierCannotBeDeleted";
         assert_eq!(code(tier("Basic").check_deletable(1, 1)), used);
         assert_eq!(code(tier("Basic").check_deletable(0, 1)), used);

@@ -1,6 +1,9 @@
-//! Failures of this module that a client can cause, with their upstream codes.
+//! What can go wrong in this module's use cases, with upstream's codes for the rules a client
+//! can break; `http` maps it to the error envelope.
 
-use backbone_core::ApiError;
+use backbone_core::error::ExhaustedMetric;
+use backbone_core::ValidationError;
+use backbone_db::sqlx;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DevicesError {
@@ -52,11 +55,24 @@ pub enum DevicesError {
     NewAndOldTierMatch,
     #[error("The ID is not a valid tier ID.")]
     InvalidTierId,
+    /// A rule about the input failed (400 with the rule's code).
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("quota exhausted")]
+    QuotaExhausted(Vec<ExhaustedMetric>),
+    /// Another module could not answer (a port failed), or another unexpected failure.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
 }
 
 impl DevicesError {
-    pub fn code(&self) -> &'static str {
-        match self {
+    /// The code of a broken rule of this module; `None` for the other failures.
+    pub fn code(&self) -> Option<&'static str> {
+        Some(match self {
             Self::InvalidSignature => "error.platform.validation.device.invalidSignature",
             Self::ChallengeHasExpired => "error.platform.validation.device.challengeHasExpired",
             Self::AddressAlreadyExists => "error.platform.validation.device.addressAlreadyExists",
@@ -100,12 +116,7 @@ impl DevicesError {
             }
             Self::NewAndOldTierMatch => "error.platform.validation.newAndOldMatch",
             Self::InvalidTierId => "error.platform.validation.invalidId",
-        }
-    }
-}
-
-impl From<DevicesError> for ApiError {
-    fn from(error: DevicesError) -> Self {
-        ApiError::validation(error.code(), error.to_string())
+            _ => return None,
+        })
     }
 }

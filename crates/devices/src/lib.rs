@@ -27,5 +27,5 @@ pub use http::{
     IdentityDetailsDto, TierOverviewDto,
 };
 pub use quota::QuotaGate;
-pub use service::{DevicesService, DevicesSettings};
+pub use service::{DevicesPorts, DevicesService, DevicesSettings};
 pub use store::DevicesStore;

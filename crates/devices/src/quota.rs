@@ -5,13 +5,13 @@
 
 use backbone_core::ids::TierId;
 use backbone_core::quotas::MetricKey;
-use backbone_core::{ApiError, ApiResult, IdentityAddress};
+use backbone_core::IdentityAddress;
 use backbone_db::sqlx::{self, AnyConnection};
 use backbone_db::Dialect;
 use chrono::{DateTime, Utc};
 
 use crate::deletion::DeletionStore;
-use crate::{DevicesService, DevicesStore};
+use crate::{DevicesError, DevicesService, DevicesStore};
 
 pub use backbone_core::ports::QuotaGate;
 
@@ -37,12 +37,11 @@ impl DevicesService {
         identity: &IdentityAddress,
         metric: MetricKey,
         now: DateTime<Utc>,
-    ) -> ApiResult<()> {
+    ) -> Result<(), DevicesError> {
         self.quotas
             .check(conn, identity, &[metric], now)
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::QuotaExhausted)
+            .await?
+            .map_err(DevicesError::QuotaExhausted)
     }
 }
 

@@ -12,7 +12,8 @@ use backbone_core::language::is_supported_language;
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
 use backbone_core::ports::{ChallengeDirectory, RelationshipDirectory};
 use backbone_core::quotas::MetricKey;
-use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
+use backbone_core::{IdentityAddress, SharedClock, ValidationError};
+use backbone_db::sqlx;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::crypto;
@@ -70,12 +71,23 @@ pub struct LoggedIn {
     pub client_id: String,
 }
 
-/// Why a login failed, in OAuth terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a login failed: in OAuth terms, or unexpectedly. The token endpoint answers each.
+#[derive(Debug, thiserror::Error)]
 pub enum LoginFailure {
+    #[error("the client credentials are invalid")]
     InvalidClient,
+    #[error("the username/password couple is invalid")]
     InvalidGrant,
+    #[error("the device is locked out")]
     LockedOut,
+    #[error(transparent)]
+    Unexpected(#[from] DevicesError),
+}
+
+impl From<sqlx::Error> for LoginFailure {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Unexpected(error.into())
+    }
 }
 
 #[derive(Clone)]
@@ -91,11 +103,38 @@ pub struct DevicesService {
     pub quotas: Arc<dyn crate::quota::QuotaGate>,
 }
 
+/// What the Devices module asks the other modules.
+#[derive(Clone)]
+pub struct DevicesPorts {
+    pub challenges: Arc<dyn ChallengeDirectory>,
+    /// Whether two identities know each other (feature flags).
+    pub relationships: Arc<dyn RelationshipDirectory>,
+    pub quotas: Arc<dyn crate::quota::QuotaGate>,
+}
+
 impl DevicesService {
+    pub fn new(
+        store: DevicesStore,
+        ports: DevicesPorts,
+        clock: SharedClock,
+        settings: DevicesSettings,
+    ) -> Self {
+        Self {
+            deletion: crate::deletion::DeletionStore::new(store.db().clone()),
+            store,
+            challenges: ports.challenges,
+            relationships: ports.relationships,
+            quotas: ports.quotas,
+            clock,
+            settings: Arc::new(settings),
+            verified_secrets: Arc::default(),
+        }
+    }
+
     // Identities ------------------------------------------------------------------------------
 
     /// I1: creates an identity with its first device.
-    pub async fn create_identity(&self, request: CreateIdentity) -> ApiResult<(Identity, Device)> {
+    pub async fn create_identity(&self, request: CreateIdentity) -> Result<(Identity, Device), DevicesError> {
         let client = self
             .authenticate_client(&request.client_id, &request.client_secret)
             .await?;
@@ -109,32 +148,27 @@ impl DevicesService {
         &self,
         client: OAuthClient,
         request: CreateIdentity,
-    ) -> ApiResult<(Identity, Device)> {
+    ) -> Result<(Identity, Device), DevicesError> {
         require_non_empty(&request.identity_public_key, "identityPublicKey")?;
         require_non_empty(request.device_password.as_bytes(), "devicePassword")?;
         validate_signed_challenge_fields(&request.signed_challenge)?;
         let language = validate_language(request.communication_language)?;
         if !(0..=255).contains(&request.identity_version) {
-            return Err(ApiError::invalid_property_value(
+            return Err(ValidationError::invalid_property_value(
                 "'identityVersion' must be between 0 and 255.",
-            ));
+            )
+            .into());
         }
 
         let raw_key = crypto::raw_public_key(&request.identity_public_key).ok_or_else(|| {
-            ApiError::invalid_property_value("'identityPublicKey' is not a valid public key.")
+            ValidationError::invalid_property_value("'identityPublicKey' is not a valid public key.")
         })?;
         self.verify_signed_challenge(&raw_key, &request.signed_challenge)
             .await?;
 
         let address = IdentityAddress::derive(&raw_key, &self.settings.did_domain_name);
-        if self
-            .store
-            .find_identity(&address)
-            .await
-            .map_err(ApiError::internal)?
-            .is_some()
-        {
-            return Err(DevicesError::AddressAlreadyExists.into());
+        if self.store.find_identity(&address).await?.is_some() {
+            return Err(DevicesError::AddressAlreadyExists);
         }
         self.settings
             .password_policy
@@ -168,36 +202,37 @@ impl DevicesService {
             address: address.clone(),
             tier: client.default_tier.clone(),
         });
+        let mut tx = self.store.db().begin_write().await?;
         match self
             .store
-            .create_identity(&identity, &device, &password_hash, &event)
-            .await
-            .map_err(ApiError::internal)?
+            .create_identity(&mut tx, &identity, &device, &password_hash, &event)
+            .await?
         {
-            CreateIdentityOutcome::Created => Ok((identity, device)),
-            CreateIdentityOutcome::AddressAlreadyExists => Err(DevicesError::AddressAlreadyExists.into()),
-            CreateIdentityOutcome::ClientReachedIdentitiesLimit => {
-                Err(DevicesError::ClientReachedIdentitiesLimit.into())
+            CreateIdentityOutcome::Created => {
+                tx.commit().await?;
+                Ok((identity, device))
             }
-            CreateIdentityOutcome::ClientVanished => Err(ApiError::not_found("Client")),
+            CreateIdentityOutcome::AddressAlreadyExists => Err(DevicesError::AddressAlreadyExists),
+            CreateIdentityOutcome::ClientReachedIdentitiesLimit => {
+                Err(DevicesError::ClientReachedIdentitiesLimit)
+            }
+            CreateIdentityOutcome::ClientVanished => Err(DevicesError::NotFound("Client")),
         }
     }
 
-    pub async fn identity(&self, address: &IdentityAddress) -> ApiResult<Identity> {
+    pub async fn identity(&self, address: &IdentityAddress) -> Result<Identity, DevicesError> {
         self.store
             .find_identity(address)
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or(ApiError::not_found("Identity"))
+            .await?
+            .ok_or(DevicesError::NotFound("Identity"))
     }
 
     /// I3: whether the identity a username belonged to is deleted, and since when.
-    pub async fn is_deleted(&self, username: &Username) -> ApiResult<(bool, Option<DateTime<Utc>>)> {
-        let device = self
-            .store
-            .find_device_by_username(username.as_str())
-            .await
-            .map_err(ApiError::internal)?;
+    pub async fn is_deleted(
+        &self,
+        username: &Username,
+    ) -> Result<(bool, Option<DateTime<Utc>>), DevicesError> {
+        let device = self.store.find_device_by_username(username.as_str()).await?;
         let Some(device) = device else {
             // The identity is gone; the deletion audit log knows its former usernames' hashes.
             let deleted_at = self.deletion_date_of_username(username.as_str()).await?;
@@ -220,18 +255,12 @@ impl DevicesService {
         identity_address: &IdentityAddress,
         created_by: &DeviceId,
         request: RegisterDevice,
-    ) -> ApiResult<Device> {
+    ) -> Result<Device, DevicesError> {
         require_non_empty(request.device_password.as_bytes(), "devicePassword")?;
         validate_signed_challenge_fields(&request.signed_challenge)?;
         let language = validate_language(request.communication_language)?;
-        if request.is_backup_device
-            && self
-                .store
-                .has_backup_device(identity_address)
-                .await
-                .map_err(ApiError::internal)?
-        {
-            return Err(DevicesError::OnlyOneBackupDeviceCanExist.into());
+        if request.is_backup_device && self.store.has_backup_device(identity_address).await? {
+            return Err(DevicesError::OnlyOneBackupDeviceCanExist);
         }
         let identity = self.identity(identity_address).await?;
         let raw_key = crypto::raw_public_key(&identity.public_key).ok_or(DevicesError::InvalidSignature)?;
@@ -253,7 +282,7 @@ impl DevicesService {
             is_backup_device: request.is_backup_device,
         };
         let password_hash = hash(request.device_password).await?;
-        let mut tx = self.store.db().begin_write().await.map_err(ApiError::internal)?;
+        let mut tx = self.store.db().begin_write().await?;
         self.check_quota(
             &mut tx,
             identity_address,
@@ -261,20 +290,16 @@ impl DevicesService {
             device.created_at,
         )
         .await?;
-        self.store
-            .add_device(&mut tx, &device, &password_hash)
-            .await
-            .map_err(ApiError::internal)?;
-        tx.commit().await.map_err(ApiError::internal)?;
+        self.store.add_device(&mut tx, &device, &password_hash).await?;
+        tx.commit().await?;
         Ok(device)
     }
 
-    pub async fn device(&self, id: &DeviceId) -> ApiResult<Device> {
+    pub async fn device(&self, id: &DeviceId) -> Result<Device, DevicesError> {
         self.store
             .find_device(id)
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or(ApiError::not_found("Device"))
+            .await?
+            .ok_or(DevicesError::NotFound("Device"))
     }
 
     pub async fn list_devices(
@@ -282,11 +307,11 @@ impl DevicesService {
         identity: &IdentityAddress,
         ids: &[DeviceId],
         page: PageRequest,
-    ) -> ApiResult<Page<Device>> {
+    ) -> Result<Page<Device>, DevicesError> {
         self.store
             .list_devices(identity, ids, page)
             .await
-            .map_err(ApiError::internal)
+            .map_err(DevicesError::from)
     }
 
     /// D4
@@ -294,13 +319,13 @@ impl DevicesService {
         &self,
         device: &DeviceId,
         language: Option<String>,
-    ) -> ApiResult<()> {
+    ) -> Result<(), DevicesError> {
         let language = language.ok_or(DevicesError::InvalidCommunicationLanguage)?;
         let language = validate_language(Some(language))?;
         self.store
             .update_communication_language(device, &language)
             .await
-            .map_err(ApiError::internal)
+            .map_err(DevicesError::from)
     }
 
     /// D5: the old password must match; existing tokens stay valid.
@@ -309,17 +334,13 @@ impl DevicesService {
         device: &DeviceId,
         old_password: String,
         new_password: String,
-    ) -> ApiResult<()> {
+    ) -> Result<(), DevicesError> {
         require_non_empty(old_password.as_bytes(), "oldPassword")?;
         require_non_empty(new_password.as_bytes(), "newPassword")?;
-        let stored = self
-            .store
-            .password_hash(device)
-            .await
-            .map_err(ApiError::internal)?;
-        let stored = stored.ok_or(ApiError::not_found("Device"))?;
+        let stored = self.store.password_hash(device).await?;
+        let stored = stored.ok_or(DevicesError::NotFound("Device"))?;
         if !verify(old_password, stored).await? {
-            return Err(DevicesError::ChangePasswordFailed("Incorrect password.".into()).into());
+            return Err(DevicesError::ChangePasswordFailed("Incorrect password.".into()));
         }
         self.settings
             .password_policy
@@ -329,25 +350,22 @@ impl DevicesService {
         self.store
             .update_password_hash(device, &new_hash)
             .await
-            .map_err(ApiError::internal)
+            .map_err(DevicesError::from)
     }
 
     /// D6: only devices that never logged in, and only of the caller's own identity.
-    pub async fn delete_device(&self, caller: &IdentityAddress, id: &DeviceId) -> ApiResult<()> {
+    pub async fn delete_device(&self, caller: &IdentityAddress, id: &DeviceId) -> Result<(), DevicesError> {
         let device = self.device(id).await?;
         if device.is_onboarded() {
-            return Err(DevicesError::DeviceCannotBeDeleted("it is already onboarded").into());
+            return Err(DevicesError::DeviceCannotBeDeleted("it is already onboarded"));
         }
         if &device.identity_address != caller {
-            return Err(DevicesError::DeviceCannotBeDeleted("it belongs to another identity").into());
+            return Err(DevicesError::DeviceCannotBeDeleted(
+                "it belongs to another identity",
+            ));
         }
-        if !self
-            .store
-            .delete_unonboarded_device(id)
-            .await
-            .map_err(ApiError::internal)?
-        {
-            return Err(DevicesError::DeviceCannotBeDeleted("it is already onboarded").into());
+        if !self.store.delete_unonboarded_device(id).await? {
+            return Err(DevicesError::DeviceCannotBeDeleted("it is already onboarded"));
         }
         Ok(())
     }
@@ -355,13 +373,12 @@ impl DevicesService {
     // Login -----------------------------------------------------------------------------------
 
     /// The client, if it exists and the secret matches.
-    pub async fn authenticate_client(&self, client_id: &str, secret: &str) -> ApiResult<Option<OAuthClient>> {
-        let Some(client) = self
-            .store
-            .find_client(client_id)
-            .await
-            .map_err(ApiError::internal)?
-        else {
+    pub async fn authenticate_client(
+        &self,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<Option<OAuthClient>, DevicesError> {
+        let Some(client) = self.store.find_client(client_id).await? else {
             return Ok(None);
         };
         if self
@@ -385,63 +402,53 @@ impl DevicesService {
         client_secret: &str,
         username: &str,
         password: &str,
-    ) -> ApiResult<Result<LoggedIn, LoginFailure>> {
+    ) -> Result<LoggedIn, LoginFailure> {
         if self
             .authenticate_client(client_id, client_secret)
             .await?
             .is_none()
         {
-            return Ok(Err(LoginFailure::InvalidClient));
+            return Err(LoginFailure::InvalidClient);
         }
-        let Some(login) = self
-            .store
-            .find_login(username)
-            .await
-            .map_err(ApiError::internal)?
-        else {
+        let Some(login) = self.store.find_login(username).await? else {
             // Costs what a wrong password costs, so timing does not tell which usernames exist.
             verify(password.to_owned(), dummy_password_hash().to_owned()).await?;
-            return Ok(Err(LoginFailure::InvalidGrant));
+            return Err(LoginFailure::InvalidGrant);
         };
         let now = self.clock.now();
         let identity = self.identity(&login.device.identity_address).await?;
         if identity.grace_period_is_over(now) {
-            return Ok(Err(LoginFailure::InvalidGrant));
+            return Err(LoginFailure::InvalidGrant);
         }
         // The attempt is counted before the password is checked, in one statement, so a
         // burst of parallel guesses gets at most `max_failed_logins` evaluations.
         let max = self.settings.max_failed_logins;
-        let Some(attempt) = self
-            .store
-            .begin_login_attempt(&login.device.id, now, max)
-            .await
-            .map_err(ApiError::internal)?
-        else {
-            return Ok(Err(LoginFailure::LockedOut));
+        let Some(attempt) = self.store.begin_login_attempt(&login.device.id, now, max).await? else {
+            return Err(LoginFailure::LockedOut);
         };
         if !verify(password.to_owned(), login.password_hash).await? {
             if attempt < max {
-                return Ok(Err(LoginFailure::InvalidGrant));
+                return Err(LoginFailure::InvalidGrant);
             }
             self.store
                 .lock_out(&login.device.id, now + self.settings.lockout_duration)
-                .await
-                .map_err(ApiError::internal)?;
-            return Ok(Err(LoginFailure::LockedOut));
+                .await?;
+            return Err(LoginFailure::LockedOut);
         }
         let backup_used = login.device.is_backup_device.then(|| {
             DomainEvent::from_event(&BackupDeviceUsed {
                 identity_address: login.device.identity_address.clone(),
             })
         });
+        let mut tx = self.store.db().begin_write().await?;
         self.store
-            .record_successful_login(&login.device.id, now, backup_used.as_ref())
-            .await
-            .map_err(ApiError::internal)?;
-        Ok(Ok(LoggedIn {
+            .record_successful_login(&mut tx, &login.device.id, now, backup_used.as_ref())
+            .await?;
+        tx.commit().await?;
+        Ok(LoggedIn {
             device: login.device,
             client_id: client_id.to_owned(),
-        }))
+        })
     }
 
     // Feature flags ---------------------------------------------------------------------------
@@ -451,31 +458,32 @@ impl DevicesService {
         &self,
         identity: &IdentityAddress,
         flags: Vec<(String, bool)>,
-    ) -> ApiResult<()> {
+    ) -> Result<(), DevicesError> {
         if let Some((name, _)) = flags
             .iter()
             .find(|(name, _)| name.is_empty() || name.chars().count() > MAX_FEATURE_FLAG_NAME_LENGTH)
         {
-            return Err(ApiError::invalid_property_value(format!(
+            return Err(ValidationError::invalid_property_value(format!(
                 "Invalid feature flag name. A name must be between 1 and {MAX_FEATURE_FLAG_NAME_LENGTH} characters long ('{}…').",
                 name.chars().take(20).collect::<String>()
-            )));
+            )).into());
         }
         let max = self.settings.max_feature_flags_per_identity;
         if flags.len() > max {
-            return Err(DevicesError::MaxNumberOfFeatureFlagsExceeded(max).into());
+            return Err(DevicesError::MaxNumberOfFeatureFlagsExceeded(max));
         }
         let event = DomainEvent::from_event(&FeatureFlagsOfIdentityChanged {
             identity_address: identity.clone(),
         });
+        let mut tx = self.store.db().begin_write().await?;
         let stored = self
             .store
-            .upsert_feature_flags(identity, &flags, max, &event, self.clock.now())
-            .await
-            .map_err(ApiError::internal)?;
+            .upsert_feature_flags(&mut tx, identity, &flags, max, &event, self.clock.now())
+            .await?;
         if !stored {
-            return Err(DevicesError::MaxNumberOfFeatureFlagsExceeded(max).into());
+            return Err(DevicesError::MaxNumberOfFeatureFlagsExceeded(max));
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -485,17 +493,11 @@ impl DevicesService {
         &self,
         caller: &IdentityAddress,
         target: &IdentityAddress,
-    ) -> ApiResult<Vec<(String, bool)>> {
-        if caller != target
-            && !self
-                .relationships
-                .are_acquainted(caller, target)
-                .await
-                .map_err(ApiError::internal)?
-        {
-            return Err(ApiError::not_found("Identity"));
+    ) -> Result<Vec<(String, bool)>, DevicesError> {
+        if caller != target && !self.relationships.are_acquainted(caller, target).await? {
+            return Err(DevicesError::NotFound("Identity"));
         }
-        self.store.feature_flags(target).await.map_err(ApiError::internal)
+        Ok(self.store.feature_flags(target).await?)
     }
 
     // Administration --------------------------------------------------------------------------
@@ -508,19 +510,15 @@ impl DevicesService {
         client_secret: Option<String>,
         default_tier: &str,
         max_identities: Option<i64>,
-    ) -> ApiResult<(OAuthClient, String)> {
-        let tier = self
-            .store
-            .find_tier_by_name_or_id(default_tier)
-            .await
-            .map_err(ApiError::internal)?;
+    ) -> Result<(OAuthClient, String), DevicesError> {
+        let tier = self.store.find_tier_by_name_or_id(default_tier).await?;
         let tier = tier
             .filter(|t| t.can_be_used_as_default_for_client)
             .ok_or_else(|| DevicesError::UnknownDefaultTier(default_tier.to_owned()))?;
         if max_identities.is_some_and(|m| m < 0) {
-            return Err(ApiError::invalid_property_value(
-                "'maxIdentities' must not be negative.",
-            ));
+            return Err(
+                ValidationError::invalid_property_value("'maxIdentities' must not be negative.").into(),
+            );
         }
         let client_id = client_id
             .filter(|c| !c.trim().is_empty())
@@ -541,39 +539,29 @@ impl DevicesService {
             created_at: self.clock.now(),
             max_identities,
         };
-        if !self
-            .store
-            .insert_client(&client)
-            .await
-            .map_err(ApiError::internal)?
-        {
-            return Err(DevicesError::ClientAlreadyExists.into());
+        if !self.store.insert_client(&client).await? {
+            return Err(DevicesError::ClientAlreadyExists);
         }
         Ok((client, secret))
     }
 
-    pub async fn list_clients(&self) -> ApiResult<Vec<ClientOverview>> {
-        self.store.list_clients().await.map_err(ApiError::internal)
+    pub async fn list_clients(&self) -> Result<Vec<ClientOverview>, DevicesError> {
+        Ok(self.store.list_clients().await?)
     }
 
-    pub async fn delete_client(&self, client_id: &str) -> ApiResult<()> {
-        if self
-            .store
-            .delete_client(client_id)
-            .await
-            .map_err(ApiError::internal)?
-        {
+    pub async fn delete_client(&self, client_id: &str) -> Result<(), DevicesError> {
+        if self.store.delete_client(client_id).await? {
             Ok(())
         } else {
-            Err(ApiError::not_found("Client"))
+            Err(DevicesError::NotFound("Client"))
         }
     }
 
-    pub async fn list_tiers(&self) -> ApiResult<Vec<(Tier, i64)>> {
-        self.store.list_tiers().await.map_err(ApiError::internal)
+    pub async fn list_tiers(&self) -> Result<Vec<(Tier, i64)>, DevicesError> {
+        Ok(self.store.list_tiers().await?)
     }
 
-    pub async fn create_tier(&self, name: &str) -> ApiResult<Tier> {
+    pub async fn create_tier(&self, name: &str) -> Result<Tier, DevicesError> {
         Tier::validate_name(name).map_err(DevicesError::InvalidTierName)?;
         let tier = Tier {
             id: TierId::generate(),
@@ -585,63 +573,64 @@ impl DevicesService {
             id: tier.id.clone(),
             name: tier.name.clone(),
         });
+        let mut tx = self.store.db().begin_write().await?;
         if !self
             .store
-            .insert_tier(&tier, &event, self.clock.now())
-            .await
-            .map_err(ApiError::internal)?
+            .insert_tier(&mut tx, &tier, &event, self.clock.now())
+            .await?
         {
-            return Err(DevicesError::TierAlreadyExists.into());
+            return Err(DevicesError::TierAlreadyExists);
         }
+        tx.commit().await?;
         Ok(tier)
     }
 
     // Shared checks ---------------------------------------------------------------------------
 
     /// Spec §3.1, in upstream's order: signature, then existence, then expiry.
-    async fn verify_signed_challenge(&self, raw_key: &[u8; 32], signed: &SignedChallenge) -> ApiResult<()> {
+    async fn verify_signed_challenge(
+        &self,
+        raw_key: &[u8; 32],
+        signed: &SignedChallenge,
+    ) -> Result<(), DevicesError> {
         if !crypto::verify_challenge_signature(raw_key, &signed.challenge, &signed.signature) {
-            return Err(DevicesError::InvalidSignature.into());
+            return Err(DevicesError::InvalidSignature);
         }
         let text = crypto::parse_challenge_text(&signed.challenge).ok_or_else(|| {
-            ApiError::invalid_property_value(
+            ValidationError::invalid_property_value(
                 "'signedChallenge.challenge' must be a JSON object with 'id' and 'expiresAt'.",
             )
         })?;
-        let id = ChallengeId::parse(&text.id).ok_or(ApiError::not_found("Challenge"))?;
-        let expires_at = self
-            .challenges
-            .expires_at(&id)
-            .await
-            .map_err(ApiError::internal)?;
-        let expires_at = expires_at.ok_or(ApiError::not_found("Challenge"))?;
+        let id = ChallengeId::parse(&text.id).ok_or(DevicesError::NotFound("Challenge"))?;
+        let expires_at = self.challenges.expires_at(&id).await?;
+        let expires_at = expires_at.ok_or(DevicesError::NotFound("Challenge"))?;
         if expires_at < self.clock.now() {
-            return Err(DevicesError::ChallengeHasExpired.into());
+            return Err(DevicesError::ChallengeHasExpired);
         }
         Ok(())
     }
 }
 
-fn require_non_empty(value: &[u8], property: &str) -> ApiResult<()> {
+fn require_non_empty(value: &[u8], property: &str) -> Result<(), ValidationError> {
     if value.is_empty() {
-        return Err(ApiError::invalid_property_value(format!(
+        return Err(ValidationError::invalid_property_value(format!(
             "'{property}' must not be empty."
         )));
     }
     Ok(())
 }
 
-fn validate_signed_challenge_fields(signed: &SignedChallenge) -> ApiResult<()> {
+fn validate_signed_challenge_fields(signed: &SignedChallenge) -> Result<(), ValidationError> {
     require_non_empty(signed.challenge.as_bytes(), "signedChallenge.challenge")?;
     require_non_empty(signed.signature.as_bytes(), "signedChallenge.signature")
 }
 
 /// Absent means English; otherwise it must be one of the supported ISO-639-1 codes.
-fn validate_language(language: Option<String>) -> ApiResult<String> {
+fn validate_language(language: Option<String>) -> Result<String, DevicesError> {
     match language {
         None => Ok("en".to_owned()),
         Some(code) if is_supported_language(&code) => Ok(code),
-        Some(_) => Err(DevicesError::InvalidCommunicationLanguage.into()),
+        Some(_) => Err(DevicesError::InvalidCommunicationLanguage),
     }
 }
 
@@ -655,18 +644,22 @@ static HASHING_POOL: std::sync::LazyLock<rayon::ThreadPool> = std::sync::LazyLoc
         .expect("the password hashing pool starts")
 });
 
-async fn on_hashing_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+async fn on_hashing_pool<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, DevicesError> {
     let (done, result) = tokio::sync::oneshot::channel();
     HASHING_POOL.spawn(move || {
         let _ = done.send(work());
     });
-    result.await.map_err(ApiError::internal)
+    result
+        .await
+        .map_err(|error| DevicesError::Unexpected(error.into()))
 }
 
-pub(crate) async fn hash(secret: String) -> ApiResult<String> {
+pub(crate) async fn hash(secret: String) -> Result<String, DevicesError> {
     on_hashing_pool(move || crypto::hash_secret(&secret))
         .await?
-        .map_err(ApiError::internal)
+        .map_err(DevicesError::from)
 }
 
 /// A hash of a random secret with the parameters real passwords get, verified against when a
@@ -682,6 +675,6 @@ fn dummy_password_hash() -> &'static str {
     })
 }
 
-async fn verify(secret: String, stored: String) -> ApiResult<bool> {
+async fn verify(secret: String, stored: String) -> Result<bool, DevicesError> {
     on_hashing_pool(move || crypto::verify_secret(&secret, &stored)).await
 }

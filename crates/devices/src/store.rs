@@ -8,8 +8,8 @@ use backbone_core::paging::{Page, PageRequest};
 use backbone_core::ports::DeviceLanguage;
 use backbone_core::IdentityAddress;
 use backbone_db::sqlx::any::AnyRow;
-use backbone_db::sqlx::{self, Row};
-use backbone_db::{get_flag, outbox, Database};
+use backbone_db::sqlx::{self, AnyConnection, Row};
+use backbone_db::{fetch_page, get_flag, outbox, with_ids, Database, PagedSql, Param};
 use chrono::{DateTime, Utc};
 
 use crate::domain::{Device, DeviceLogin, Identity, IdentityStatus, OAuthClient, Tier};
@@ -119,14 +119,15 @@ impl DevicesStore {
         row.as_ref().map(tier_from_row).transpose()
     }
 
-    /// Inserts a tier; `false` when the name is taken.
+    /// Inserts a tier; `false` when the name is taken (the caller's transaction is then
+    /// to be rolled back).
     pub async fn insert_tier(
         &self,
+        tx: &mut AnyConnection,
         tier: &Tier,
         event: &DomainEvent,
         now: DateTime<Utc>,
     ) -> sqlx::Result<bool> {
-        let mut tx = self.db.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO tiers (id, name, can_be_used_as_default_for_client, can_be_manually_assigned) \
              VALUES ($1, $2, $3, $4)",
@@ -141,8 +142,7 @@ impl DevicesStore {
             Err(e) if backbone_db::is_unique_violation(&e) => return Ok(false),
             other => other?,
         };
-        outbox::enqueue(&mut tx, event, now).await?;
-        tx.commit().await?;
+        outbox::enqueue(tx, event, now).await?;
         Ok(true)
     }
 
@@ -219,17 +219,17 @@ impl DevicesStore {
         row.as_ref().map(identity_from_row).transpose()
     }
 
-    /// Creates the identity with its first device in one transaction, enforcing the address
-    /// uniqueness and the client's identity limit under a lock so concurrent requests cannot
-    /// exceed it.
+    /// Creates the identity with its first device in the caller's transaction (committed only
+    /// when [`CreateIdentityOutcome::Created`]), enforcing the address uniqueness and the
+    /// client's identity limit under a lock so concurrent requests cannot exceed it.
     pub async fn create_identity(
         &self,
+        tx: &mut AnyConnection,
         identity: &Identity,
         device: &Device,
         password_hash: &str,
         event: &DomainEvent,
     ) -> sqlx::Result<CreateIdentityOutcome> {
-        let mut tx = self.db.begin_write().await?;
         let client_id = identity.client_id.as_deref().unwrap_or_default();
         let client_row = sqlx::query(&format!(
             "SELECT max_identities FROM oauth_clients WHERE client_id = $1{}",
@@ -269,9 +269,8 @@ impl DevicesStore {
             }
             other => other?,
         };
-        insert_device(&mut tx, device, password_hash).await?;
-        outbox::enqueue(&mut tx, event, identity.created_at).await?;
-        tx.commit().await?;
+        insert_device(tx, device, password_hash).await?;
+        outbox::enqueue(tx, event, identity.created_at).await?;
         Ok(CreateIdentityOutcome::Created)
     }
 
@@ -325,29 +324,20 @@ impl DevicesStore {
         page: PageRequest,
     ) -> sqlx::Result<Page<Device>> {
         // One positional parameter per requested ID, after the identity ($1).
-        let list_sql = sql::list_devices(ids.len());
-        let count_sql = sql::count_devices(ids.len());
-        let mut list = sqlx::query(&list_sql).bind(identity.as_str());
-        let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(identity.as_str());
-        for id in ids {
-            list = list.bind(id.as_str());
-            count = count.bind(id.as_str());
-        }
-        let rows = list
-            .bind(page.limit())
-            .bind(page.offset())
-            .fetch_all(self.db.pool())
-            .await?;
-        let total = count.fetch_one(self.db.pool()).await?;
-        let items = rows
-            .iter()
-            .map(device_from_row)
-            .collect::<sqlx::Result<Vec<_>>>()?;
-        Ok(Page {
-            items,
-            request: page,
-            total_records: u64::try_from(total).unwrap_or_default(),
-        })
+        let (list, count) = (sql::list_devices(ids.len()), sql::count_devices(ids.len()));
+        let params = with_ids(&[Param::Text(identity.as_str())], ids);
+        let mut conn = self.db.pool().acquire().await?;
+        fetch_page(
+            &mut conn,
+            PagedSql {
+                list: &list,
+                count: &count,
+            },
+            &params,
+            page,
+        )
+        .await?
+        .try_map(device_from_row)
     }
 
     pub async fn has_backup_device(&self, identity: &IdentityAddress) -> sqlx::Result<bool> {
@@ -434,11 +424,11 @@ impl DevicesStore {
     /// is now onboarded) and clears the backup flag, raising `event` if it was set.
     pub async fn record_successful_login(
         &self,
+        tx: &mut AnyConnection,
         id: &DeviceId,
         now: DateTime<Utc>,
         backup_device_used: Option<&DomainEvent>,
     ) -> sqlx::Result<()> {
-        let mut tx = self.db.begin_write().await?;
         sqlx::query(
             "UPDATE devices SET failed_login_attempts = 0, locked_out_until = NULL, last_login_at = $1, \
              is_backup_device = $2 WHERE id = $3",
@@ -449,9 +439,9 @@ impl DevicesStore {
         .execute(&mut *tx)
         .await?;
         if let Some(event) = backup_device_used {
-            outbox::enqueue(&mut tx, event, now).await?;
+            outbox::enqueue(tx, event, now).await?;
         }
-        tx.commit().await
+        Ok(())
     }
 
     // Feature flags ---------------------------------------------------------------------------
@@ -470,13 +460,13 @@ impl DevicesStore {
     /// whether they were stored.
     pub async fn upsert_feature_flags(
         &self,
+        tx: &mut AnyConnection,
         identity: &IdentityAddress,
         flags: &[(String, bool)],
         max: usize,
         event: &DomainEvent,
         now: DateTime<Utc>,
     ) -> sqlx::Result<bool> {
-        let mut tx = self.db.begin_write().await?;
         let existing: Vec<String> = sqlx::query_scalar(&format!(
             "SELECT name FROM feature_flags WHERE identity_address = $1{}",
             self.db.dialect().for_update()
@@ -499,8 +489,7 @@ impl DevicesStore {
             .execute(&mut *tx)
             .await?;
         }
-        outbox::enqueue(&mut tx, event, now).await?;
-        tx.commit().await?;
+        outbox::enqueue(tx, event, now).await?;
         Ok(true)
     }
 

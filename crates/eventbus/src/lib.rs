@@ -33,4 +33,4 @@ pub use dead_letters::{DeadLetter, DeadLetterStore};
 pub use dispatch::{is_outage, Dispatcher, RetryOutcome, RetryPolicy};
 pub use health::BusHealth;
 pub use ordering::{ordering_keys, KeyedSequencer};
-pub use relay::{OutboxBacklog, OutboxRelay, RelayWorker, CLAIM_SQL};
+pub use relay::{claim_sql, OutboxBacklog, OutboxRelay, RelayWorker};

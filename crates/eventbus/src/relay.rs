@@ -4,7 +4,7 @@ use std::time::Duration;
 use backbone_core::encoding::{from_millis, to_millis};
 use backbone_core::SharedClock;
 use backbone_db::sqlx::{self, Row};
-use backbone_db::{placeholders, Database};
+use backbone_db::{placeholders, Database, Dialect};
 use tokio::sync::Notify;
 
 use crate::ordering::{publish_in_order, Outcome};
@@ -13,25 +13,18 @@ use crate::{Event, EventBus};
 /// How long a relay may work on a claimed batch before another relay may take it over.
 const CLAIM_SECONDS: i64 = 60;
 
-/// The claim statement for `lock`: takes the oldest unclaimed events and claims them in one
-/// round trip. $1 = claimed until, $2 = now, $3 = batch size.
-macro_rules! claim_sql {
-    ($lock:literal) => {
-        concat!(
-            "UPDATE outbox_events SET claimed_until = $1 WHERE sequence IN (",
-            "SELECT sequence FROM outbox_events ",
-            "WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < $2) ",
-            "ORDER BY sequence LIMIT $3",
-            $lock,
-            ") RETURNING sequence, event_id, event_type, payload, created_at"
-        )
-    };
+/// The claim statement: takes the oldest unclaimed events and claims them in one round trip.
+/// $1 = claimed until, $2 = now, $3 = batch size. On PostgreSQL concurrent relays skip each
+/// other's rows and take different events.
+pub fn claim_sql(dialect: Dialect) -> String {
+    format!(
+        "UPDATE outbox_events SET claimed_until = $1 WHERE sequence IN (\
+         SELECT sequence FROM outbox_events \
+         WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < $2) \
+         ORDER BY sequence LIMIT $3{}) RETURNING sequence, event_id, event_type, payload, created_at",
+        dialect.for_update_skip_locked()
+    )
 }
-
-/// PostgreSQL: `SKIP LOCKED` lets concurrent relays take different events.
-pub const CLAIM_SQL: &str = claim_sql!(" FOR UPDATE SKIP LOCKED");
-/// SQLite has a single writer anyway.
-const CLAIM_SQL_SQLITE: &str = claim_sql!("");
 
 /// What [`OutboxRelay::backlog`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,11 +127,8 @@ impl OutboxRelay {
     /// Claims the oldest unclaimed events in one statement.
     async fn claim(&self, limit: i64) -> anyhow::Result<Vec<(i64, Event)>> {
         let now = self.clock.now();
-        let sql = match self.db.dialect() {
-            backbone_db::Dialect::Postgres => CLAIM_SQL,
-            backbone_db::Dialect::Sqlite => CLAIM_SQL_SQLITE,
-        };
-        let rows = sqlx::query(sql)
+        let sql = claim_sql(self.db.dialect());
+        let rows = sqlx::query(&sql)
             .bind(to_millis(&(now + chrono::Duration::seconds(CLAIM_SECONDS))))
             .bind(to_millis(&now))
             .bind(limit)

@@ -13,14 +13,16 @@ use axum::routing::{get, patch, post};
 use backbone_blob::ByteStream;
 use backbone_core::encoding::{date_format, encode_bytes};
 use backbone_core::ids::FileId;
-use backbone_core::{Actor, ApiError, ApiResult};
+use backbone_core::Actor;
+use backbone_web::error::INVALID_PROPERTY_VALUE;
+use backbone_web::{ApiError, ApiResult};
 use backbone_web::{Caller, CiJson, Created, Envelope, NoContent, PagedEnvelope, QueryParams, Routes};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::service::{Upload, UploadFields};
-use crate::{File, FilesService};
+use crate::{File, FilesError, FilesService};
 
 /// Room for the form's text fields next to the content (`encryptedProperties` alone may be
 /// 1 MiB, which is about 1.4 MiB of base64).
@@ -43,6 +45,21 @@ impl FilesState {
         file_limit
             .saturating_add(FORM_FIELDS_ALLOWANCE)
             .max(self.max_request_body_bytes)
+    }
+}
+
+impl From<FilesError> for ApiError {
+    fn from(error: FilesError) -> Self {
+        match error {
+            FilesError::Invalid(error) => error.into(),
+            FilesError::NotFound(entity) => Self::not_found(entity),
+            FilesError::Forbidden => Self::Forbidden,
+            FilesError::QuotaExhausted(metrics) => Self::QuotaExhausted(metrics),
+            FilesError::Unexpected(error) => Self::Internal(error),
+            FilesError::Blob(error) => Self::internal(error),
+            FilesError::Database(error) => Self::internal(error),
+            rule => Self::validation(rule.code().unwrap_or(INVALID_PROPERTY_VALUE), rule.to_string()),
+        }
     }
 }
 

@@ -15,6 +15,7 @@
 //! - [`service`]: the use cases in upstream's check order, the upload and the orphan sweep;
 //! - `http`: thin handlers for `/api/v2/Files`, streaming in both directions.
 
+mod deleter;
 pub mod domain;
 pub mod error;
 mod http;

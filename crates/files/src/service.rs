@@ -25,7 +25,7 @@ use backbone_core::events::DomainEvent;
 use backbone_core::ids::FileId;
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
 use backbone_core::quotas::MetricKey;
-use backbone_core::{Actor, ApiError, ApiResult, IdentityAddress, SharedClock};
+use backbone_core::{Actor, IdentityAddress, SharedClock, ValidationError};
 use backbone_db::sqlx;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -90,7 +90,7 @@ impl Upload {
 
     /// Streams the content into blob storage. Beyond the size limit nothing is stored and the
     /// rest of the part is only counted (read, not kept) for the error message.
-    pub async fn store_content(&mut self, body: &mut ByteStream<'_>) -> ApiResult<()> {
+    pub async fn store_content(&mut self, body: &mut ByteStream<'_>) -> Result<(), FilesError> {
         self.blob_pending = true;
         match self.blobs.put(self.id.as_str(), body, self.max_file_size).await {
             Ok(size) => self.content = Content::Stored(size),
@@ -100,8 +100,8 @@ impl Upload {
                 }
                 self.content = Content::TooLarge(received);
             }
-            Err(BlobError::Body(error)) => return Err(body_error(error)),
-            Err(error) => return Err(ApiError::internal(error)),
+            Err(BlobError::Body(error)) => return Err(body_error(error).into()),
+            Err(error) => return Err(FilesError::Blob(error)),
         }
         Ok(())
     }
@@ -134,20 +134,16 @@ impl Drop for Upload {
 }
 
 /// A broken request body: over the route's body limit, or malformed multipart.
-fn body_error(error: std::io::Error) -> ApiError {
+fn body_error(error: std::io::Error) -> ValidationError {
     if error.kind() == std::io::ErrorKind::FileTooLarge {
-        ApiError::body_too_large()
+        ValidationError::body_too_large()
     } else {
-        ApiError::cannot_parse(format!("The request body could not be read: {error}"))
+        ValidationError::cannot_parse(format!("The request body could not be read: {error}"))
     }
 }
 
-fn internal(error: sqlx::Error) -> ApiError {
-    ApiError::internal(error)
-}
-
-fn not_found() -> ApiError {
-    ApiError::not_found("File")
+fn not_found() -> FilesError {
+    FilesError::NotFound("File")
 }
 
 impl FilesService {
@@ -164,7 +160,12 @@ impl FilesService {
 
     /// §7.3, second half: validates the form and records the file. On any failure the blob
     /// is gone before the error is returned.
-    pub async fn create(&self, actor: &Actor, mut upload: Upload, fields: UploadFields) -> ApiResult<File> {
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        mut upload: Upload,
+        fields: UploadFields,
+    ) -> Result<File, FilesError> {
         let new_file = match self.validate_upload(actor, &upload, fields) {
             Ok(new_file) => new_file,
             Err(error) => {
@@ -191,15 +192,20 @@ impl FilesService {
 
     /// Upstream's order: model binding (missing fields, unreadable date), the controller's
     /// content-length rule, base64 decoding, then the command validator.
-    fn validate_upload(&self, actor: &Actor, upload: &Upload, fields: UploadFields) -> ApiResult<NewFile> {
+    fn validate_upload(
+        &self,
+        actor: &Actor,
+        upload: &Upload,
+        fields: UploadFields,
+    ) -> Result<NewFile, FilesError> {
         if upload.content == Content::Missing {
-            return Err(required("content"));
+            return Err(required("content").into());
         }
         let owner_signature = fields.owner_signature.ok_or_else(|| required("ownerSignature"))?;
         let cipher_hash = fields.cipher_hash.ok_or_else(|| required("cipherHash"))?;
         let expires_at = fields.expires_at.ok_or_else(|| required("expiresAt"))?;
         let expires_at = parse_date(&expires_at).ok_or_else(|| {
-            ApiError::cannot_parse(format!(
+            ValidationError::cannot_parse(format!(
                 "'expiresAt': The value '{expires_at}' is not a valid date."
             ))
         })?;
@@ -213,8 +219,7 @@ impl FilesService {
                 return Err(FilesError::ContentLength {
                     max: self.max_file_size,
                     entered,
-                }
-                .into())
+                })
             }
             Content::Missing => unreachable!("checked above"),
         };
@@ -225,9 +230,7 @@ impl FilesService {
 
         check_length("cipherHash", &cipher_hash, 1, MAX_CIPHER_HASH_LENGTH)?;
         if expires_at <= self.clock.now() {
-            return Err(ApiError::invalid_property_value(
-                "'expiresAt' must be in the future.",
-            ));
+            return Err(ValidationError::invalid_property_value("'expiresAt' must be in the future.").into());
         }
         check_length("ownerSignature", &owner_signature, 1, MAX_OWNER_SIGNATURE_LENGTH)?;
         check_length(
@@ -251,39 +254,34 @@ impl FilesService {
 
     /// After validation, as upstream checks quotas after its validators: a blob that may not
     /// be kept is deleted by the caller like any other refused upload.
-    async fn insert(&self, new_file: NewFile) -> ApiResult<File> {
+    async fn insert(&self, new_file: NewFile) -> Result<File, FilesError> {
         let file = File::new(new_file, self.clock.now());
         let event = DomainEvent::from_event(&FileUploaded {
             file_id: file.id.clone(),
             owner: file.owner.clone(),
         });
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        let mut tx = self.store.db().begin_write().await?;
         let metrics = [MetricKey::NumberOfFiles, MetricKey::UsedFileStorageSpace];
         self.quotas
             .check(&mut tx, &file.created_by, &metrics, file.created_at)
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::QuotaExhausted)?;
-        self.store
-            .insert(&mut tx, &file, &event)
-            .await
-            .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+            .await?
+            .map_err(FilesError::QuotaExhausted)?;
+        self.store.insert(&mut tx, &file, &event).await?;
+        tx.commit().await?;
         Ok(file)
     }
 
     /// §7.5: any authenticated identity may read any live file's metadata.
-    pub async fn metadata(&self, id: &FileId) -> ApiResult<File> {
-        let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
+    pub async fn metadata(&self, id: &FileId) -> Result<File, FilesError> {
+        let mut conn = self.store.db().pool().acquire().await?;
         self.store
             .find_live(&mut conn, id, self.clock.now(), false)
-            .await
-            .map_err(internal)?
+            .await?
             .ok_or_else(not_found)
     }
 
     /// §7.4: the metadata and the content as a stream.
-    pub async fn download(&self, id: &FileId) -> ApiResult<(File, Blob)> {
+    pub async fn download(&self, id: &FileId) -> Result<(File, Blob), FilesError> {
         let file = self.metadata(id).await?;
         match self.blobs.get(id.as_str()).await {
             Ok(blob) => Ok((file, blob)),
@@ -292,16 +290,21 @@ impl FilesService {
                 tracing::warn!(file = %id, "a file without its blob was requested");
                 Err(not_found())
             }
-            Err(error) => Err(ApiError::internal(error)),
+            Err(error) => Err(FilesError::Blob(error)),
         }
     }
 
     /// §7.6: live files the caller created (not: owns), all or those among `ids`.
-    pub async fn list(&self, actor: &Actor, ids: &[FileId], page: PageRequest) -> ApiResult<Page<File>> {
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        ids: &[FileId],
+        page: PageRequest,
+    ) -> Result<Page<File>, FilesError> {
         self.store
             .list_created_by(&actor.address, ids, self.clock.now(), page)
             .await
-            .map_err(internal)
+            .map_err(FilesError::from)
     }
 
     /// The deletion job's step for this module: files the identity owns are deleted (rows,
@@ -329,19 +332,18 @@ impl FilesService {
     }
 
     /// §7.7: only the creator deletes; the row goes first, then the blob.
-    pub async fn delete(&self, actor: &Actor, id: &FileId) -> ApiResult<()> {
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+    pub async fn delete(&self, actor: &Actor, id: &FileId) -> Result<(), FilesError> {
+        let mut tx = self.store.db().begin_write().await?;
         let file = self
             .store
             .find_live(&mut tx, id, self.clock.now(), true)
-            .await
-            .map_err(internal)?
+            .await?
             .ok_or_else(not_found)?;
         if !file.may_be_deleted_by(&actor.address) {
-            return Err(ApiError::Forbidden);
+            return Err(FilesError::Forbidden);
         }
-        self.store.delete(&mut tx, id).await.map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        self.store.delete(&mut tx, id).await?;
+        tx.commit().await?;
         if let Err(error) = self.blobs.delete(id.as_str()).await {
             tracing::warn!(file = %id, %error, "could not delete the blob of a deleted file; the sweep will");
         }
@@ -349,83 +351,84 @@ impl FilesService {
     }
 
     /// §7.8: the owner replaces the token, which also lifts a lock.
-    pub async fn regenerate_ownership_token(&self, actor: &Actor, id: &FileId) -> ApiResult<String> {
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+    pub async fn regenerate_ownership_token(&self, actor: &Actor, id: &FileId) -> Result<String, FilesError> {
+        let mut tx = self.store.db().begin_write().await?;
         let file = self
             .store
             .find_live(&mut tx, id, self.clock.now(), true)
-            .await
-            .map_err(internal)?
+            .await?
             .ok_or_else(not_found)?;
         if !file.may_regenerate_token(&actor.address) {
-            return Err(ApiError::Forbidden);
+            return Err(FilesError::Forbidden);
         }
         let token = generate_ownership_token();
-        self.store
-            .set_ownership_token(&mut tx, id, &token)
-            .await
-            .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        self.store.set_ownership_token(&mut tx, id, &token).await?;
+        tx.commit().await?;
         Ok(token)
     }
 
     /// §7.8: whoever presents the right token becomes the owner; a wrong one locks the file.
-    pub async fn claim_ownership(&self, actor: &Actor, id: &FileId, token: &str) -> ApiResult<String> {
+    pub async fn claim_ownership(
+        &self,
+        actor: &Actor,
+        id: &FileId,
+        token: &str,
+    ) -> Result<String, FilesError> {
         check_token_format(token)?;
         let now = self.clock.now();
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        let mut tx = self.store.db().begin_write().await?;
         let file = self
             .store
             .find_live(&mut tx, id, now, true)
-            .await
-            .map_err(internal)?
+            .await?
             .ok_or_else(not_found)?;
         match file.check_claim(&actor.address, token) {
-            Claim::CannotClaimOwnFile => Err(FilesError::CannotClaimOwnershipOfOwnFile.into()),
-            Claim::Locked => Err(ApiError::Forbidden),
+            Claim::CannotClaimOwnFile => Err(FilesError::CannotClaimOwnershipOfOwnFile),
+            Claim::Locked => Err(FilesError::Forbidden),
             Claim::IncorrectToken => {
                 // The request fails, but the lock and its event are kept.
                 self.lock(&mut tx, &file, now).await?;
-                tx.commit().await.map_err(internal)?;
-                Err(ApiError::Forbidden)
+                tx.commit().await?;
+                Err(FilesError::Forbidden)
             }
             Claim::Granted => {
                 let new_token = generate_ownership_token();
                 self.store
                     .transfer_ownership(&mut tx, id, &actor.address, &new_token, now)
-                    .await
-                    .map_err(internal)?;
+                    .await?;
                 let event = DomainEvent::from_event(&FileOwnershipClaimed {
                     file_id: id.clone(),
                     old_owner_address: file.owner.clone(),
                     new_owner_address: actor.address.clone(),
                 });
-                backbone_db::outbox::enqueue(&mut tx, &event, now)
-                    .await
-                    .map_err(internal)?;
-                tx.commit().await.map_err(internal)?;
+                backbone_db::outbox::enqueue(&mut tx, &event, now).await?;
+                tx.commit().await?;
                 Ok(new_token)
             }
         }
     }
 
     /// §7.8: whether `token` is the file's token; a stranger's wrong guess locks the file.
-    pub async fn validate_ownership_token(&self, actor: &Actor, id: &FileId, token: &str) -> ApiResult<bool> {
+    pub async fn validate_ownership_token(
+        &self,
+        actor: &Actor,
+        id: &FileId,
+        token: &str,
+    ) -> Result<bool, FilesError> {
         check_token_format(token)?;
         let now = self.clock.now();
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        let mut tx = self.store.db().begin_write().await?;
         let file = self
             .store
             .find_live(&mut tx, id, now, true)
-            .await
-            .map_err(internal)?
+            .await?
             .ok_or_else(not_found)?;
         match file.check_token(&actor.address, token) {
             Validation::Valid => Ok(true),
             Validation::Invalid => Ok(false),
             Validation::InvalidAndLock => {
                 self.lock(&mut tx, &file, now).await?;
-                tx.commit().await.map_err(internal)?;
+                tx.commit().await?;
                 Ok(false)
             }
         }
@@ -437,15 +440,15 @@ impl FilesService {
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         file: &File,
         now: DateTime<Utc>,
-    ) -> ApiResult<()> {
-        self.store.lock_ownership(tx, &file.id).await.map_err(internal)?;
+    ) -> Result<(), FilesError> {
+        self.store.lock_ownership(tx, &file.id).await?;
         let event = DomainEvent::from_event(&FileOwnershipLocked {
             file_id: file.id.clone(),
             owner_address: file.owner.clone(),
         });
         backbone_db::outbox::enqueue(tx, &event, now)
             .await
-            .map_err(internal)
+            .map_err(FilesError::from)
     }
 
     /// Removes blobs older than `older_than` that no file row refers to: what failed or
@@ -459,32 +462,34 @@ impl FilesService {
     }
 }
 
-fn required(property: &str) -> ApiError {
-    ApiError::cannot_parse(format!("'{property}': A non-empty value is required."))
+fn required(property: &str) -> ValidationError {
+    ValidationError::cannot_parse(format!("'{property}': A non-empty value is required."))
 }
 
 /// Base64url or standard base64 (what the client sends) into bytes.
-fn decode(property: &str, text: &str) -> ApiResult<Vec<u8>> {
+fn decode(property: &str, text: &str) -> Result<Vec<u8>, ValidationError> {
     decode_bytes(text)
-        .ok_or_else(|| ApiError::cannot_parse(format!("'{property}': The value is not valid base64.")))
+        .ok_or_else(|| ValidationError::cannot_parse(format!("'{property}': The value is not valid base64.")))
 }
 
 /// Upstream's `NumberOfBytes` rule.
-fn check_length(property: &str, bytes: &[u8], min: usize, max: usize) -> ApiResult<()> {
+fn check_length(property: &str, bytes: &[u8], min: usize, max: usize) -> Result<(), ValidationError> {
     if (min..=max).contains(&bytes.len()) {
         Ok(())
     } else {
-        Err(ApiError::invalid_property_value(format!(
+        Err(ValidationError::invalid_property_value(format!(
             "'{property}' must be between {min} and {max} bytes long. You entered {} bytes.",
             bytes.len()
         )))
     }
 }
 
-fn check_token_format(token: &str) -> ApiResult<()> {
+fn check_token_format(token: &str) -> Result<(), ValidationError> {
     if is_valid_ownership_token(token) {
         Ok(())
     } else {
-        Err(ApiError::invalid_property_value("Invalid ownership token."))
+        Err(ValidationError::invalid_property_value(
+            "Invalid ownership token.",
+        ))
     }
 }

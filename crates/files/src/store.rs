@@ -10,7 +10,7 @@ use backbone_core::paging::{Page, PageRequest};
 use backbone_core::IdentityAddress;
 use backbone_db::sqlx::any::AnyRow;
 use backbone_db::sqlx::{self, AnyConnection, Row};
-use backbone_db::{get_flag, outbox, Database};
+use backbone_db::{fetch_page, get_flag, outbox, with_ids, Database, PagedSql, Param};
 use chrono::{DateTime, Utc};
 
 use crate::File;
@@ -250,29 +250,23 @@ impl FilesStore {
         now: DateTime<Utc>,
         page: PageRequest,
     ) -> sqlx::Result<Page<File>> {
-        let list_sql = sql::list_created_by(ids.len());
-        let count_sql = sql::count_created_by(ids.len());
-        let mut list = sqlx::query(&list_sql)
-            .bind(creator.as_str())
-            .bind(to_millis(&now));
-        let mut count = sqlx::query_scalar::<_, i64>(&count_sql)
-            .bind(creator.as_str())
-            .bind(to_millis(&now));
-        for id in ids {
-            list = list.bind(id.as_str());
-            count = count.bind(id.as_str());
-        }
-        let rows = list
-            .bind(page.limit())
-            .bind(page.offset())
-            .fetch_all(self.db.pool())
-            .await?;
-        let total = count.fetch_one(self.db.pool()).await?;
-        Ok(Page {
-            items: rows.iter().map(file_from_row).collect::<sqlx::Result<_>>()?,
-            request: page,
-            total_records: u64::try_from(total).unwrap_or_default(),
-        })
+        let (list, count) = (sql::list_created_by(ids.len()), sql::count_created_by(ids.len()));
+        let params = with_ids(
+            &[Param::Text(creator.as_str()), Param::Integer(to_millis(&now))],
+            ids,
+        );
+        let mut conn = self.db.pool().acquire().await?;
+        fetch_page(
+            &mut conn,
+            PagedSql {
+                list: &list,
+                count: &count,
+            },
+            &params,
+            page,
+        )
+        .await?
+        .try_map(file_from_row)
     }
 }
 

@@ -1,6 +1,9 @@
-//! Failures of this module that a client can cause, with their upstream codes (all 400).
+//! What can go wrong in this module's use cases, with upstream's codes for the rules a client
+//! can break; `http` maps it to the error envelope.
 
-use backbone_core::ApiError;
+use backbone_core::error::ExhaustedMetric;
+use backbone_core::ValidationError;
+use backbone_db::sqlx;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MessagesError {
@@ -10,11 +13,24 @@ pub enum MessagesError {
     RelationshipToRecipientNotActive(String),
     #[error("The recipient '{0}' already has {1} messages from you that it has not received yet.")]
     MaxNumberOfUnreceivedMessagesReached(String, i64),
+    /// A rule about the input failed (400 with the rule's code).
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("quota exhausted")]
+    QuotaExhausted(Vec<ExhaustedMetric>),
+    /// Another module could not answer (a port failed).
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
 }
 
 impl MessagesError {
-    pub fn code(&self) -> &'static str {
-        match self {
+    /// The code of a broken messaging rule; `None` for the other failures.
+    pub fn code(&self) -> Option<&'static str> {
+        Some(match self {
             Self::NoRelationshipToRecipientExists(_) => {
                 "error.platform.validation.message.noRelationshipToRecipientExists"
             }
@@ -24,12 +40,7 @@ impl MessagesError {
             Self::MaxNumberOfUnreceivedMessagesReached(..) => {
                 "error.platform.validation.message.maxNumberOfUnreceivedMessagesReached"
             }
-        }
-    }
-}
-
-impl From<MessagesError> for ApiError {
-    fn from(error: MessagesError) -> Self {
-        ApiError::validation(error.code(), error.to_string())
+            _ => return None,
+        })
     }
 }

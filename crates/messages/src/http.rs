@@ -4,18 +4,33 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use backbone_core::encoding::{date_format, decode_bytes, encode_bytes};
 use backbone_core::ids::MessageId;
-use backbone_core::{ApiError, ApiResult, IdentityAddress};
+use backbone_core::IdentityAddress;
+use backbone_web::error::INVALID_PROPERTY_VALUE;
+use backbone_web::{ApiError, ApiResult};
 use backbone_web::{Caller, CiJson, Created, Envelope, PagedEnvelope, QueryParams, Routes};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Message;
 use crate::service::NewRecipient;
-use crate::MessagesService;
+use crate::{MessagesError, MessagesService};
 
 #[derive(Clone)]
 pub struct MessagesState {
     pub service: MessagesService,
+}
+
+impl From<MessagesError> for ApiError {
+    fn from(error: MessagesError) -> Self {
+        match error {
+            MessagesError::Invalid(error) => error.into(),
+            MessagesError::NotFound(entity) => Self::not_found(entity),
+            MessagesError::QuotaExhausted(metrics) => Self::QuotaExhausted(metrics),
+            MessagesError::Unexpected(error) => Self::Internal(error),
+            MessagesError::Database(error) => Self::internal(error),
+            rule => Self::validation(rule.code().unwrap_or(INVALID_PROPERTY_VALUE), rule.to_string()),
+        }
+    }
 }
 
 pub fn routes(state: MessagesState) -> Routes {

@@ -3,6 +3,7 @@
 //! relationship rules, keeps who received what, and tells recipients through external events
 //! (raised as `MessageCreated`, turned into `MessageReceived` by the Synchronization module).
 
+mod deleter;
 pub mod domain;
 pub mod error;
 pub mod events;

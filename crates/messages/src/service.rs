@@ -8,7 +8,7 @@ use backbone_core::ids::{DeviceId, MessageId, RelationshipId};
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
 use backbone_core::ports::{RelationshipBetween, RelationshipDirectory};
 use backbone_core::quotas::MetricKey;
-use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
+use backbone_core::{IdentityAddress, SharedClock, ValidationError};
 use backbone_db::sqlx;
 
 use crate::domain::{allows_sending, blocks_delivery, Message, Recipient, MAX_ATTACHMENTS, MAX_BODY_BYTES};
@@ -42,10 +42,6 @@ pub struct NewRecipient {
     pub encrypted_key: Vec<u8>,
 }
 
-fn internal(error: sqlx::Error) -> ApiError {
-    ApiError::internal(error)
-}
-
 /// `MessageCreated`, with whether each recipient's delivery waits for its relationship.
 fn created_event(message: &Message, blocked: &[bool]) -> DomainEvent {
     DomainEvent::from_event(&MessageCreated {
@@ -73,15 +69,14 @@ impl MessagesService {
         recipients: Vec<NewRecipient>,
         body: Vec<u8>,
         attachments: Vec<String>,
-    ) -> ApiResult<Message> {
+    ) -> Result<Message, MessagesError> {
         self.validate(&recipients, &body, &attachments)?;
         let now = self.clock.now();
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        let mut tx = self.store.db().begin_write().await?;
         self.quotas
             .check(&mut tx, sender, &[MetricKey::NumberOfSentMessages], now)
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::QuotaExhausted)?;
+            .await?
+            .map_err(MessagesError::QuotaExhausted)?;
         let mut stored = Vec::with_capacity(recipients.len());
         let mut blocked = Vec::with_capacity(recipients.len());
         for recipient in recipients {
@@ -107,14 +102,9 @@ impl MessagesService {
             recipients: stored,
         };
         let event = created_event(&message, &blocked);
-        self.store
-            .insert_message(&mut tx, &message)
-            .await
-            .map_err(internal)?;
-        backbone_db::outbox::enqueue(&mut tx, &event, now)
-            .await
-            .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        self.store.insert_message(&mut tx, &message).await?;
+        backbone_db::outbox::enqueue(&mut tx, &event, now).await?;
+        tx.commit().await?;
         Ok(message)
     }
 
@@ -126,60 +116,61 @@ impl MessagesService {
         tx: &mut sqlx::AnyConnection,
         sender: &IdentityAddress,
         recipient: &IdentityAddress,
-    ) -> ApiResult<RelationshipBetween> {
+    ) -> Result<RelationshipBetween, MessagesError> {
         let relationship = self
             .relationships
             .youngest_between(tx, sender, recipient)
-            .await
-            .map_err(ApiError::internal)?
+            .await?
             .ok_or_else(|| MessagesError::NoRelationshipToRecipientExists(recipient.to_string()))?;
         if !allows_sending(relationship.status) {
-            return Err(MessagesError::RelationshipToRecipientNotActive(recipient.to_string()).into());
+            return Err(MessagesError::RelationshipToRecipientNotActive(
+                recipient.to_string(),
+            ));
         }
         let max = self.settings.max_number_of_unreceived_messages_from_one_sender;
-        if self
-            .store
-            .unreceived_count(tx, sender, recipient)
-            .await
-            .map_err(internal)?
-            >= max
-        {
-            return Err(
-                MessagesError::MaxNumberOfUnreceivedMessagesReached(recipient.to_string(), max).into(),
-            );
+        if self.store.unreceived_count(tx, sender, recipient).await? >= max {
+            return Err(MessagesError::MaxNumberOfUnreceivedMessagesReached(
+                recipient.to_string(),
+                max,
+            ));
         }
         Ok(relationship)
     }
 
-    fn validate(&self, recipients: &[NewRecipient], body: &[u8], attachments: &[String]) -> ApiResult<()> {
+    fn validate(
+        &self,
+        recipients: &[NewRecipient],
+        body: &[u8],
+        attachments: &[String],
+    ) -> Result<(), ValidationError> {
         let max = self.settings.max_number_of_recipients;
         if recipients.is_empty() || recipients.len() > max {
-            return Err(ApiError::invalid_property_value(format!(
+            return Err(ValidationError::invalid_property_value(format!(
                 "'recipients' must contain between 1 and {max} items. You entered {}.",
                 recipients.len()
             )));
         }
         for (index, recipient) in recipients.iter().enumerate() {
             if recipients[..index].iter().any(|r| r.address == recipient.address) {
-                return Err(ApiError::invalid_property_value(
+                return Err(ValidationError::invalid_property_value(
                     "'recipients' must not contain an address twice.",
                 ));
             }
             let length = recipient.encrypted_key.len();
             if !(30..=300).contains(&length) {
-                return Err(ApiError::invalid_property_value(format!(
+                return Err(ValidationError::invalid_property_value(format!(
                     "'encryptedKey' must be between 30 and 300 bytes long. You entered {length} bytes."
                 )));
             }
         }
         if body.is_empty() || body.len() > MAX_BODY_BYTES {
-            return Err(ApiError::invalid_property_value(format!(
+            return Err(ValidationError::invalid_property_value(format!(
                 "'body' must be between 1 and {MAX_BODY_BYTES} bytes long. You entered {} bytes.",
                 body.len()
             )));
         }
         if attachments.len() > MAX_ATTACHMENTS {
-            return Err(ApiError::invalid_property_value(format!(
+            return Err(ValidationError::invalid_property_value(format!(
                 "'attachments' must contain at most {MAX_ATTACHMENTS} items."
             )));
         }
@@ -188,7 +179,7 @@ impl MessagesService {
             .find(|id| !backbone_core::ids::is_valid_id("FIL", id))
         {
             // Upstream leaks FluentValidation's default code for this rule.
-            return Err(ApiError::validation(
+            return Err(ValidationError::new(
                 "PredicateValidator",
                 format!("'{invalid}' is not a valid file ID."),
             ));
@@ -202,15 +193,11 @@ impl MessagesService {
         caller: &IdentityAddress,
         device: &DeviceId,
         id: &MessageId,
-    ) -> ApiResult<Message> {
-        let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
-        let message = self
-            .store
-            .find_visible(&mut conn, caller, id)
-            .await
-            .map_err(internal)?;
+    ) -> Result<Message, MessagesError> {
+        let mut conn = self.store.db().pool().acquire().await?;
+        let message = self.store.find_visible(&mut conn, caller, id).await?;
         drop(conn);
-        let mut message = message.ok_or(ApiError::not_found("Message"))?;
+        let mut message = message.ok_or(MessagesError::NotFound("Message"))?;
         self.mark_received(std::slice::from_mut(&mut message), caller, device)
             .await?;
         Ok(message.shaped_for(caller, &self.settings.anonymous_address))
@@ -223,13 +210,9 @@ impl MessagesService {
         device: &DeviceId,
         ids: &[MessageId],
         page: PageRequest,
-    ) -> ApiResult<Page<Message>> {
-        let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
-        let mut page = self
-            .store
-            .list_visible(&mut conn, caller, ids, page)
-            .await
-            .map_err(internal)?;
+    ) -> Result<Page<Message>, MessagesError> {
+        let mut conn = self.store.db().pool().acquire().await?;
+        let mut page = self.store.list_visible(&mut conn, caller, ids, page).await?;
         drop(conn);
         self.mark_received(&mut page.items, caller, device).await?;
         let anonymous = self.settings.anonymous_address.clone();
@@ -245,7 +228,7 @@ impl MessagesService {
         messages: &mut [Message],
         caller: &IdentityAddress,
         device: &DeviceId,
-    ) -> ApiResult<()> {
+    ) -> Result<(), MessagesError> {
         let unreceived = |m: &Message| {
             m.recipients
                 .iter()
@@ -255,7 +238,7 @@ impl MessagesService {
             return Ok(());
         }
         let now = self.clock.now();
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        let mut tx = self.store.db().begin_write().await?;
         for message in messages.iter_mut() {
             let Some(entry) = message
                 .recipients
@@ -266,11 +249,10 @@ impl MessagesService {
             };
             self.store
                 .mark_received(&mut tx, &message.id, caller, device, now)
-                .await
-                .map_err(internal)?;
+                .await?;
             entry.received_at = Some(now);
             entry.received_by_device = Some(device.clone());
         }
-        tx.commit().await.map_err(internal)
+        Ok(tx.commit().await?)
     }
 }

@@ -6,7 +6,7 @@ use backbone_core::paging::{Page, PageRequest};
 use backbone_core::IdentityAddress;
 use backbone_db::sqlx::any::AnyRow;
 use backbone_db::sqlx::{self, AnyConnection, Row};
-use backbone_db::{get_flag, Database};
+use backbone_db::{fetch_page, get_flag, with_ids, Database, PagedSql, Param};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -211,34 +211,27 @@ impl MessagesStore {
         ids: &[MessageId],
         page: PageRequest,
     ) -> sqlx::Result<Page<Message>> {
-        let (list_sql, count_sql) = if ids.is_empty() {
+        let (list, count) = if ids.is_empty() {
             (sql::LIST_PAGE.to_owned(), sql::COUNT.to_owned())
         } else {
             (sql::list_by_ids(ids.len()), sql::count_by_ids(ids.len()))
         };
-        let mut list = sqlx::query(&list_sql).bind(caller.as_str());
-        for id in ids {
-            list = list.bind(id.as_str());
-        }
-        let rows = list
-            .bind(page.limit())
-            .bind(page.offset())
-            .fetch_all(&mut *conn)
-            .await?;
-        let total = match known_total(page, rows.len()) {
-            Some(total) => total,
-            None => {
-                let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(caller.as_str());
-                for id in ids {
-                    count = count.bind(id.as_str());
-                }
-                count.fetch_one(&mut *conn).await?
-            }
-        };
+        let params = with_ids(&[Param::Text(caller.as_str())], ids);
+        let rows = fetch_page(
+            conn,
+            PagedSql {
+                list: &list,
+                count: &count,
+            },
+            &params,
+            page,
+        )
+        .await?;
+        let items = self.complete(conn, &rows.items).await?;
         Ok(Page {
-            items: self.complete(conn, &rows).await?,
-            request: page,
-            total_records: total as u64,
+            items,
+            request: rows.request,
+            total_records: rows.total_records,
         })
     }
 
@@ -391,14 +384,6 @@ impl MessagesStore {
             })
             .collect()
     }
-}
-
-/// The total of a list when the page itself tells it (a short page, or the first page empty),
-/// which spares the count for every caller whose list fits on a page.
-fn known_total(page: PageRequest, rows: usize) -> Option<i64> {
-    let rows = rows as i64;
-    let short = rows < page.limit() && (rows > 0 || page.offset() == 0);
-    short.then(|| page.offset() + rows)
 }
 
 fn recipient_from_row(row: &AnyRow) -> sqlx::Result<Recipient> {

@@ -1,6 +1,8 @@
-//! Failures of this module that a client can cause, with their upstream codes (all 400).
+//! What can go wrong in this module's use cases, with upstream's codes for the rules a client
+//! can break; `http` maps it to the error envelope.
 
-use backbone_core::ApiError;
+use backbone_core::ValidationError;
+use backbone_db::sqlx;
 
 use crate::domain::Platform;
 
@@ -18,6 +20,14 @@ pub enum PushError {
         "The relationship to the recipient is not in the correct status for this operation. The valid statuses are: Active, Pending, Terminated."
     )]
     RelationshipToRecipientIsNotInCorrectStatus,
+    /// A rule about the input failed (400 with the rule's code).
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// Another module could not answer (a port failed), or another unexpected failure.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
 }
 
 fn quoted(items: &[String]) -> String {
@@ -29,8 +39,9 @@ fn quoted(items: &[String]) -> String {
 }
 
 impl PushError {
-    pub fn code(&self) -> &'static str {
-        match self {
+    /// The code of a broken rule of this module; `None` for the other failures.
+    pub fn code(&self) -> Option<&'static str> {
+        Some(match self {
             Self::UnsupportedAppId(_) => "error.platform.unsupportedAppId",
             Self::PlatformNotEnabled(_) => backbone_core::error::INVALID_PROPERTY_VALUE,
             Self::CodeDoesNotExist(_) => "error.platform.validation.notification.codeDoesNotExist",
@@ -40,13 +51,8 @@ impl PushError {
             Self::RelationshipToRecipientIsNotInCorrectStatus => {
                 "error.platform.validation.notification.relationshipToRecipientIsNotInCorrectStatus"
             }
-        }
-    }
-}
-
-impl From<PushError> for ApiError {
-    fn from(error: PushError) -> Self {
-        ApiError::validation(error.code(), error.to_string())
+            _ => return None,
+        })
     }
 }
 
@@ -61,7 +67,6 @@ mod tests {
             error.to_string(),
             "The given app id is not supported. Supported app ids are: 'a', 'b'."
         );
-        let api: ApiError = error.into();
-        assert_eq!(api.code(), "error.platform.unsupportedAppId");
+        assert_eq!(error.code(), Some("error.platform.unsupportedAppId"));
     }
 }

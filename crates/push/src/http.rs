@@ -9,20 +9,32 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use backbone_core::{ApiError, ApiResult};
+use backbone_web::error::INVALID_PROPERTY_VALUE;
+use backbone_web::{ApiError, ApiResult};
 use backbone_web::{Caller, CiJson, Envelope, NoContent, Routes};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::{Platform, RegistrationRequest, SSE_HANDLE};
-use crate::PushService;
+use crate::{PushError, PushService};
 
 #[derive(Clone)]
 pub struct PushState {
     pub service: PushService,
     /// A `keep-alive` event goes out after this long without other events.
     pub keep_alive: Duration,
+}
+
+impl From<PushError> for ApiError {
+    fn from(error: PushError) -> Self {
+        match error {
+            PushError::Invalid(error) => error.into(),
+            PushError::Unexpected(error) => Self::Internal(error),
+            PushError::Database(error) => Self::internal(error),
+            rule => Self::validation(rule.code().unwrap_or(INVALID_PROPERTY_VALUE), rule.to_string()),
+        }
+    }
 }
 
 pub fn routes(state: PushState) -> Routes {

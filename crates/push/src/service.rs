@@ -12,7 +12,7 @@ use std::sync::Arc;
 use backbone_core::ids::{DeviceId, DevicePushIdentifierId};
 use backbone_core::ports::{DeviceDirectory, IdentityDirectory, RelationshipDirectory};
 use backbone_core::status::RelationshipStatus;
-use backbone_core::{ApiError, ApiResult, IdentityAddress, SharedClock};
+use backbone_core::{IdentityAddress, SharedClock, ValidationError};
 use tokio::sync::Notify;
 
 use crate::connectors::Connectors;
@@ -67,10 +67,6 @@ pub struct PushService {
 /// N4 recipients per request.
 pub const MAX_NOTIFICATION_RECIPIENTS: usize = 100;
 
-fn internal(error: impl Into<anyhow::Error>) -> ApiError {
-    ApiError::internal(error)
-}
-
 impl PushService {
     /// N1: validates, checks the app id against the configuration, then creates or overwrites
     /// the device's registration. Nothing is written if anything is wrong.
@@ -79,13 +75,15 @@ impl PushService {
         identity: &IdentityAddress,
         device: &DeviceId,
         request: RegistrationRequest,
-    ) -> ApiResult<DevicePushIdentifierId> {
-        let registration = request.validate().map_err(ApiError::invalid_property_value)?;
+    ) -> Result<DevicePushIdentifierId, PushError> {
+        let registration = request
+            .validate()
+            .map_err(ValidationError::invalid_property_value)?;
         self.connectors.check_registration(&registration)?;
         self.store
             .upsert_registration(identity, device, &registration, self.clock.now())
             .await
-            .map_err(internal)
+            .map_err(PushError::from)
     }
 
     /// What an SSE connection does for its device (replaces an FCM or APNs registration).
@@ -93,31 +91,34 @@ impl PushService {
         &self,
         identity: &IdentityAddress,
         device: &DeviceId,
-    ) -> ApiResult<DevicePushIdentifierId> {
+    ) -> Result<DevicePushIdentifierId, PushError> {
         let registration = NewRegistration::sse();
         self.connectors.check_registration(&registration)?;
         self.store
             .upsert_registration(identity, device, &registration, self.clock.now())
             .await
-            .map_err(internal)
+            .map_err(PushError::from)
     }
 
     /// N2: no error if the device has no registration.
-    pub async fn unregister(&self, device: &DeviceId) -> ApiResult<()> {
-        if self.store.delete_registration(device).await.map_err(internal)? {
+    pub async fn unregister(&self, device: &DeviceId) -> Result<(), PushError> {
+        if self.store.delete_registration(device).await? {
             tracing::info!(%device, "unregistered the device from push notifications");
         }
         Ok(())
     }
 
     /// N3: a `Test` push with the caller's data to all devices of the caller's identity.
-    pub async fn send_test(&self, identity: &IdentityAddress, data: serde_json::Value) -> ApiResult<()> {
+    pub async fn send_test(
+        &self,
+        identity: &IdentityAddress,
+        data: serde_json::Value,
+    ) -> Result<(), PushError> {
         self.send(
             Audience::identity(identity.clone()),
             &PushNotification::Test { data },
         )
-        .await
-        .map_err(internal)?;
+        .await?;
         Ok(())
     }
 
@@ -128,18 +129,19 @@ impl PushService {
         sender: &IdentityAddress,
         recipients: &[String],
         code: &str,
-    ) -> ApiResult<()> {
+    ) -> Result<(), PushError> {
         if recipients.is_empty() || recipients.len() > MAX_NOTIFICATION_RECIPIENTS {
-            return Err(ApiError::invalid_property_value(format!(
+            return Err(ValidationError::invalid_property_value(format!(
                 "'recipients' must contain between 1 and {MAX_NOTIFICATION_RECIPIENTS} addresses."
-            )));
+            ))
+            .into());
         }
         let recipients = recipients
             .iter()
-            .map(|r| IdentityAddress::parse(r).ok_or_else(|| ApiError::invalid_id("recipients")))
-            .collect::<ApiResult<Vec<_>>>()?;
+            .map(|r| IdentityAddress::parse(r).ok_or_else(|| ValidationError::invalid_id("recipients")))
+            .collect::<Result<Vec<_>, _>>()?;
         if code.trim().is_empty() {
-            return Err(ApiError::invalid_property_value("'code' must not be empty."));
+            return Err(ValidationError::invalid_property_value("'code' must not be empty.").into());
         }
         // Upstream's order: relationships first, then the code.
         let statuses = self.relationship_statuses(sender, &recipients).await?;
@@ -149,10 +151,12 @@ impl PushService {
                 RelationshipStatus::Pending | RelationshipStatus::Active | RelationshipStatus::Terminated
             )
         }) {
-            return Err(PushError::RelationshipToRecipientIsNotInCorrectStatus.into());
+            return Err(PushError::RelationshipToRecipientIsNotInCorrectStatus);
         }
         let Some(texts) = self.texts.for_code(code) else {
-            return Err(PushError::CodeDoesNotExist(self.texts.codes().map(str::to_owned).collect()).into());
+            return Err(PushError::CodeDoesNotExist(
+                self.texts.codes().map(str::to_owned).collect(),
+            ));
         };
         let deliveries = self
             .plan(
@@ -160,9 +164,8 @@ impl PushService {
                 &Message::text_only(code),
                 texts,
             )
-            .await
-            .map_err(internal)?;
-        self.queue(deliveries).await.map_err(internal)?;
+            .await?;
+        self.queue(deliveries).await?;
         Ok(())
     }
 
@@ -172,24 +175,23 @@ impl PushService {
         &self,
         sender: &IdentityAddress,
         recipients: &[IdentityAddress],
-    ) -> ApiResult<Vec<RelationshipStatus>> {
+    ) -> Result<Vec<RelationshipStatus>, PushError> {
         // One connection for all questions, given back before anything else is read.
-        let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
+        let mut conn = self.store.db().pool().acquire().await?;
         let mut statuses = Vec::with_capacity(recipients.len());
         let mut missing = Vec::new();
         for recipient in recipients {
             match self
                 .relationships
                 .youngest_between(&mut conn, sender, recipient)
-                .await
-                .map_err(internal)?
+                .await?
             {
                 Some(relationship) => statuses.push(relationship.status),
                 None => missing.push(recipient.to_string()),
             }
         }
         if !missing.is_empty() {
-            return Err(PushError::NoRelationshipToOneOrMoreRecipientsExists(missing).into());
+            return Err(PushError::NoRelationshipToOneOrMoreRecipientsExists(missing));
         }
         Ok(statuses)
     }

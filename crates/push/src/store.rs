@@ -6,7 +6,7 @@ use backbone_core::ids::{DeviceId, DevicePushIdentifierId};
 use backbone_core::IdentityAddress;
 use backbone_db::sqlx::any::AnyRow;
 use backbone_db::sqlx::{self, AnyConnection, Row};
-use backbone_db::{Database, Dialect};
+use backbone_db::Database;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{Delivery, NewRegistration, NotificationText, Platform, PushEnvironment, Registration};
@@ -180,10 +180,7 @@ impl PushStore {
         claim_until: DateTime<Utc>,
     ) -> sqlx::Result<Vec<Delivery>> {
         let mut tx = self.db.begin_write().await?;
-        let skip_locked = match self.db.dialect() {
-            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-            Dialect::Sqlite => "",
-        };
+        let skip_locked = self.db.dialect().for_update_skip_locked();
         let rows = sqlx::query(&format!(
             "SELECT {DELIVERY_COLUMNS} FROM push_deliveries WHERE next_attempt_at <= $1 \
              AND (claimed_until IS NULL OR claimed_until < $1) ORDER BY next_attempt_at, id LIMIT $2{skip_locked}"

@@ -53,6 +53,7 @@
 //! authenticated challenges, while it can still write its datawallet and cancel the deletion.
 //! Anonymous requests are never limited.
 
+mod deleter;
 pub mod domain;
 pub mod error;
 pub mod events;

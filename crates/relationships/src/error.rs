@@ -1,6 +1,9 @@
-//! Failures of this module that a client can cause, with their upstream codes (all 400).
+//! What can go wrong in this module's use cases, with upstream's codes for the rules a client
+//! can break; `http` maps it to the error envelope.
 
-use backbone_core::ApiError;
+use backbone_core::error::ExhaustedMetric;
+use backbone_core::ValidationError;
+use backbone_db::sqlx;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RelationshipsError {
@@ -30,11 +33,26 @@ pub enum RelationshipsError {
     NoRejectableReactivationRequestExists,
     #[error("You have already decomposed this relationship.")]
     RelationshipAlreadyDecomposed,
+    /// A rule about the input failed (400 with the rule's code).
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("forbidden")]
+    Forbidden,
+    #[error("quota exhausted")]
+    QuotaExhausted(Vec<ExhaustedMetric>),
+    /// Another module could not answer (a port failed), or another unexpected failure.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
 }
 
 impl RelationshipsError {
-    pub fn code(&self) -> &'static str {
-        match self {
+    /// The code of a broken rule of this module; `None` for the other failures.
+    pub fn code(&self) -> Option<&'static str> {
+        Some(match self {
             Self::PeerIsToBeDeleted => "error.platform.validation.relationship.peerIsToBeDeleted",
             Self::MaxNumberOfAllocationsExhausted => {
                 "error.platform.validation.relationshipTemplate.maxNumberOfAllocationsExhausted"
@@ -67,12 +85,7 @@ impl RelationshipsError {
                 "error.platform.validation.relationship.noRejectableReactivationRequestExists"
             }
             Self::RelationshipAlreadyDecomposed => "error.platform.validation.relationship.relationshipAlreadyDecomposed",
-        }
-    }
-}
-
-impl From<RelationshipsError> for ApiError {
-    fn from(error: RelationshipsError) -> Self {
-        ApiError::validation(error.code(), error.to_string())
+            _ => return None,
+        })
     }
 }

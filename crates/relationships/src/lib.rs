@@ -2,6 +2,7 @@
 //! identities publish, their allocation by readers, and relationships with their state
 //! machine and audit log.
 
+mod deleter;
 pub mod domain;
 pub mod error;
 pub mod events;

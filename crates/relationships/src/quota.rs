@@ -3,12 +3,12 @@
 //! §1.6). Everything runs on the connection of the write transaction whose quota is checked.
 
 use backbone_core::quotas::MetricKey;
-use backbone_core::{ApiError, ApiResult, IdentityAddress};
+use backbone_core::IdentityAddress;
 use backbone_db::sqlx::{self, AnyConnection};
 use chrono::{DateTime, Utc};
 
 use crate::store::RelationshipsStore;
-use crate::RelationshipsService;
+use crate::{RelationshipsError, RelationshipsService};
 use backbone_core::Actor;
 
 pub use backbone_core::ports::QuotaGate;
@@ -21,12 +21,11 @@ impl RelationshipsService {
         actor: &Actor,
         metric: MetricKey,
         now: DateTime<Utc>,
-    ) -> ApiResult<()> {
+    ) -> Result<(), RelationshipsError> {
         self.quotas
             .check(conn, &actor.address, &[metric], now)
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::QuotaExhausted)
+            .await?
+            .map_err(RelationshipsError::QuotaExhausted)
     }
 }
 

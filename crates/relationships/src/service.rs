@@ -12,8 +12,8 @@ use backbone_core::paging::{Page, PageRequest, PagingLimits};
 use backbone_core::ports::IdentityDirectory;
 use backbone_core::quotas::MetricKey;
 use backbone_core::status::IdentityStatus;
-use backbone_core::{Actor, ApiError, ApiResult, IdentityAddress, SharedClock};
-use backbone_db::sqlx::{self, AnyConnection};
+use backbone_core::{Actor, IdentityAddress, SharedClock, ValidationError};
+use backbone_db::sqlx::AnyConnection;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{Relationship, Template, MAX_CONTENT_BYTES};
@@ -52,13 +52,9 @@ pub struct CanCreate {
     pub code: Option<&'static str>,
 }
 
-fn internal(error: sqlx::Error) -> ApiError {
-    ApiError::internal(error)
-}
-
-pub(crate) fn validate_password(password: &Option<Vec<u8>>) -> ApiResult<()> {
+pub(crate) fn validate_password(password: &Option<Vec<u8>>) -> Result<(), ValidationError> {
     match password {
-        Some(p) if p.is_empty() || p.len() > 200 => Err(ApiError::invalid_property_value(format!(
+        Some(p) if p.is_empty() || p.len() > 200 => Err(ValidationError::invalid_property_value(format!(
             "'password' must be between 1 and 200 bytes long. You entered {} bytes.",
             p.len()
         ))),
@@ -66,9 +62,9 @@ pub(crate) fn validate_password(password: &Option<Vec<u8>>) -> ApiResult<()> {
     }
 }
 
-fn validate_content(property: &str, content: &[u8]) -> ApiResult<()> {
+fn validate_content(property: &str, content: &[u8]) -> Result<(), ValidationError> {
     if content.len() > MAX_CONTENT_BYTES {
-        return Err(ApiError::invalid_property_value(format!(
+        return Err(ValidationError::invalid_property_value(format!(
             "'{property}' must be between 0 and {MAX_CONTENT_BYTES} bytes long. You entered {} bytes.",
             content.len()
         )));
@@ -80,18 +76,21 @@ impl RelationshipsService {
     // Templates -------------------------------------------------------------------------------
 
     /// §2.2
-    pub async fn create_template(&self, actor: &Actor, new: NewTemplate) -> ApiResult<Template> {
+    pub async fn create_template(
+        &self,
+        actor: &Actor,
+        new: NewTemplate,
+    ) -> Result<Template, RelationshipsError> {
         validate_content("content", &new.content)?;
         let now = self.clock.now();
         if new.expires_at.is_some_and(|e| e <= now) {
-            return Err(ApiError::invalid_property_value(
-                "'expiresAt' must be in the future.",
-            ));
+            return Err(ValidationError::invalid_property_value("'expiresAt' must be in the future.").into());
         }
         if new.max_number_of_allocations.is_some_and(|m| m <= 0) {
-            return Err(ApiError::invalid_property_value(
+            return Err(ValidationError::invalid_property_value(
                 "'maxNumberOfAllocations' must be greater than 0.",
-            ));
+            )
+            .into());
         }
         validate_password(&new.password)?;
         let template = Template {
@@ -109,18 +108,12 @@ impl RelationshipsService {
             template_id: template.id.clone(),
             created_by: actor.address.clone(),
         });
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        let mut tx = self.store.db().begin_write().await?;
         self.check_quota(&mut tx, actor, MetricKey::NumberOfRelationshipTemplates, now)
             .await?;
-        self.store
-            .insert_template(&mut tx, &template)
-            .await
-            .map_err(internal)?;
-        self.store
-            .enqueue_all(&mut tx, &[event], now)
-            .await
-            .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        self.store.insert_template(&mut tx, &template).await?;
+        self.store.enqueue_all(&mut tx, &[event], now).await?;
+        tx.commit().await?;
         Ok(template)
     }
 
@@ -130,42 +123,34 @@ impl RelationshipsService {
         actor: &Actor,
         id: &RelationshipTemplateId,
         password: Option<&[u8]>,
-    ) -> ApiResult<Template> {
+    ) -> Result<Template, RelationshipsError> {
         let now = self.clock.now();
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        let mut tx = self.store.db().begin_write().await?;
         let template = self
             .visible_template(&mut tx, &actor.address, id, password, true)
             .await?;
         if !template.is_owned_by(&actor.address)
-            && !self
-                .store
-                .has_allocation(&mut tx, id, &actor.address)
-                .await
-                .map_err(internal)?
+            && !self.store.has_allocation(&mut tx, id, &actor.address).await?
         {
-            let allocations = self.store.allocation_count(&mut tx, id).await.map_err(internal)?;
+            let allocations = self.store.allocation_count(&mut tx, id).await?;
             if template
                 .max_number_of_allocations
                 .is_some_and(|max| allocations >= max)
             {
-                return Err(RelationshipsError::MaxNumberOfAllocationsExhausted.into());
+                return Err(RelationshipsError::MaxNumberOfAllocationsExhausted);
             }
             self.store
                 .insert_allocation(&mut tx, id, &actor.address, &actor.device, now)
-                .await
-                .map_err(internal)?;
+                .await?;
             if template.max_number_of_allocations == Some(allocations + 1) {
                 let event = DomainEvent::from_event(&RelationshipTemplateAllocationsExhausted {
                     relationship_template_id: template.id.clone(),
                     created_by: template.created_by.clone(),
                 });
-                self.store
-                    .enqueue_all(&mut tx, &[event], now)
-                    .await
-                    .map_err(internal)?;
+                self.store.enqueue_all(&mut tx, &[event], now).await?;
             }
         }
-        tx.commit().await.map_err(internal)?;
+        tx.commit().await?;
         Ok(template)
     }
 
@@ -177,17 +162,13 @@ impl RelationshipsService {
         id: &RelationshipTemplateId,
         password: Option<&[u8]>,
         lock: bool,
-    ) -> ApiResult<Template> {
+    ) -> Result<Template, RelationshipsError> {
         let template = self
             .unexpired_collectable_template(conn, caller, id, lock)
             .await?;
-        let allocated = self
-            .store
-            .has_allocation(conn, id, caller)
-            .await
-            .map_err(internal)?;
+        let allocated = self.store.has_allocation(conn, id, caller).await?;
         if !template.password_ok(caller, password, allocated) {
-            return Err(ApiError::not_found("RelationshipTemplate"));
+            return Err(RelationshipsError::NotFound("RelationshipTemplate"));
         }
         Ok(template)
     }
@@ -198,13 +179,12 @@ impl RelationshipsService {
         caller: &IdentityAddress,
         id: &RelationshipTemplateId,
         lock: bool,
-    ) -> ApiResult<Template> {
-        let not_found = || ApiError::not_found("RelationshipTemplate");
+    ) -> Result<Template, RelationshipsError> {
+        let not_found = || RelationshipsError::NotFound("RelationshipTemplate");
         let template = self
             .store
             .find_template(conn, id, lock)
-            .await
-            .map_err(internal)?
+            .await?
             .ok_or_else(not_found)?;
         if !template.is_collectable_by(caller) {
             return Err(not_found());
@@ -214,8 +194,7 @@ impl RelationshipsService {
             let has_relationship = self
                 .store
                 .has_relationship_from_template(conn, id, caller)
-                .await
-                .map_err(internal)?;
+                .await?;
             if template.is_expired_for(now, has_relationship) {
                 return Err(not_found());
             }
@@ -229,8 +208,8 @@ impl RelationshipsService {
         caller: &IdentityAddress,
         queries: &[TemplateQuery],
         page: PageRequest,
-    ) -> ApiResult<Page<Template>> {
-        let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
+    ) -> Result<Page<Template>, RelationshipsError> {
+        let mut conn = self.store.db().pool().acquire().await?;
         let mut visible = Vec::new();
         for query in queries {
             match self
@@ -240,7 +219,7 @@ impl RelationshipsService {
                 Ok(template) if !visible.iter().any(|t: &Template| t.id == template.id) => {
                     visible.push(template)
                 }
-                Ok(_) | Err(ApiError::NotFound { .. }) => {}
+                Ok(_) | Err(RelationshipsError::NotFound(_)) => {}
                 Err(other) => return Err(other),
             }
         }
@@ -263,16 +242,16 @@ impl RelationshipsService {
         &self,
         caller: &IdentityAddress,
         id: &RelationshipTemplateId,
-    ) -> ApiResult<()> {
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+    ) -> Result<(), RelationshipsError> {
+        let mut tx = self.store.db().begin_write().await?;
         let template = self
             .unexpired_collectable_template(&mut tx, caller, id, true)
             .await?;
         if !template.is_owned_by(caller) {
-            return Err(ApiError::Forbidden);
+            return Err(RelationshipsError::Forbidden);
         }
-        self.store.delete_template(&mut tx, id).await.map_err(internal)?;
-        tx.commit().await.map_err(internal)
+        self.store.delete_template(&mut tx, id).await?;
+        Ok(tx.commit().await?)
     }
 
     // Relationships ---------------------------------------------------------------------------
@@ -283,10 +262,10 @@ impl RelationshipsService {
         actor: &Actor,
         template_id: &RelationshipTemplateId,
         creation_content: Option<Vec<u8>>,
-    ) -> ApiResult<Relationship> {
+    ) -> Result<Relationship, RelationshipsError> {
         // Upstream refuses before reading (and so allocating) the template; the check that
         // counts is the one in the write transaction below.
-        let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
+        let mut conn = self.store.db().pool().acquire().await?;
         self.check_quota(
             &mut conn,
             actor,
@@ -296,15 +275,10 @@ impl RelationshipsService {
         .await?;
         drop(conn);
         let template = self.get_template(actor, template_id, None).await?;
-        match self
-            .identities
-            .status_of(&template.created_by)
-            .await
-            .map_err(ApiError::internal)?
-        {
-            None => return Err(ApiError::not_found("Identity")),
+        match self.identities.status_of(&template.created_by).await? {
+            None => return Err(RelationshipsError::NotFound("Identity")),
             Some(IdentityStatus::ToBeDeleted | IdentityStatus::Deleting) => {
-                return Err(RelationshipsError::PeerIsToBeDeleted.into())
+                return Err(RelationshipsError::PeerIsToBeDeleted)
             }
             Some(IdentityStatus::Active) => {}
         }
@@ -312,7 +286,7 @@ impl RelationshipsService {
             validate_content("creationContent", content)?;
         }
         let now = self.clock.now();
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        let mut tx = self.store.db().begin_write().await?;
         self.check_quota(&mut tx, actor, MetricKey::NumberOfRelationships, now)
             .await?;
         self.visible_template(&mut tx, &actor.address, template_id, None, false)
@@ -320,13 +294,12 @@ impl RelationshipsService {
         if self
             .store
             .blocking_relationship_exists(&mut tx, &actor.address, &template.created_by)
-            .await
-            .map_err(internal)?
+            .await?
         {
-            return Err(RelationshipsError::RelationshipToTargetAlreadyExists.into());
+            return Err(RelationshipsError::RelationshipToTargetAlreadyExists);
         }
         if template.is_owned_by(&actor.address) {
-            return Err(RelationshipsError::CannotCreateRelationshipWithYourself.into());
+            return Err(RelationshipsError::CannotCreateRelationshipWithYourself);
         }
         let (relationship, events) = Relationship::request(
             template.id.clone(),
@@ -335,55 +308,45 @@ impl RelationshipsService {
             creation_content,
             now,
         );
-        if !self
-            .store
-            .insert_relationship(&mut tx, &relationship)
-            .await
-            .map_err(internal)?
-        {
-            return Err(RelationshipsError::RelationshipToTargetAlreadyExists.into());
+        if !self.store.insert_relationship(&mut tx, &relationship).await? {
+            return Err(RelationshipsError::RelationshipToTargetAlreadyExists);
         }
-        self.store
-            .enqueue_all(&mut tx, &events, now)
-            .await
-            .map_err(internal)?;
+        self.store.enqueue_all(&mut tx, &events, now).await?;
         tx.commit().await.map_err(|e| {
             if backbone_db::is_unique_violation(&e) {
-                RelationshipsError::RelationshipToTargetAlreadyExists.into()
+                RelationshipsError::RelationshipToTargetAlreadyExists
             } else {
-                internal(e)
+                RelationshipsError::Database(e)
             }
         })?;
         Ok(relationship)
     }
 
     /// §4.4
-    pub async fn can_create(&self, caller: &IdentityAddress, peer: &IdentityAddress) -> ApiResult<CanCreate> {
-        match self
-            .identities
-            .status_of(peer)
-            .await
-            .map_err(ApiError::internal)?
-        {
-            None => return Err(ApiError::not_found("Identity")),
+    pub async fn can_create(
+        &self,
+        caller: &IdentityAddress,
+        peer: &IdentityAddress,
+    ) -> Result<CanCreate, RelationshipsError> {
+        match self.identities.status_of(peer).await? {
+            None => return Err(RelationshipsError::NotFound("Identity")),
             Some(IdentityStatus::ToBeDeleted | IdentityStatus::Deleting) => {
                 return Ok(CanCreate {
                     can_create: false,
-                    code: Some(RelationshipsError::PeerIsToBeDeleted.code()),
+                    code: RelationshipsError::PeerIsToBeDeleted.code(),
                 })
             }
             Some(IdentityStatus::Active) => {}
         }
-        let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
+        let mut conn = self.store.db().pool().acquire().await?;
         if self
             .store
             .blocking_relationship_exists(&mut conn, caller, peer)
-            .await
-            .map_err(internal)?
+            .await?
         {
             return Ok(CanCreate {
                 can_create: false,
-                code: Some(RelationshipsError::RelationshipToTargetAlreadyExists.code()),
+                code: RelationshipsError::RelationshipToTargetAlreadyExists.code(),
             });
         }
         Ok(CanCreate {
@@ -397,16 +360,12 @@ impl RelationshipsService {
         &self,
         caller: &IdentityAddress,
         id: &RelationshipId,
-    ) -> ApiResult<Relationship> {
-        let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
-        let relationship = self
-            .store
-            .find_relationship(&mut conn, id, caller, false)
-            .await
-            .map_err(internal)?;
-        let relationship = relationship.ok_or(ApiError::not_found("Relationship"))?;
+    ) -> Result<Relationship, RelationshipsError> {
+        let mut conn = self.store.db().pool().acquire().await?;
+        let relationship = self.store.find_relationship(&mut conn, id, caller, false).await?;
+        let relationship = relationship.ok_or(RelationshipsError::NotFound("Relationship"))?;
         if relationship.has_decomposed(caller) {
-            return Err(RelationshipsError::RelationshipAlreadyDecomposed.into());
+            return Err(RelationshipsError::RelationshipAlreadyDecomposed);
         }
         Ok(relationship)
     }
@@ -417,11 +376,11 @@ impl RelationshipsService {
         caller: &IdentityAddress,
         ids: &[RelationshipId],
         page: PageRequest,
-    ) -> ApiResult<Page<Relationship>> {
+    ) -> Result<Page<Relationship>, RelationshipsError> {
         self.store
             .list_relationships(caller, ids, page)
             .await
-            .map_err(internal)
+            .map_err(RelationshipsError::from)
     }
 
     /// Loads the caller's relationship under a row lock, applies a transition and saves the
@@ -437,29 +396,24 @@ impl RelationshipsService {
             &Actor,
             DateTime<Utc>,
         ) -> Result<Vec<DomainEvent>, RelationshipsError>,
-    ) -> ApiResult<Relationship> {
+    ) -> Result<Relationship, RelationshipsError> {
         let now = self.clock.now();
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        let mut tx = self.store.db().begin_write().await?;
         if let Some(metric) = quota {
             self.check_quota(&mut tx, actor, metric, now).await?;
         }
         let relationship = self
             .store
             .find_relationship(&mut tx, id, &actor.address, true)
-            .await
-            .map_err(internal)?;
-        let mut relationship = relationship.ok_or(ApiError::not_found("Relationship"))?;
+            .await?;
+        let mut relationship = relationship.ok_or(RelationshipsError::NotFound("Relationship"))?;
         let persisted = relationship.audit_log.len();
         let events = change(&mut relationship, actor, now)?;
         self.store
             .save_relationship(&mut tx, &relationship, persisted)
-            .await
-            .map_err(internal)?;
-        self.store
-            .enqueue_all(&mut tx, &events, now)
-            .await
-            .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+            .await?;
+        self.store.enqueue_all(&mut tx, &events, now).await?;
+        tx.commit().await?;
         Ok(relationship)
     }
 

@@ -10,7 +10,7 @@ use backbone_core::status::UnknownValue;
 use backbone_core::IdentityAddress;
 use backbone_db::sqlx::any::AnyRow;
 use backbone_db::sqlx::{self, AnyConnection, Row};
-use backbone_db::{get_flag, outbox, Database};
+use backbone_db::{fetch_page, get_flag, outbox, with_ids, Database, PagedSql, Param};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -32,8 +32,9 @@ pub mod sql {
     pub const HAS_RELATIONSHIP_FROM_TEMPLATE: &str =
         "SELECT COUNT(*) FROM relationships WHERE template_id = $1 AND (from_address = $2 OR to_address = $2)";
     pub const UNLINK_TEMPLATE: &str = "UPDATE relationships SET template_id = NULL WHERE template_id = $1";
-    pub const HAS_ALLOCATION: &str =
-        "SELECT COUNT(*) FROM relationship_template_allocations WHERE template_id = $1 AND allocated_by = $2";
+    /// Who read which template first.
+    pub const ALLOCATIONS: backbone_db::Allocations =
+        backbone_db::Allocations::new("relationship_template_allocations", "template_id");
     pub const ALLOCATION_COUNT: &str =
         "SELECT COUNT(*) FROM relationship_template_allocations WHERE template_id = $1";
 
@@ -179,12 +180,7 @@ impl RelationshipsStore {
         id: &RelationshipTemplateId,
         identity: &IdentityAddress,
     ) -> sqlx::Result<bool> {
-        let count: i64 = sqlx::query_scalar(sql::HAS_ALLOCATION)
-            .bind(id.as_str())
-            .bind(identity.as_str())
-            .fetch_one(conn)
-            .await?;
-        Ok(count > 0)
+        sql::ALLOCATIONS.has(conn, id.as_str(), identity).await
     }
 
     pub async fn allocation_count(
@@ -206,17 +202,9 @@ impl RelationshipsStore {
         device: &DeviceId,
         now: DateTime<Utc>,
     ) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO relationship_template_allocations (template_id, allocated_by, allocated_by_device, allocated_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(id.as_str())
-        .bind(identity.as_str())
-        .bind(device.as_str())
-        .bind(to_millis(&now))
-        .execute(conn)
-        .await?;
-        Ok(())
+        sql::ALLOCATIONS
+            .insert(conn, id.as_str(), identity, device, now)
+            .await
     }
 
     /// Whether `identity` takes part in a relationship created from the template.
@@ -398,31 +386,23 @@ impl RelationshipsStore {
         ids: &[RelationshipId],
         page: PageRequest,
     ) -> sqlx::Result<Page<Relationship>> {
-        let list_sql = sql::list_relationships(ids.len());
-        let count_sql = sql::count_relationships(ids.len());
-        let mut list = sqlx::query(&list_sql).bind(participant.as_str());
-        let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(participant.as_str());
-        for id in ids {
-            list = list.bind(id.as_str());
-            count = count.bind(id.as_str());
-        }
+        let list = sql::list_relationships(ids.len());
+        let count = sql::count_relationships(ids.len());
+        let params = with_ids(&[Param::Text(participant.as_str())], ids);
         let mut conn = self.db.pool().acquire().await?;
-        let rows = list
-            .bind(page.limit())
-            .bind(page.offset())
-            .fetch_all(&mut *conn)
-            .await?;
-        let total = count.fetch_one(&mut *conn).await?;
-        let mut items = rows
-            .iter()
-            .map(relationship_from_row)
-            .collect::<sqlx::Result<Vec<_>>>()?;
-        self.attach_audit_logs(&mut conn, &mut items).await?;
-        Ok(Page {
-            items,
-            request: page,
-            total_records: total as u64,
-        })
+        let mut page = fetch_page(
+            &mut conn,
+            PagedSql {
+                list: &list,
+                count: &count,
+            },
+            &params,
+            page,
+        )
+        .await?
+        .try_map(relationship_from_row)?;
+        self.attach_audit_logs(&mut conn, &mut page.items).await?;
+        Ok(page)
     }
 
     /// Whether a relationship between the two blocks a new one.
@@ -541,21 +521,7 @@ impl RelationshipsStore {
             .bind(identity.as_str())
             .execute(&mut *tx)
             .await?;
-        // An allocation keeps its slot under the anonymous address, unless that template
-        // already has an anonymous allocation (the key is template + allocator).
-        sqlx::query(
-            "UPDATE relationship_template_allocations SET allocated_by = $1 WHERE allocated_by = $2 AND NOT EXISTS \
-             (SELECT 1 FROM relationship_template_allocations a WHERE a.template_id = relationship_template_allocations.template_id \
-             AND a.allocated_by = $1)",
-        )
-        .bind(anonymous.as_str())
-        .bind(identity.as_str())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM relationship_template_allocations WHERE allocated_by = $1")
-            .bind(identity.as_str())
-            .execute(&mut *tx)
-            .await?;
+        sql::ALLOCATIONS.hand_over(&mut tx, identity, anonymous).await?;
         tx.commit().await
     }
 

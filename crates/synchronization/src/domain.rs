@@ -1,7 +1,7 @@
 //! Entities and rules of the Synchronization module.
 
 use backbone_core::ids::{DatawalletModificationId, DeviceId, ExternalEventId, SyncRunId};
-use backbone_core::{ApiError, ApiResult, IdentityAddress};
+use backbone_core::{IdentityAddress, ValidationError};
 use chrono::{DateTime, Duration, Utc};
 
 /// An event is not handed out again after this many failed attempts.
@@ -112,12 +112,12 @@ impl ModificationType {
 
 impl NewModification {
     /// The per-item rules of spec §10.5 (the version check needs the datawallet).
-    pub fn validate(&self) -> ApiResult<()> {
+    pub fn validate(&self) -> Result<(), ValidationError> {
         let check = |ok: bool, message: &str| {
             if ok {
                 Ok(())
             } else {
-                Err(ApiError::invalid_property_value(message))
+                Err(ValidationError::invalid_property_value(message))
             }
         };
         check(

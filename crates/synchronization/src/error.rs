@@ -1,6 +1,9 @@
-//! Failures of this module that a client can cause, with their upstream codes.
+//! What can go wrong in this module's use cases, with upstream's codes for the rules a client
+//! can break; `http` maps it to the error envelope.
 
-use backbone_core::ApiError;
+use backbone_core::error::ExhaustedMetric;
+use backbone_core::ValidationError;
+use backbone_db::sqlx;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -24,11 +27,24 @@ pub enum SyncError {
     DatawalletNotUpToDate { given: i64, newest: String },
     #[error("The datawallet version of a modification ({0}) is higher than the datawallet's version.")]
     ModificationVersionTooHigh(i64),
+    /// A rule about the input failed (400 with the rule's code).
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("quota exhausted")]
+    QuotaExhausted(Vec<ExhaustedMetric>),
+    /// Another module could not answer (a port failed), or another unexpected failure.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
 }
 
 impl SyncError {
-    pub fn code(&self) -> &'static str {
-        match self {
+    /// The code of a broken rule of this module; `None` for the other failures.
+    pub fn code(&self) -> Option<&'static str> {
+        Some(match self {
             Self::IdentityIsToBeDeleted => {
                 "error.platform.validation.syncRun.cannotStartSyncRunWhileIdentityIsToBeDeleted"
             }
@@ -39,7 +55,7 @@ impl SyncError {
                 "error.platform.validation.datawallet.insufficientSupportedDatawalletVersion"
             }
             Self::UnexpectedSyncRunType => "error.platform.validation.syncRun.unexpectedSyncRunType",
-            Self::StartedByAnotherDevice(code) => code,
+            Self::StartedByAnotherDevice(code) => *code,
             Self::AlreadyFinalized => "error.platform.validation.syncRun.syncRunAlreadyFinalized",
             Self::CannotDowngrade(_) => "error.platform.datawallet.cannotDowngrade",
             Self::CannotPushDuringActiveSyncRun => {
@@ -51,7 +67,8 @@ impl SyncError {
             Self::ModificationVersionTooHigh(_) => {
                 "error.platform.datawallet.datawalletVersionOfModificationTooHigh"
             }
-        }
+            _ => return None,
+        })
     }
 }
 
@@ -61,9 +78,3 @@ pub const CANNOT_REFRESH_OTHER_DEVICE: &str =
     "error.platform.validation.syncRun.cannotRefreshExpirationTimeOfSyncRunStartedByAnotherDevice";
 pub const CANNOT_FINALIZE_OTHER_DEVICE: &str =
     "error.platform.validation.syncRun.cannotFinalizeSyncRunStartedByAnotherDevice";
-
-impl From<SyncError> for ApiError {
-    fn from(error: SyncError) -> Self {
-        ApiError::validation(error.code(), error.to_string())
-    }
-}

@@ -6,8 +6,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use backbone_core::encoding::{date_format, decode_bytes, encode_bytes};
 use backbone_core::ids::{ExternalEventId, SyncRunId};
-use backbone_core::{Actor, ApiError, ApiResult};
+use backbone_core::Actor;
+use backbone_web::error::INVALID_PROPERTY_VALUE;
 use backbone_web::json::{parse_json, read_body};
+use backbone_web::{ApiError, ApiResult};
 use backbone_web::{Caller, CiJson, Created, Envelope, PagedEnvelope, QueryParams, Routes};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,11 +19,24 @@ use crate::domain::{
     EventResult, ExternalEvent, Modification, ModificationType, NewModification, SyncRun, SyncRunType,
 };
 use crate::service::{CreatedModifications, StartOutcome};
-use crate::SynchronizationService;
+use crate::{SyncError, SynchronizationService};
 
 #[derive(Clone)]
 pub struct SynchronizationState {
     pub service: SynchronizationService,
+}
+
+impl From<SyncError> for ApiError {
+    fn from(error: SyncError) -> Self {
+        match error {
+            SyncError::Invalid(error) => error.into(),
+            SyncError::NotFound(entity) => Self::not_found(entity),
+            SyncError::QuotaExhausted(metrics) => Self::QuotaExhausted(metrics),
+            SyncError::Unexpected(error) => Self::Internal(error),
+            SyncError::Database(error) => Self::internal(error),
+            rule => Self::validation(rule.code().unwrap_or(INVALID_PROPERTY_VALUE), rule.to_string()),
+        }
+    }
 }
 
 pub fn routes(state: SynchronizationState) -> Routes {

@@ -8,6 +8,7 @@
 //! - The *datawallet* is an append-only log of encrypted modifications that all devices of an
 //!   identity replay; its version lets clients upgrade its format.
 
+mod deleter;
 pub mod domain;
 pub mod error;
 pub mod events;

@@ -2,11 +2,11 @@
 //! Quotas module counts here. Upstream does not enforce this metric; see crates/quotas.
 
 use backbone_core::quotas::MetricKey;
-use backbone_core::{ApiError, ApiResult, IdentityAddress};
+use backbone_core::IdentityAddress;
 use backbone_db::sqlx::{self, AnyConnection};
 use chrono::{DateTime, Utc};
 
-use crate::{SynchronizationService, SynchronizationStore};
+use crate::{SyncError, SynchronizationService, SynchronizationStore};
 
 pub use backbone_core::ports::QuotaGate;
 
@@ -22,7 +22,7 @@ impl SynchronizationService {
         conn: &mut AnyConnection,
         identity: &IdentityAddress,
         now: DateTime<Utc>,
-    ) -> ApiResult<()> {
+    ) -> Result<(), SyncError> {
         self.quotas
             .check(
                 conn,
@@ -30,9 +30,8 @@ impl SynchronizationService {
                 &[MetricKey::NumberOfCreatedDatawalletModifications],
                 now,
             )
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::QuotaExhausted)
+            .await?
+            .map_err(SyncError::QuotaExhausted)
     }
 }
 

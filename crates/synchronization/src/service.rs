@@ -9,7 +9,7 @@ use backbone_core::ids::{DatawalletModificationId, SyncRunId};
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
 use backbone_core::ports::IdentityDirectory;
 use backbone_core::status::IdentityStatus;
-use backbone_core::{Actor, ApiError, ApiResult, IdentityAddress, SharedClock};
+use backbone_core::{Actor, IdentityAddress, SharedClock, ValidationError};
 use backbone_db::sqlx::{self, AnyConnection};
 use chrono::{DateTime, Duration, Utc};
 
@@ -47,10 +47,6 @@ pub struct CreatedModifications {
     pub newest_index: Option<i64>,
 }
 
-fn internal(error: sqlx::Error) -> ApiError {
-    ApiError::internal(error)
-}
-
 impl SynchronizationService {
     /// S1
     pub async fn start_sync_run(
@@ -59,51 +55,43 @@ impl SynchronizationService {
         run_type: SyncRunType,
         duration_seconds: Option<i64>,
         supported_version: i64,
-    ) -> ApiResult<StartOutcome> {
+    ) -> Result<StartOutcome, SyncError> {
         self.require_active(&actor.address).await?;
         require_supported_version(supported_version)?;
         let duration = match duration_seconds {
             None => DEFAULT_RUN_DURATION,
             Some(seconds) if (0..=i64::from(u16::MAX)).contains(&seconds) => Duration::seconds(seconds),
             Some(_) => {
-                return Err(ApiError::invalid_property_value(
+                return Err(ValidationError::invalid_property_value(
                     "'duration' must be between 0 and 65535 seconds.",
-                ))
+                )
+                .into())
             }
         };
         let now = self.clock.now();
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
-        let datawallet = self
-            .store
-            .datawallet(&mut tx, &actor.address)
-            .await
-            .map_err(internal)?;
+        let mut tx = self.store.db().begin_write().await?;
+        let datawallet = self.store.datawallet(&mut tx, &actor.address).await?;
         if run_type == SyncRunType::ExternalEventSync && datawallet.is_none() {
-            return Err(ApiError::not_found("Datawallet"));
+            return Err(SyncError::NotFound("Datawallet"));
         }
         check_datawallet_version(datawallet.as_ref(), supported_version)?;
 
-        let latest = self
-            .store
-            .latest_run(&mut tx, &actor.address)
-            .await
-            .map_err(internal)?;
+        let latest = self.store.latest_run(&mut tx, &actor.address).await?;
         if let Some(latest) = &latest {
             if !latest.is_finalized() {
                 if !latest.is_expired_at(now) {
-                    return Err(SyncError::AnotherSyncRunIsRunning(latest.id.to_string()).into());
+                    return Err(SyncError::AnotherSyncRunIsRunning(latest.id.to_string()));
                 }
-                self.cancel(&mut tx, latest, now).await.map_err(internal)?;
+                self.cancel(&mut tx, latest, now).await?;
             }
         }
         if run_type == SyncRunType::ExternalEventSync
             && !self
                 .store
                 .deliverable_event_exists(&mut tx, &actor.address, crate::domain::MAX_SYNC_ERRORS)
-                .await
-                .map_err(internal)?
+                .await?
         {
-            tx.commit().await.map_err(internal)?;
+            tx.commit().await?;
             return Ok(StartOutcome::NoNewEvents);
         }
         let mut run = SyncRun {
@@ -117,29 +105,23 @@ impl SynchronizationService {
             finalized_at: None,
             event_count: 0,
         };
-        if !self.store.insert_run(&mut tx, &run).await.map_err(internal)? {
-            return Err(SyncError::AnotherSyncRunIsRunning("a concurrently started run".into()).into());
+        if !self.store.insert_run(&mut tx, &run).await? {
+            return Err(SyncError::AnotherSyncRunIsRunning(
+                "a concurrently started run".into(),
+            ));
         }
         if run_type == SyncRunType::ExternalEventSync {
-            run.event_count = self
-                .store
-                .assign_events(&mut tx, &actor.address, &run.id)
-                .await
-                .map_err(internal)?;
+            run.event_count = self.store.assign_events(&mut tx, &actor.address, &run.id).await?;
         }
-        tx.commit().await.map_err(internal)?;
+        tx.commit().await?;
         Ok(StartOutcome::Created(run))
     }
 
     /// Only an active identity syncs: not during its grace period (nor once it is gone).
-    async fn require_active(&self, identity: &IdentityAddress) -> ApiResult<()> {
-        let status = self
-            .identities
-            .status_of(identity)
-            .await
-            .map_err(ApiError::internal)?;
+    async fn require_active(&self, identity: &IdentityAddress) -> Result<(), SyncError> {
+        let status = self.identities.status_of(identity).await?;
         if status != Some(IdentityStatus::Active) {
-            return Err(SyncError::IdentityIsToBeDeleted.into());
+            return Err(SyncError::IdentityIsToBeDeleted);
         }
         Ok(())
     }
@@ -155,14 +137,10 @@ impl SynchronizationService {
     }
 
     /// S2: any device of the identity may read its runs.
-    pub async fn sync_run(&self, owner: &IdentityAddress, id: &SyncRunId) -> ApiResult<SyncRun> {
-        let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
-        let run = self
-            .store
-            .find_run(&mut conn, id, owner)
-            .await
-            .map_err(internal)?;
-        run.ok_or(ApiError::not_found("SyncRun"))
+    pub async fn sync_run(&self, owner: &IdentityAddress, id: &SyncRunId) -> Result<SyncRun, SyncError> {
+        let mut conn = self.store.db().pool().acquire().await?;
+        let run = self.store.find_run(&mut conn, id, owner).await?;
+        run.ok_or(SyncError::NotFound("SyncRun"))
     }
 
     /// S3
@@ -171,38 +149,37 @@ impl SynchronizationService {
         actor: &Actor,
         id: &SyncRunId,
         page: PageRequest,
-    ) -> ApiResult<Page<ExternalEvent>> {
+    ) -> Result<Page<ExternalEvent>, SyncError> {
         let run = self.sync_run(&actor.address, id).await?;
         if run.is_finalized() {
-            return Err(SyncError::AlreadyFinalized.into());
+            return Err(SyncError::AlreadyFinalized);
         }
         if run.created_by_device != actor.device {
-            return Err(SyncError::StartedByAnotherDevice(CANNOT_READ_EVENTS_OF_OTHER_DEVICE).into());
+            return Err(SyncError::StartedByAnotherDevice(
+                CANNOT_READ_EVENTS_OF_OTHER_DEVICE,
+            ));
         }
-        self.store.events_of_run(id, page).await.map_err(internal)
+        Ok(self.store.events_of_run(id, page).await?)
     }
 
     /// S4: extends the run by the fixed default duration from now.
-    pub async fn refresh_expiration(&self, actor: &Actor, id: &SyncRunId) -> ApiResult<DateTime<Utc>> {
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
-        let run = self
-            .store
-            .find_run(&mut tx, id, &actor.address)
-            .await
-            .map_err(internal)?;
-        let run = run.ok_or(ApiError::not_found("SyncRun"))?;
+    pub async fn refresh_expiration(
+        &self,
+        actor: &Actor,
+        id: &SyncRunId,
+    ) -> Result<DateTime<Utc>, SyncError> {
+        let mut tx = self.store.db().begin_write().await?;
+        let run = self.store.find_run(&mut tx, id, &actor.address).await?;
+        let run = run.ok_or(SyncError::NotFound("SyncRun"))?;
         if run.created_by_device != actor.device {
-            return Err(SyncError::StartedByAnotherDevice(CANNOT_REFRESH_OTHER_DEVICE).into());
+            return Err(SyncError::StartedByAnotherDevice(CANNOT_REFRESH_OTHER_DEVICE));
         }
         if run.is_finalized() {
-            return Err(SyncError::AlreadyFinalized.into());
+            return Err(SyncError::AlreadyFinalized);
         }
         let expires_at = self.clock.now() + DEFAULT_RUN_DURATION;
-        self.store
-            .set_run_expiry(&mut tx, id, expires_at)
-            .await
-            .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        self.store.set_run_expiry(&mut tx, id, expires_at).await?;
+        tx.commit().await?;
         Ok(expires_at)
     }
 
@@ -213,21 +190,17 @@ impl SynchronizationService {
         actor: &Actor,
         id: &SyncRunId,
         expected: SyncRunType,
-    ) -> ApiResult<SyncRun> {
-        let run = self
-            .store
-            .find_run(conn, id, &actor.address)
-            .await
-            .map_err(internal)?;
-        let run = run.ok_or(ApiError::not_found("SyncRun"))?;
+    ) -> Result<SyncRun, SyncError> {
+        let run = self.store.find_run(conn, id, &actor.address).await?;
+        let run = run.ok_or(SyncError::NotFound("SyncRun"))?;
         if run.run_type != expected {
-            return Err(SyncError::UnexpectedSyncRunType.into());
+            return Err(SyncError::UnexpectedSyncRunType);
         }
         if run.created_by_device != actor.device {
-            return Err(SyncError::StartedByAnotherDevice(CANNOT_FINALIZE_OTHER_DEVICE).into());
+            return Err(SyncError::StartedByAnotherDevice(CANNOT_FINALIZE_OTHER_DEVICE));
         }
         if run.is_finalized() {
-            return Err(SyncError::AlreadyFinalized.into());
+            return Err(SyncError::AlreadyFinalized);
         }
         Ok(run)
     }
@@ -240,29 +213,17 @@ impl SynchronizationService {
         id: &SyncRunId,
         results: Vec<EventResult>,
         modifications: Vec<NewModification>,
-    ) -> ApiResult<(CreatedModifications, bool)> {
+    ) -> Result<(CreatedModifications, bool), SyncError> {
         modifications.iter().try_for_each(NewModification::validate)?;
         let now = self.clock.now();
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        let mut tx = self.store.db().begin_write().await?;
         let run = self
             .open_run_for_finalize(&mut tx, actor, id, SyncRunType::ExternalEventSync)
             .await?;
-        let datawallet = self
-            .store
-            .datawallet(&mut tx, &actor.address)
-            .await
-            .map_err(internal)?;
-        let datawallet = datawallet.ok_or(ApiError::not_found("Datawallet"))?;
-        self.store
-            .finalize_run(&mut tx, &run.id, now)
-            .await
-            .map_err(internal)?;
-        for event in self
-            .store
-            .assigned_event_ids(&mut tx, &run.id)
-            .await
-            .map_err(internal)?
-        {
+        let datawallet = self.store.datawallet(&mut tx, &actor.address).await?;
+        let datawallet = datawallet.ok_or(SyncError::NotFound("Datawallet"))?;
+        self.store.finalize_run(&mut tx, &run.id, now).await?;
+        for event in self.store.assigned_event_ids(&mut tx, &run.id).await? {
             let error = match results.iter().find(|r| r.external_event_id.as_str() == event) {
                 None => Some(ERROR_NOT_PROCESSED),
                 Some(result) => result.error_code.as_deref().filter(|code| !code.is_empty()),
@@ -270,8 +231,7 @@ impl SynchronizationService {
             if let Some(code) = error {
                 self.store
                     .record_sync_error(&mut tx, &run.id, &event, code)
-                    .await
-                    .map_err(internal)?;
+                    .await?;
             }
         }
         let created = self
@@ -281,9 +241,8 @@ impl SynchronizationService {
         let more = self
             .store
             .deliverable_event_exists(&mut tx, &actor.address, 1)
-            .await
-            .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+            .await?;
+        tx.commit().await?;
         Ok((created, more))
     }
 
@@ -294,15 +253,16 @@ impl SynchronizationService {
         id: &SyncRunId,
         new_version: i64,
         modifications: Vec<NewModification>,
-    ) -> ApiResult<CreatedModifications> {
+    ) -> Result<CreatedModifications, SyncError> {
         if !(1..=i64::from(u16::MAX)).contains(&new_version) {
-            return Err(ApiError::invalid_property_value(
+            return Err(ValidationError::invalid_property_value(
                 "'newDatawalletVersion' must be between 1 and 65535.",
-            ));
+            )
+            .into());
         }
         modifications.iter().try_for_each(NewModification::validate)?;
         let now = self.clock.now();
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        let mut tx = self.store.db().begin_write().await?;
         if !modifications.is_empty() {
             self.check_modifications_quota(&mut tx, &actor.address, now)
                 .await?;
@@ -310,29 +270,20 @@ impl SynchronizationService {
         let run = self
             .open_run_for_finalize(&mut tx, actor, id, SyncRunType::DatawalletVersionUpgrade)
             .await?;
-        self.store
-            .finalize_run(&mut tx, &run.id, now)
-            .await
-            .map_err(internal)?;
-        let datawallet = match self
-            .store
-            .datawallet(&mut tx, &actor.address)
-            .await
-            .map_err(internal)?
-        {
-            None => self
-                .store
-                .create_datawallet(&mut tx, &actor.address, new_version)
-                .await
-                .map_err(internal)?,
+        self.store.finalize_run(&mut tx, &run.id, now).await?;
+        let datawallet = match self.store.datawallet(&mut tx, &actor.address).await? {
+            None => {
+                self.store
+                    .create_datawallet(&mut tx, &actor.address, new_version)
+                    .await?
+            }
             Some(existing) if new_version < existing.version => {
-                return Err(SyncError::CannotDowngrade(existing.version).into())
+                return Err(SyncError::CannotDowngrade(existing.version))
             }
             Some(existing) => {
                 self.store
                     .set_datawallet_version(&mut tx, &existing.id, new_version)
-                    .await
-                    .map_err(internal)?;
+                    .await?;
                 Datawallet {
                     version: new_version,
                     ..existing
@@ -342,17 +293,17 @@ impl SynchronizationService {
         let created = self
             .append(&mut tx, actor, &datawallet, &modifications, now)
             .await?;
-        tx.commit().await.map_err(internal)?;
+        tx.commit().await?;
         Ok(created)
     }
 
     /// W1
-    pub async fn datawallet_version(&self, owner: &IdentityAddress) -> ApiResult<i64> {
-        let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
-        let datawallet = self.store.datawallet(&mut conn, owner).await.map_err(internal)?;
+    pub async fn datawallet_version(&self, owner: &IdentityAddress) -> Result<i64, SyncError> {
+        let mut conn = self.store.db().pool().acquire().await?;
+        let datawallet = self.store.datawallet(&mut conn, owner).await?;
         datawallet
             .map(|d| d.version)
-            .ok_or(ApiError::not_found("Datawallet"))
+            .ok_or(SyncError::NotFound("Datawallet"))
     }
 
     /// W2
@@ -362,9 +313,9 @@ impl SynchronizationService {
         local_index: Option<i64>,
         supported_version: i64,
         page: PageRequest,
-    ) -> ApiResult<Page<Modification>> {
-        let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
-        let datawallet = self.store.datawallet(&mut conn, owner).await.map_err(internal)?;
+    ) -> Result<Page<Modification>, SyncError> {
+        let mut conn = self.store.db().pool().acquire().await?;
+        let datawallet = self.store.datawallet(&mut conn, owner).await?;
         drop(conn);
         let Some(datawallet) = datawallet else {
             return Ok(Page {
@@ -377,7 +328,7 @@ impl SynchronizationService {
         self.store
             .modifications(&datawallet.id, local_index.unwrap_or(-1), page)
             .await
-            .map_err(internal)
+            .map_err(SyncError::from)
     }
 
     /// W3: only on top of the newest modification the device knows, and never during a sync run.
@@ -387,46 +338,33 @@ impl SynchronizationService {
         local_index: Option<i64>,
         modifications: Vec<NewModification>,
         supported_version: i64,
-    ) -> ApiResult<CreatedModifications> {
+    ) -> Result<CreatedModifications, SyncError> {
         if modifications.is_empty() {
-            return Err(ApiError::invalid_property_value(
-                "'modifications' must not be empty.",
-            ));
+            return Err(ValidationError::invalid_property_value("'modifications' must not be empty.").into());
         }
         modifications.iter().try_for_each(NewModification::validate)?;
         require_supported_version(supported_version)?;
         let now = self.clock.now();
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        let mut tx = self.store.db().begin_write().await?;
         self.check_modifications_quota(&mut tx, &actor.address, now)
             .await?;
-        if self
-            .store
-            .has_unfinalized_run(&mut tx, &actor.address)
-            .await
-            .map_err(internal)?
-        {
-            return Err(SyncError::CannotPushDuringActiveSyncRun.into());
+        if self.store.has_unfinalized_run(&mut tx, &actor.address).await? {
+            return Err(SyncError::CannotPushDuringActiveSyncRun);
         }
-        let datawallet = self
-            .store
-            .datawallet(&mut tx, &actor.address)
-            .await
-            .map_err(internal)?;
-        let datawallet = datawallet.ok_or(ApiError::not_found("Datawallet"))?;
+        let datawallet = self.store.datawallet(&mut tx, &actor.address).await?;
+        let datawallet = datawallet.ok_or(SyncError::NotFound("Datawallet"))?;
         check_datawallet_version(Some(&datawallet), supported_version)?;
         let newest = self
             .store
             .newest_modification_index(&mut tx, &datawallet.id)
-            .await
-            .map_err(internal)?;
+            .await?;
         if let Some(newest) = newest {
             if local_index != Some(newest) {
                 let given = local_index.unwrap_or(-1);
                 return Err(SyncError::DatawalletNotUpToDate {
                     given,
                     newest: newest.to_string(),
-                }
-                .into());
+                });
             }
         }
         let created = self
@@ -438,9 +376,8 @@ impl SynchronizationService {
                     given: local_index.unwrap_or(-1),
                     newest: "newer".into(),
                 }
-                .into()
             } else {
-                internal(e)
+                SyncError::Database(e)
             }
         })?;
         Ok(created)
@@ -454,12 +391,12 @@ impl SynchronizationService {
         datawallet: &Datawallet,
         modifications: &[NewModification],
         now: DateTime<Utc>,
-    ) -> ApiResult<CreatedModifications> {
+    ) -> Result<CreatedModifications, SyncError> {
         if let Some(too_high) = modifications
             .iter()
             .find(|m| m.datawallet_version > datawallet.version)
         {
-            return Err(SyncError::ModificationVersionTooHigh(too_high.datawallet_version).into());
+            return Err(SyncError::ModificationVersionTooHigh(too_high.datawallet_version));
         }
         let items = self
             .store
@@ -471,8 +408,7 @@ impl SynchronizationService {
                 modifications,
                 now,
             )
-            .await
-            .map_err(internal)?
+            .await?
             .ok_or(SyncError::DatawalletNotUpToDate {
                 given: -1,
                 newest: "newer".into(),
@@ -482,15 +418,9 @@ impl SynchronizationService {
                 identity: actor.address.clone(),
                 modified_by_device: actor.device.clone(),
             });
-            backbone_db::outbox::enqueue(conn, &event, now)
-                .await
-                .map_err(internal)?;
+            backbone_db::outbox::enqueue(conn, &event, now).await?;
         }
-        let newest_index = self
-            .store
-            .newest_modification_index(conn, &datawallet.id)
-            .await
-            .map_err(internal)?;
+        let newest_index = self.store.newest_modification_index(conn, &datawallet.id).await?;
         Ok(CreatedModifications {
             items,
             created_at: now,
@@ -499,20 +429,24 @@ impl SynchronizationService {
     }
 }
 
-fn require_supported_version(supported_version: i64) -> ApiResult<()> {
+fn require_supported_version(supported_version: i64) -> Result<(), SyncError> {
     if supported_version <= 0 {
-        return Err(ApiError::invalid_property_value(
+        return Err(ValidationError::invalid_property_value(
             "'SupportedDatawalletVersion' must be greater than 0.",
-        ));
+        )
+        .into());
     }
     Ok(())
 }
 
-fn check_datawallet_version(datawallet: Option<&Datawallet>, supported_version: i64) -> ApiResult<()> {
+fn check_datawallet_version(
+    datawallet: Option<&Datawallet>,
+    supported_version: i64,
+) -> Result<(), SyncError> {
     match datawallet {
-        Some(datawallet) if supported_version < datawallet.version => {
-            Err(SyncError::InsufficientSupportedDatawalletVersion(datawallet.version).into())
-        }
+        Some(datawallet) if supported_version < datawallet.version => Err(
+            SyncError::InsufficientSupportedDatawalletVersion(datawallet.version),
+        ),
         _ => Ok(()),
     }
 }

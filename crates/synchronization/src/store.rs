@@ -11,7 +11,7 @@ use backbone_core::paging::{Page, PageRequest};
 use backbone_core::IdentityAddress;
 use backbone_db::sqlx::any::AnyRow;
 use backbone_db::sqlx::{self, AnyConnection, Row};
-use backbone_db::Database;
+use backbone_db::{fetch_page, Database, PagedSql, Param};
 use chrono::{DateTime, Utc};
 
 use crate::domain::{ExternalEvent, Modification, NewModification, SyncRun, SyncRunType, MAX_SYNC_ERRORS};
@@ -282,22 +282,14 @@ impl SynchronizationStore {
         run: &SyncRunId,
         page: PageRequest,
     ) -> sqlx::Result<Page<ExternalEvent>> {
-        let rows = sqlx::query(sql::EVENTS_OF_RUN)
-            .bind(run.as_str())
-            .bind(page.limit())
-            .bind(page.offset())
-            .fetch_all(self.db.pool())
-            .await?;
-        let total: i64 = sqlx::query_scalar(sql::COUNT_EVENTS_OF_RUN)
-            .bind(run.as_str())
-            .fetch_one(self.db.pool())
-            .await?;
-        let items = rows.iter().map(event_from_row).collect::<sqlx::Result<_>>()?;
-        Ok(Page {
-            items,
-            request: page,
-            total_records: total as u64,
-        })
+        let queries = PagedSql {
+            list: sql::EVENTS_OF_RUN,
+            count: sql::COUNT_EVENTS_OF_RUN,
+        };
+        let mut conn = self.db.pool().acquire().await?;
+        fetch_page(&mut conn, queries, &[Param::Text(run.as_str())], page)
+            .await?
+            .try_map(event_from_row)
     }
 
     // External events -------------------------------------------------------------------------
@@ -508,27 +500,16 @@ impl SynchronizationStore {
         local_index: i64,
         page: PageRequest,
     ) -> sqlx::Result<Page<Modification>> {
-        let rows = sqlx::query(&sql::modifications())
-            .bind(datawallet.as_str())
-            .bind(local_index)
-            .bind(page.limit())
-            .bind(page.offset())
-            .fetch_all(self.db.pool())
-            .await?;
-        let total: i64 = sqlx::query_scalar(sql::COUNT_MODIFICATIONS)
-            .bind(datawallet.as_str())
-            .bind(local_index)
-            .fetch_one(self.db.pool())
-            .await?;
-        let items = rows
-            .iter()
-            .map(modification_from_row)
-            .collect::<sqlx::Result<_>>()?;
-        Ok(Page {
-            items,
-            request: page,
-            total_records: total as u64,
-        })
+        let list = sql::modifications();
+        let queries = PagedSql {
+            list: &list,
+            count: sql::COUNT_MODIFICATIONS,
+        };
+        let params = [Param::Text(datawallet.as_str()), Param::Integer(local_index)];
+        let mut conn = self.db.pool().acquire().await?;
+        fetch_page(&mut conn, queries, &params, page)
+            .await?
+            .try_map(modification_from_row)
     }
 }
 

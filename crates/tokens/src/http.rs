@@ -5,7 +5,9 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use backbone_core::encoding::{date_format, decode_bytes, encode_bytes};
 use backbone_core::ids::TokenId;
-use backbone_core::{Actor, ApiError, ApiResult};
+use backbone_core::Actor;
+use backbone_web::error::INVALID_PROPERTY_VALUE;
+use backbone_web::{ApiError, ApiResult};
 use backbone_web::{
     Caller, CiJson, Created, Envelope, MaybeCaller, NoContent, PagedEnvelope, QueryParams, Routes,
 };
@@ -13,11 +15,25 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::service::CreateToken;
-use crate::{Token, TokensService};
+use crate::{Token, TokensError, TokensService};
 
 #[derive(Clone)]
 pub struct TokensState {
     pub service: TokensService,
+}
+
+impl From<TokensError> for ApiError {
+    fn from(error: TokensError) -> Self {
+        match error {
+            TokensError::Invalid(error) => error.into(),
+            TokensError::NotFound(entity) => Self::not_found(entity),
+            TokensError::Forbidden => Self::Forbidden,
+            TokensError::QuotaExhausted(metrics) => Self::QuotaExhausted(metrics),
+            TokensError::Unexpected(error) => Self::Internal(error),
+            TokensError::Database(error) => Self::internal(error),
+            rule => Self::validation(rule.code().unwrap_or(INVALID_PROPERTY_VALUE), rule.to_string()),
+        }
+    }
 }
 
 pub fn routes(state: TokensState) -> Routes {

@@ -15,6 +15,7 @@
 //! - [`service`]: the use cases in upstream's check order;
 //! - `http`: thin handlers for `/api/v2/Tokens`.
 
+mod deleter;
 pub mod domain;
 pub mod error;
 mod http;

@@ -10,7 +10,7 @@ use backbone_core::events::DomainEvent;
 use backbone_core::ids::TokenId;
 use backbone_core::paging::{Page, PageRequest, PagingLimits};
 use backbone_core::quotas::MetricKey;
-use backbone_core::{Actor, ApiError, ApiResult, IdentityAddress, SharedClock};
+use backbone_core::{Actor, IdentityAddress, SharedClock, ValidationError};
 use backbone_db::sqlx::{self, AnyConnection};
 use chrono::{DateTime, Utc};
 
@@ -39,42 +39,37 @@ pub struct TokensService {
     pub paging: PagingLimits,
 }
 
-fn internal(error: sqlx::Error) -> ApiError {
-    ApiError::internal(error)
-}
-
-fn not_found() -> ApiError {
-    ApiError::not_found("Token")
+fn not_found() -> TokensError {
+    TokensError::NotFound("Token")
 }
 
 impl TokensService {
     /// §6.2: anonymous (`actor` = `None`) or authenticated.
-    pub async fn create(&self, actor: Option<&Actor>, request: CreateToken) -> ApiResult<Token> {
+    pub async fn create(&self, actor: Option<&Actor>, request: CreateToken) -> Result<Token, TokensError> {
         let now = self.clock.now();
         let for_identity = request
             .for_identity
             .as_deref()
-            .map(|a| IdentityAddress::parse(a).ok_or_else(|| ApiError::invalid_id("forIdentity")))
+            .map(|a| IdentityAddress::parse(a).ok_or_else(|| ValidationError::invalid_id("forIdentity")))
             .transpose()?;
         if let Some(password) = &request.password {
             check_length("password", password, 1, MAX_PASSWORD_LENGTH)?;
         }
         if request.expires_at <= now {
-            return Err(ApiError::invalid_property_value(
-                "'expiresAt' must be in the future.",
-            ));
+            return Err(ValidationError::invalid_property_value("'expiresAt' must be in the future.").into());
         }
         match actor {
             None => {
                 if request.content.is_some() {
-                    return Err(ApiError::invalid_property_value("'content' must be empty."));
+                    return Err(ValidationError::invalid_property_value("'content' must be empty.").into());
                 }
                 let latest = now + MAX_ANONYMOUS_LIFETIME;
                 if request.expires_at >= latest {
-                    return Err(ApiError::invalid_property_value(format!(
+                    return Err(ValidationError::invalid_property_value(format!(
                         "'expiresAt' must be less than '{}'.",
                         backbone_core::encoding::format_date(&latest)
-                    )));
+                    ))
+                    .into());
                 }
             }
             Some(_) => {
@@ -96,20 +91,16 @@ impl TokensService {
             token_id: token.id.clone(),
             created_by: token.created_by.clone(),
         });
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        let mut tx = self.store.db().begin_write().await?;
         // Anonymous tokens are never limited (upstream).
         if let Some(actor) = actor {
             self.quotas
                 .check(&mut tx, &actor.address, &[MetricKey::NumberOfTokens], now)
-                .await
-                .map_err(ApiError::internal)?
-                .map_err(ApiError::QuotaExhausted)?;
+                .await?
+                .map_err(TokensError::QuotaExhausted)?;
         }
-        self.store
-            .insert(&mut tx, &token, &event)
-            .await
-            .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        self.store.insert(&mut tx, &token, &event).await?;
+        tx.commit().await?;
         Ok(token)
     }
 
@@ -119,13 +110,13 @@ impl TokensService {
         actor: Option<&Actor>,
         id: &TokenId,
         password: Option<&[u8]>,
-    ) -> ApiResult<Token> {
+    ) -> Result<Token, TokensError> {
         if let Some(password) = password {
             check_length("password", password, 1, MAX_PASSWORD_LENGTH)?;
         }
         let now = self.clock.now();
         // Most reads change nothing: decide without a transaction first.
-        let mut conn = self.store.db().pool().acquire().await.map_err(internal)?;
+        let mut conn = self.store.db().pool().acquire().await?;
         let (token, decision) = self
             .decide_read(&mut conn, actor, id, password, false, now)
             .await?;
@@ -136,7 +127,7 @@ impl TokensService {
             Err(refusal) => return Err(refusal_error(refusal)),
         }
 
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
+        let mut tx = self.store.db().begin_write().await?;
         let (token, decision) = self.decide_read(&mut tx, actor, id, password, true, now).await?;
         match decision {
             Ok(Read::Granted) => Ok(token),
@@ -144,9 +135,8 @@ impl TokensService {
                 let actor = actor.expect("only authenticated callers are allocated");
                 self.store
                     .allocate(&mut tx, id, &actor.address, &actor.device, now)
-                    .await
-                    .map_err(internal)?;
-                tx.commit().await.map_err(internal)?;
+                    .await?;
+                tx.commit().await?;
                 Ok(token)
             }
             Err(Refusal::WrongPassword) => Err(self.count_failed_attempt(tx, &token, now).await?),
@@ -162,20 +152,11 @@ impl TokensService {
         password: Option<&[u8]>,
         lock: bool,
         now: DateTime<Utc>,
-    ) -> ApiResult<(Token, Result<Read, Refusal>)> {
-        let token = self
-            .store
-            .find(conn, id, lock)
-            .await
-            .map_err(internal)?
-            .ok_or_else(not_found)?;
+    ) -> Result<(Token, Result<Read, Refusal>), TokensError> {
+        let token = self.store.find(conn, id, lock).await?.ok_or_else(not_found)?;
         let caller = actor.map(|a| &a.address);
         let has_allocation = match caller {
-            Some(address) => self
-                .store
-                .has_allocation(conn, id, address)
-                .await
-                .map_err(internal)?,
+            Some(address) => self.store.has_allocation(conn, id, address).await?,
             None => false,
         };
         let decision = token.check_read(caller, has_allocation, password, now);
@@ -189,52 +170,49 @@ impl TokensService {
         mut tx: sqlx::Transaction<'static, sqlx::Any>,
         token: &Token,
         now: DateTime<Utc>,
-    ) -> ApiResult<ApiError> {
+    ) -> Result<TokensError, TokensError> {
         let count = self
             .store
             .increment_access_failed_count(&mut tx, &token.id)
-            .await
-            .map_err(internal)?;
+            .await?;
         // The row is locked and was not locked before, so the limit is reached exactly once.
         if count == crate::domain::MAX_FAILED_ACCESS_ATTEMPTS {
             let event = DomainEvent::from_event(&TokenLocked {
                 token_id: token.id.clone(),
                 created_by: token.created_by.clone(),
             });
-            backbone_db::outbox::enqueue(&mut tx, &event, now)
-                .await
-                .map_err(internal)?;
+            backbone_db::outbox::enqueue(&mut tx, &event, now).await?;
         }
-        tx.commit().await.map_err(internal)?;
+        tx.commit().await?;
         Ok(if is_locking_count(count) {
-            TokensError::TooManyFailedPasswordAttempts.into()
+            TokensError::TooManyFailedPasswordAttempts
         } else {
             not_found()
         })
     }
 
     /// §6.4: the tokens among `ids` the caller created or has allocated.
-    pub async fn list(&self, actor: &Actor, ids: &[TokenId], page: PageRequest) -> ApiResult<Page<Token>> {
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        ids: &[TokenId],
+        page: PageRequest,
+    ) -> Result<Page<Token>, TokensError> {
         if ids.is_empty() {
-            return Err(ApiError::invalid_property_value("'ids' must not be empty."));
+            return Err(ValidationError::invalid_property_value("'ids' must not be empty.").into());
         }
-        self.store.list(&actor.address, ids, page).await.map_err(internal)
+        Ok(self.store.list(&actor.address, ids, page).await?)
     }
 
     /// §6.5: only the creator may delete a token; its allocations go with it.
-    pub async fn delete(&self, actor: &Actor, id: &TokenId) -> ApiResult<()> {
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
-        let token = self
-            .store
-            .find(&mut tx, id, true)
-            .await
-            .map_err(internal)?
-            .ok_or_else(not_found)?;
+    pub async fn delete(&self, actor: &Actor, id: &TokenId) -> Result<(), TokensError> {
+        let mut tx = self.store.db().begin_write().await?;
+        let token = self.store.find(&mut tx, id, true).await?.ok_or_else(not_found)?;
         if token.created_by.as_ref() != Some(&actor.address) {
-            return Err(ApiError::Forbidden);
+            return Err(TokensError::Forbidden);
         }
-        self.store.delete(&mut tx, id).await.map_err(internal)?;
-        tx.commit().await.map_err(internal)
+        self.store.delete(&mut tx, id).await?;
+        Ok(tx.commit().await?)
     }
 
     /// §6.6: fills an empty token; the filler becomes its creator.
@@ -244,19 +222,14 @@ impl TokensService {
         id: &TokenId,
         new_content: Vec<u8>,
         password: Option<&[u8]>,
-    ) -> ApiResult<Token> {
+    ) -> Result<Token, TokensError> {
         check_length("newContent", &new_content, 1, MAX_CONTENT_LENGTH)?;
         if let Some(password) = password {
             check_length("password", password, 1, MAX_PASSWORD_LENGTH)?;
         }
         let now = self.clock.now();
-        let mut tx = self.store.db().begin_write().await.map_err(internal)?;
-        let mut token = self
-            .store
-            .find(&mut tx, id, true)
-            .await
-            .map_err(internal)?
-            .ok_or_else(not_found)?;
+        let mut tx = self.store.db().begin_write().await?;
+        let mut token = self.store.find(&mut tx, id, true).await?.ok_or_else(not_found)?;
         match token.check_content_update(&actor.address, password, now) {
             Ok(()) => {}
             Err(Refusal::WrongPassword) => return Err(self.count_failed_attempt(tx, &token, now).await?),
@@ -265,12 +238,11 @@ impl TokensService {
         let filled = self
             .store
             .fill(&mut tx, id, &new_content, &actor.address, &actor.device)
-            .await
-            .map_err(internal)?;
+            .await?;
         if !filled {
-            return Err(TokensError::ContentUpdateNotPossibleBecauseContentAlreadyExists.into());
+            return Err(TokensError::ContentUpdateNotPossibleBecauseContentAlreadyExists);
         }
-        tx.commit().await.map_err(internal)?;
+        tx.commit().await?;
         token.content = Some(new_content);
         token.created_by = Some(actor.address.clone());
         token.created_by_device = Some(actor.device.clone());
@@ -279,22 +251,20 @@ impl TokensService {
 }
 
 /// How a refusal looks on the wire: everything that could reveal the token is a 404.
-fn refusal_error(refusal: Refusal) -> ApiError {
+fn refusal_error(refusal: Refusal) -> TokensError {
     match refusal {
         Refusal::Expired | Refusal::ForIdentityDoesNotMatch | Refusal::WrongPassword => not_found(),
-        Refusal::Locked => TokensError::TooManyFailedPasswordAttempts.into(),
-        Refusal::ContentAlreadyExists => {
-            TokensError::ContentUpdateNotPossibleBecauseContentAlreadyExists.into()
-        }
+        Refusal::Locked => TokensError::TooManyFailedPasswordAttempts,
+        Refusal::ContentAlreadyExists => TokensError::ContentUpdateNotPossibleBecauseContentAlreadyExists,
     }
 }
 
 /// Upstream's `NumberOfBytes` rule.
-fn check_length(property: &str, bytes: &[u8], min: usize, max: usize) -> ApiResult<()> {
+fn check_length(property: &str, bytes: &[u8], min: usize, max: usize) -> Result<(), ValidationError> {
     if (min..=max).contains(&bytes.len()) {
         Ok(())
     } else {
-        Err(ApiError::invalid_property_value(format!(
+        Err(ValidationError::invalid_property_value(format!(
             "'{property}' must be between {min} and {max} bytes long. You entered {} bytes.",
             bytes.len()
         )))

@@ -9,7 +9,7 @@ use backbone_core::paging::{Page, PageRequest};
 use backbone_core::IdentityAddress;
 use backbone_db::sqlx::any::AnyRow;
 use backbone_db::sqlx::{self, AnyConnection, Row};
-use backbone_db::{outbox, Database};
+use backbone_db::{fetch_page, outbox, with_ids, Database, PagedSql, Param};
 use chrono::{DateTime, Utc};
 
 use crate::Token;
@@ -25,8 +25,9 @@ pub mod sql {
     pub const COUNT_CREATED: &str =
         "SELECT COUNT(*) FROM tokens WHERE created_by = $1 AND created_at BETWEEN $2 AND $3";
 
-    pub const HAS_ALLOCATION: &str =
-        "SELECT COUNT(*) FROM token_allocations WHERE token_id = $1 AND allocated_by = $2";
+    /// Who read which token first.
+    pub const ALLOCATIONS: backbone_db::Allocations =
+        backbone_db::Allocations::new("token_allocations", "token_id");
 
     pub fn find() -> String {
         format!("SELECT {} FROM tokens WHERE id = $1", super::TOKEN_COLUMNS)
@@ -88,20 +89,7 @@ impl TokensStore {
             .bind(identity.as_str())
             .execute(&mut *tx)
             .await?;
-        // The key is token + allocator: where the anonymous address already allocated the
-        // token, the deleted identity's allocation is dropped instead.
-        sqlx::query(
-            "UPDATE token_allocations SET allocated_by = $1 WHERE allocated_by = $2 AND NOT EXISTS (SELECT 1 \
-             FROM token_allocations a WHERE a.token_id = token_allocations.token_id AND a.allocated_by = $1)",
-        )
-        .bind(anonymous.as_str())
-        .bind(identity.as_str())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM token_allocations WHERE allocated_by = $1")
-            .bind(identity.as_str())
-            .execute(&mut *tx)
-            .await?;
+        sql::ALLOCATIONS.hand_over(&mut tx, identity, anonymous).await?;
         tx.commit().await
     }
 
@@ -176,12 +164,7 @@ impl TokensStore {
         id: &TokenId,
         identity: &IdentityAddress,
     ) -> sqlx::Result<bool> {
-        let count: i64 = sqlx::query_scalar(sql::HAS_ALLOCATION)
-            .bind(id.as_str())
-            .bind(identity.as_str())
-            .fetch_one(conn)
-            .await?;
-        Ok(count > 0)
+        sql::ALLOCATIONS.has(conn, id.as_str(), identity).await
     }
 
     /// Records that `identity` read the token (once per identity).
@@ -193,17 +176,9 @@ impl TokensStore {
         device: &DeviceId,
         now: DateTime<Utc>,
     ) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO token_allocations (token_id, allocated_by, allocated_by_device, allocated_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (token_id, allocated_by) DO NOTHING",
-        )
-        .bind(id.as_str())
-        .bind(identity.as_str())
-        .bind(device.as_str())
-        .bind(to_millis(&now))
-        .execute(conn)
-        .await?;
-        Ok(())
+        sql::ALLOCATIONS
+            .insert(conn, id.as_str(), identity, device, now)
+            .await
     }
 
     /// Counts a failed password attempt in the database (not from a value read earlier, so
@@ -261,29 +236,20 @@ impl TokensStore {
         page: PageRequest,
     ) -> sqlx::Result<Page<Token>> {
         // $1 is the identity, then one positional parameter per requested ID.
-        let list_sql = sql::list(ids.len());
-        let count_sql = sql::count(ids.len());
-        let mut list = sqlx::query(&list_sql).bind(identity.as_str());
-        let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(identity.as_str());
-        for id in ids {
-            list = list.bind(id.as_str());
-            count = count.bind(id.as_str());
-        }
-        let rows = list
-            .bind(page.limit())
-            .bind(page.offset())
-            .fetch_all(self.db.pool())
-            .await?;
-        let total = count.fetch_one(self.db.pool()).await?;
-        let items = rows
-            .iter()
-            .map(token_from_row)
-            .collect::<sqlx::Result<Vec<_>>>()?;
-        Ok(Page {
-            items,
-            request: page,
-            total_records: u64::try_from(total).unwrap_or_default(),
-        })
+        let (list, count) = (sql::list(ids.len()), sql::count(ids.len()));
+        let params = with_ids(&[Param::Text(identity.as_str())], ids);
+        let mut conn = self.db.pool().acquire().await?;
+        fetch_page(
+            &mut conn,
+            PagedSql {
+                list: &list,
+                count: &count,
+            },
+            &params,
+            page,
+        )
+        .await?
+        .try_map(token_from_row)
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use crate::ApiError;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header;
 use axum::http::request::Parts;
@@ -14,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use backbone_core::ids::{DeviceId, Username};
 use backbone_core::ports::IdentityDirectory;
 use backbone_core::status::IdentityStatus;
-use backbone_core::{Actor, ApiError, IdentityAddress, SharedClock};
+use backbone_core::{Actor, IdentityAddress, SharedClock};
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::SigningKey;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};

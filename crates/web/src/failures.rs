@@ -20,12 +20,12 @@ pub async fn unavailable_as_503(
     let response = next.run(request).await;
     let unavailable = response
         .extensions()
-        .get::<backbone_core::error::InternalErrorCause>()
+        .get::<crate::error::InternalErrorCause>()
         .is_some_and(|cause| is_unavailable(&cause.0));
     if !unavailable {
         return response;
     }
-    let mut response = backbone_core::error::error_response(
+    let mut response = crate::error::error_response(
         axum::http::StatusCode::SERVICE_UNAVAILABLE,
         backbone_core::error::UNEXPECTED,
         "The service is temporarily unavailable. Try again shortly.",
@@ -50,7 +50,7 @@ fn panic_response(panic: Box<dyn std::any::Any + Send>) -> Response {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("(no message)");
     tracing::error!(panic = message, "a request handler panicked");
-    backbone_core::error::error_response(
+    crate::error::error_response(
         axum::http::StatusCode::INTERNAL_SERVER_ERROR,
         backbone_core::error::UNEXPECTED,
         "An unexpected error occurred.",

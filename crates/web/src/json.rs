@@ -5,9 +5,9 @@
 //! both bind. Any failure to read or bind the body is `400 error.platform.inputCannotBeParsed`
 //! with the path of the offending property; an oversized body is `requestBodyTooLarge`.
 
+use crate::ApiError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use backbone_core::ApiError;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 

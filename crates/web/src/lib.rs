@@ -1,9 +1,10 @@
 //! HTTP plumbing every module's handlers use, so that the handlers themselves stay thin:
-//! the `result` envelope, case-insensitive JSON and query extraction, the authenticated caller,
+//! the error envelope every module's error maps into, the `result` envelope, case-insensitive JSON and query extraction, the authenticated caller,
 //! and the layers that make responses look like upstream's (headers, case-insensitive routes).
 
 pub mod auth;
 pub mod envelope;
+pub mod error;
 pub mod failures;
 pub mod json;
 pub mod middleware;
@@ -13,6 +14,7 @@ pub mod text;
 
 pub use auth::{Authenticator, Caller, JwtKeys, MaybeCaller};
 pub use envelope::{Created, Envelope, NoContent, PagedEnvelope};
+pub use error::{ApiError, ApiResult};
 pub use json::CiJson;
 pub use query::QueryParams;
 pub use routes::Routes;

@@ -2,10 +2,10 @@
 
 use std::convert::Infallible;
 
+use crate::{ApiError, ApiResult};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use backbone_core::paging::{PageRequest, PagingLimits};
-use backbone_core::{ApiError, ApiResult};
 
 #[derive(Debug, Default, Clone)]
 pub struct QueryParams {
@@ -52,7 +52,11 @@ impl QueryParams {
 
     /// `pageNumber` and `pageSize` with defaults and limits.
     pub fn page(&self, limits: PagingLimits) -> ApiResult<PageRequest> {
-        PageRequest::new(self.integer("pageNumber")?, self.integer("pageSize")?, limits)
+        Ok(PageRequest::new(
+            self.integer("pageNumber")?,
+            self.integer("pageSize")?,
+            limits,
+        )?)
     }
 }
 

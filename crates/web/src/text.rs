@@ -3,7 +3,7 @@
 //! carriage return, so every text that comes in — path, query, JSON strings and keys, form
 //! values — is checked once at the edge, the same way on both databases.
 
-use backbone_core::{ApiError, ApiResult};
+use crate::{ApiError, ApiResult};
 
 /// Whether `text` holds a character no field accepts: C0 controls except tab, LF and CR.
 pub fn has_forbidden_control(text: &str) -> bool {

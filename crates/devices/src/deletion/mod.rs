@@ -4,9 +4,11 @@
 //! keeps only hashes of the address, device IDs and usernames.
 
 pub mod audit;
+mod identity_data;
 mod service;
 pub mod store;
 
+pub use identity_data::{IdentityDataDeletion, DELETION_ORDER};
 pub use service::{DeletionJobReport, ReminderDue};
 pub use store::{AuditEntry, DeletionStore};
 

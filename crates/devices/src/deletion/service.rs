@@ -7,8 +7,7 @@ use backbone_core::events::devices::{
 use backbone_core::events::DomainEvent;
 use backbone_core::ids::{DeviceId, IdentityDeletionProcessId, TierId};
 use backbone_core::quotas::MetricKey;
-use backbone_core::{ApiError, ApiResult, IdentityAddress};
-use backbone_db::sqlx;
+use backbone_core::{IdentityAddress, ValidationError};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
@@ -17,10 +16,6 @@ use super::store::AuditEntry;
 use super::{DeletionProcess, ProcessStatus};
 use crate::domain::IdentityStatus;
 use crate::{DevicesError, DevicesService};
-
-fn internal(error: sqlx::Error) -> ApiError {
-    ApiError::internal(error)
-}
 
 /// A grace-period reminder that is due: who, which one, how many days are left.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,11 +58,11 @@ impl DevicesService {
         address: &IdentityAddress,
         device: &DeviceId,
         grace_period_days: Option<f64>,
-    ) -> ApiResult<DeletionProcess> {
+    ) -> Result<DeletionProcess, DevicesError> {
         let now = self.clock.now();
         let days = grace_period_days.unwrap_or(self.settings.grace_period_days);
         let grace_period_ends_at = backbone_core::encoding::add_days(now, days).ok_or_else(|| {
-            ApiError::invalid_property_value(
+            ValidationError::invalid_property_value(
                 "'lengthOfGracePeriodInDays' must give a grace period that ends before the year 10000.",
             )
         })?;
@@ -93,13 +88,12 @@ impl DevicesService {
             None,
         );
         let store = &self.deletion;
-        let mut tx = store.db().begin_write().await.map_err(internal)?;
+        let mut tx = store.db().begin_write().await?;
         self.check_quota(&mut tx, address, MetricKey::NumberOfStartedDeletionProcesses, now)
             .await?;
-        if store.has_open_process(&mut tx, address).await.map_err(internal)?
-            || !store.insert_process(&mut tx, &process).await.map_err(internal)?
+        if store.has_open_process(&mut tx, address).await? || !store.insert_process(&mut tx, &process).await?
         {
-            return Err(DevicesError::OnlyOneActiveDeletionProcessAllowed.into());
+            return Err(DevicesError::OnlyOneActiveDeletionProcessAllowed);
         }
         let queued = TierId::queued_for_deletion();
         let previous_tier = identity.tier_id.clone();
@@ -112,9 +106,8 @@ impl DevicesService {
                 &queued,
                 Some(&previous_tier),
             )
-            .await
-            .map_err(internal)?;
-        store.audit(&mut tx, audit, now).await.map_err(internal)?;
+            .await?;
+        store.audit(&mut tx, audit, now).await?;
         let events = [
             DomainEvent::from_event(&IdentityToBeDeleted {
                 identity_address: address.clone(),
@@ -124,17 +117,18 @@ impl DevicesService {
             status_changed(&process, address),
         ];
         for e in &events {
-            backbone_db::outbox::enqueue(&mut tx, e, now)
-                .await
-                .map_err(internal)?;
+            backbone_db::outbox::enqueue(&mut tx, e, now).await?;
         }
-        tx.commit().await.map_err(internal)?;
+        tx.commit().await?;
         Ok(process)
     }
 
     /// P2
-    pub async fn deletion_processes(&self, address: &IdentityAddress) -> ApiResult<Vec<DeletionProcess>> {
-        self.deletion.processes(address).await.map_err(internal)
+    pub async fn deletion_processes(
+        &self,
+        address: &IdentityAddress,
+    ) -> Result<Vec<DeletionProcess>, DevicesError> {
+        Ok(self.deletion.processes(address).await?)
     }
 
     /// P3
@@ -142,14 +136,10 @@ impl DevicesService {
         &self,
         address: &IdentityAddress,
         id: &IdentityDeletionProcessId,
-    ) -> ApiResult<DeletionProcess> {
-        let mut conn = self.deletion.db().pool().acquire().await.map_err(internal)?;
-        let process = self
-            .deletion
-            .find_process(&mut conn, address, id)
-            .await
-            .map_err(internal)?;
-        process.ok_or(ApiError::not_found("IdentityDeletionProcess"))
+    ) -> Result<DeletionProcess, DevicesError> {
+        let mut conn = self.deletion.db().pool().acquire().await?;
+        let process = self.deletion.find_process(&mut conn, address, id).await?;
+        process.ok_or(DevicesError::NotFound("IdentityDeletionProcess"))
     }
 
     /// P4: only an active process whose grace period is not over; restores status and tier.
@@ -158,7 +148,7 @@ impl DevicesService {
         address: &IdentityAddress,
         device: &DeviceId,
         id: &IdentityDeletionProcessId,
-    ) -> ApiResult<DeletionProcess> {
+    ) -> Result<DeletionProcess, DevicesError> {
         let now = self.clock.now();
         let store = &self.deletion;
         // Hashing is slow: before the transaction, not inside it.
@@ -170,20 +160,17 @@ impl DevicesService {
             (Some(ProcessStatus::Active), Some(ProcessStatus::Cancelled)),
             None,
         );
-        let mut tx = store.db().begin_write().await.map_err(internal)?;
-        let process = store.find_process(&mut tx, address, id).await.map_err(internal)?;
-        let mut process = process.ok_or(ApiError::not_found("IdentityDeletionProcess"))?;
+        let mut tx = store.db().begin_write().await?;
+        let process = store.find_process(&mut tx, address, id).await?;
+        let mut process = process.ok_or(DevicesError::NotFound("IdentityDeletionProcess"))?;
         if process.status != ProcessStatus::Active {
-            return Err(DevicesError::DeletionProcessIsNotInRequiredStatus.into());
+            return Err(DevicesError::DeletionProcessIsNotInRequiredStatus);
         }
         if process.grace_period_ends_at.is_some_and(|ends| ends < now) {
-            return Err(DevicesError::GracePeriodHasAlreadyExpired.into());
+            return Err(DevicesError::GracePeriodHasAlreadyExpired);
         }
-        store.cancel_process(&mut tx, id, now).await.map_err(internal)?;
-        let previous = store
-            .tier_before_deletion(&mut tx, address)
-            .await
-            .map_err(internal)?;
+        store.cancel_process(&mut tx, id, now).await?;
+        let previous = store.tier_before_deletion(&mut tx, address).await?;
         let restored = previous.unwrap_or_else(|| TierId::from_trusted("TIRBasic000000000000".into()));
         store
             .update_identity(
@@ -194,9 +181,8 @@ impl DevicesService {
                 &restored,
                 None,
             )
-            .await
-            .map_err(internal)?;
-        store.audit(&mut tx, audit, now).await.map_err(internal)?;
+            .await?;
+        store.audit(&mut tx, audit, now).await?;
         process.status = ProcessStatus::Cancelled;
         process.cancelled_at = Some(now);
         process.grace_period_ends_at = None;
@@ -208,11 +194,9 @@ impl DevicesService {
             status_changed(&process, address),
         ];
         for e in &events {
-            backbone_db::outbox::enqueue(&mut tx, e, now)
-                .await
-                .map_err(internal)?;
+            backbone_db::outbox::enqueue(&mut tx, e, now).await?;
         }
-        tx.commit().await.map_err(internal)?;
+        tx.commit().await?;
         Ok(process)
     }
 
@@ -370,10 +354,13 @@ impl DevicesService {
     }
 
     /// When a deleted identity's deletion completed, found by one of its former usernames.
-    pub async fn deletion_date_of_username(&self, username: &str) -> ApiResult<Option<DateTime<Utc>>> {
+    pub async fn deletion_date_of_username(
+        &self,
+        username: &str,
+    ) -> Result<Option<DateTime<Utc>>, DevicesError> {
         self.deletion
             .deletion_completed_for_username(username)
             .await
-            .map_err(internal)
+            .map_err(DevicesError::from)
     }
 }

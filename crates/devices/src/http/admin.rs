@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::routing::{delete, get, put};
 use backbone_core::encoding::{date_format, encode_bytes};
-use backbone_core::ApiResult;
+use backbone_web::ApiResult;
 use backbone_web::{CiJson, Created, Envelope, NoContent, Routes};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -3,8 +3,8 @@
 use axum::extract::{Path, Request, State};
 use axum::routing::{get, patch};
 use backbone_core::encoding::date_format;
-use backbone_core::ApiResult;
 use backbone_web::json::{parse_json, read_body};
+use backbone_web::ApiResult;
 use backbone_web::{CiJson, Envelope, NoContent, Routes};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

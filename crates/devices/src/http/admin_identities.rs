@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use backbone_core::encoding::{date_format, decode_bytes};
-use backbone_core::{ApiError, ApiResult};
+use backbone_web::{ApiError, ApiResult};
 use backbone_web::{CiJson, Created, Envelope, Routes};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

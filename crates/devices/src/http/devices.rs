@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::routing::{delete, get, put};
 use backbone_core::encoding::date_format;
 use backbone_core::ids::DeviceId;
-use backbone_core::{ApiError, ApiResult};
+use backbone_web::{ApiError, ApiResult};
 use backbone_web::{Caller, CiJson, Created, Envelope, NoContent, PagedEnvelope, QueryParams, Routes};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -5,9 +5,9 @@ use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use backbone_core::{ApiError, ApiResult};
 use backbone_web::auth::Caller;
 use backbone_web::json::read_body;
+use backbone_web::{ApiError, ApiResult};
 use backbone_web::{QueryParams, Routes};
 use serde_json::json;
 
@@ -82,33 +82,10 @@ async fn post_token(State(state): State<DevicesState>, request: Request) -> ApiR
     let logged_in = match state
         .service
         .login(&client_id, &client_secret, &username, &password)
-        .await?
+        .await
     {
         Ok(logged_in) => logged_in,
-        Err(LoginFailure::InvalidClient) => {
-            tracing::info!(target: "security", event = "login_failed", reason = "invalid_client", %client_id, "failed login");
-            return Ok(oauth_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                "The specified client credentials are invalid.",
-            ));
-        }
-        Err(LoginFailure::InvalidGrant) => {
-            tracing::info!(target: "security", event = "login_failed", reason = "invalid_grant", %client_id, %username, "failed login");
-            return Ok(oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_grant",
-                "The username/password couple is invalid.",
-            ));
-        }
-        Err(LoginFailure::LockedOut) => {
-            tracing::info!(target: "security", event = "locked_out", %client_id, %username, "login refused: the device is locked out");
-            return Ok(oauth_error(
-                StatusCode::BAD_REQUEST,
-                "access_denied",
-                "The user is temporarily locked out, please try again in a few minutes.",
-            ));
-        }
+        Err(failure) => return failure_answer(failure, &client_id, &username),
     };
     let device = logged_in.device;
     let caller = Caller {
@@ -128,4 +105,36 @@ async fn post_token(State(state): State<DevicesState>, request: Request) -> ApiR
         axum::Json(body),
     )
         .into_response())
+}
+
+/// The OAuth answer to a failed login; an unexpected failure gets the error envelope.
+fn failure_answer(failure: LoginFailure, client_id: &str, username: &str) -> ApiResult<Response> {
+    let answer = match failure {
+        LoginFailure::InvalidClient => {
+            tracing::info!(target: "security", event = "login_failed", reason = "invalid_client", %client_id, "failed login");
+            oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "The specified client credentials are invalid.",
+            )
+        }
+        LoginFailure::InvalidGrant => {
+            tracing::info!(target: "security", event = "login_failed", reason = "invalid_grant", %client_id, %username, "failed login");
+            oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "The username/password couple is invalid.",
+            )
+        }
+        LoginFailure::LockedOut => {
+            tracing::info!(target: "security", event = "locked_out", %client_id, %username, "login refused: the device is locked out");
+            oauth_error(
+                StatusCode::BAD_REQUEST,
+                "access_denied",
+                "The user is temporarily locked out, please try again in a few minutes.",
+            )
+        }
+        LoginFailure::Unexpected(error) => return Err(error.into()),
+    };
+    Ok(answer)
 }

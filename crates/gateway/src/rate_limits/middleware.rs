@@ -9,7 +9,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use backbone_core::ApiError;
+use backbone_web::ApiError;
 use backbone_web::MaybeCaller;
 
 use super::{Category, RateLimits, Refused, TOO_MANY_REQUESTS};
@@ -111,7 +111,7 @@ fn too_many_requests(refused: Refused, client: IpAddr, identity: Option<&str>) -
         retry_after_seconds = seconds,
         "request refused by a rate limit"
     );
-    let mut response = backbone_core::error::error_response(
+    let mut response = backbone_web::error::error_response(
         StatusCode::TOO_MANY_REQUESTS,
         TOO_MANY_REQUESTS,
         &format!("Too many requests. Try again in {seconds} seconds."),

@@ -5,7 +5,8 @@ mod dto;
 
 use axum::extract::{Path, State};
 use axum::routing::{delete, get, post};
-use backbone_core::{ApiError, ApiResult, IdentityAddress};
+use backbone_core::IdentityAddress;
+use backbone_web::{ApiError, ApiResult};
 use backbone_web::{Caller, CiJson, Created, Envelope, NoContent, Routes};
 
 pub use dto::{IdentityQuotaDto, MetricDto, QuotaDefinitionDto, QuotaGroupDto, TierDetailsDto};

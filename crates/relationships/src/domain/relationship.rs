@@ -447,7 +447,7 @@ mod tests {
     }
 
     fn code(result: Transition) -> &'static str {
-        result.unwrap_err().code()
+        result.unwrap_err().code().expect("a broken relationship rule")
     }
 
     #[test]

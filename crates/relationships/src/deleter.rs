@@ -1,0 +1,22 @@
+//! This module's step of identity deletion.
+
+use backbone_core::ports::IdentityDataDeleter;
+use backbone_core::IdentityAddress;
+
+use crate::RelationshipsService;
+
+#[async_trait::async_trait]
+impl IdentityDataDeleter for RelationshipsService {
+    fn data_name(&self) -> &'static str {
+        "Relationships"
+    }
+
+    async fn delete_identity_data(
+        &self,
+        identity: &IdentityAddress,
+        anonymous: &IdentityAddress,
+    ) -> anyhow::Result<()> {
+        self.delete_identity(identity, anonymous).await?;
+        Ok(())
+    }
+}
