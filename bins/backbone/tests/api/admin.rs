@@ -6,6 +6,7 @@ mod announcements;
 mod auth;
 mod clients;
 mod identities;
+mod odata;
 
 use reqwest::Method;
 use serde_json::Value;
