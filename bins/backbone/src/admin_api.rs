@@ -75,6 +75,9 @@ fn protected_routes(app: &Application) -> Routes {
         .merge(backbone_quotas::admin_routes(app.quotas_state()))
         .merge(backbone_challenges::admin_routes(app.challenges_state()))
         .merge(backbone_announcements::admin_routes(app.announcements_state()))
+        .merge(backbone_relationships::admin_routes(app.relationships_state()))
+        .merge(backbone_messages::admin_routes(app.messages_state()))
+        .merge(backbone_tokens::admin_routes(app.tokens_state()))
         .merge(identity_routes(app))
 }
 

@@ -7,6 +7,7 @@ mod auth;
 mod clients;
 mod identities;
 mod odata;
+mod views;
 
 use reqwest::Method;
 use serde_json::Value;
