@@ -5,6 +5,7 @@
 mod announcements;
 mod auth;
 mod clients;
+mod docs;
 mod identities;
 mod odata;
 mod views;
