@@ -6,10 +6,12 @@
 //! - [`event_bus`]: the `[event_bus]` wiring: bus, consumers, dead letters, SSE fan-out;
 //! - [`health`]: the Consumer API's `/health` checks (database, bus, blob storage);
 //! - [`server`]: the HTTP server loop with its timeouts and connection limit;
-//! - [`cli`]: command-line parsing and the admin commands.
+//! - [`cli`]: command-line parsing and the admin commands;
+//! - [`admin_cli`] / [`export`]: the announcement, token and `database export` commands.
 
 mod adapters;
 pub mod admin_api;
+pub mod admin_cli;
 pub mod admin_docs;
 pub mod allocator;
 pub mod app;
@@ -20,6 +22,7 @@ pub mod consumer_api;
 pub mod docs;
 pub mod event_bus;
 pub mod events_cli;
+pub mod export;
 pub mod health;
 pub mod jobs;
 mod secrets;
