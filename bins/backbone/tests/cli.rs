@@ -36,8 +36,13 @@ impl Env {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(BINARY);
+        command.args(args);
+        self.with_environment(command)
+    }
+
+    /// Only the test's environment: its data directory and database, quiet logs.
+    fn with_environment(&self, mut command: Command) -> Command {
         command
-            .args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("BACKBONE_DATA_DIR", &self.data_dir)

@@ -183,6 +183,68 @@ fn announcement_and_token_commands(env: &Env) {
     );
 }
 
+/// `announcement send` on a terminal: util-linux `script` gives the binary a pseudo-terminal
+/// and forwards `input` to it.
+fn on_terminal(env: &Env, command: &str, input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &format!("{} {command}", super::BINARY), "/dev/null"]);
+    let mut running = env
+        .with_environment(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux script runs");
+    running.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    running.wait_with_output().unwrap()
+}
+
+fn announcement_prompts_on_a_terminal(env: &Env) {
+    prepared(env);
+    let sent = on_terminal(
+        env,
+        "announcement send --severity low",
+        "Maintenance\nTonight\nde\nWartung\nHeute Nacht\n\ny\n",
+    );
+    assert!(sent.status.success(), "{}", stdout(&sent));
+    let shown = stdout(&sent);
+    assert!(
+        shown.contains("Title (English): ") && shown.contains("[de] Wartung: Heute Nacht"),
+        "{shown}"
+    );
+    let json = &shown[shown
+        .find("{\r\n")
+        .or_else(|| shown.find("{\n"))
+        .expect("the announcement")..];
+    let announcement: serde_json::Value = serde_json::from_str(&json.replace("\r\n", "\n")).unwrap();
+    assert_eq!(
+        (&announcement["severity"], &announcement["isSilent"]),
+        (&json!("Low"), &json!(false))
+    );
+    assert_eq!(announcement["texts"].as_array().unwrap().len(), 2);
+    // No confirmation, or `x` for a language: nothing is written.
+    let declined = on_terminal(env, "announcement send --severity low", "T\nB\n\nn\n");
+    assert!(
+        declined.status.success() && stdout(&declined).contains("Aborted."),
+        "{}",
+        stdout(&declined)
+    );
+    let aborted = on_terminal(env, "announcement send --severity low", "T\nB\nx\n");
+    assert!(!aborted.status.success(), "{}", stdout(&aborted));
+    assert_eq!(scalar(env, "SELECT COUNT(*) FROM announcements"), 1);
+}
+
+#[test]
+fn announcement_prompts_on_a_terminal_on_sqlite() {
+    announcement_prompts_on_a_terminal(&Env::sqlite());
+}
+
+#[test]
+fn announcement_prompts_on_a_terminal_on_postgres() {
+    announcement_prompts_on_a_terminal(&Env::postgres());
+}
+
 #[test]
 fn announcement_and_token_commands_on_sqlite() {
     announcement_and_token_commands(&Env::sqlite());
