@@ -89,6 +89,18 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             app.close().await;
             result
         }
+        Command::Announcement(command) => {
+            let app = Application::build(settings, None).await?;
+            backbone::admin_cli::announcement(&app, command).await
+        }
+        Command::Token(command) => {
+            let app = Application::build(settings, None).await?;
+            backbone::admin_cli::token(&app, command).await
+        }
+        Command::Database(command) => {
+            let app = Application::build(settings, None).await?;
+            backbone::admin_cli::database(&app, command).await
+        }
         Command::Job(JobCommand::Run { name }) => {
             let app = Application::build(settings, None).await?;
             let result = run_job(&app, &name).await;

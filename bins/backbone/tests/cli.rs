@@ -4,6 +4,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "cli/admin_commands.rs"]
+mod admin_commands;
+
 const BINARY: &str = env!("CARGO_BIN_EXE_backbone");
 
 struct Env {
@@ -33,8 +36,13 @@ impl Env {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(BINARY);
+        command.args(args);
+        self.with_environment(command)
+    }
+
+    /// Only the test's environment: its data directory and database, quiet logs.
+    fn with_environment(&self, mut command: Command) -> Command {
         command
-            .args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("BACKBONE_DATA_DIR", &self.data_dir)

@@ -15,6 +15,7 @@
 //! - [`service`]: the use cases in upstream's check order;
 //! - `http`: thin handlers for `/api/v2/Tokens`.
 
+pub mod admin;
 mod deleter;
 pub mod domain;
 pub mod error;
@@ -22,6 +23,7 @@ mod http;
 pub mod service;
 pub mod store;
 
+pub use admin::{admin_routes, admin_schemas, TokensAdminError};
 pub use domain::Token;
 pub use error::TokensError;
 pub use http::{routes, TokensState};

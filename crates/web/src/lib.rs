@@ -8,6 +8,7 @@ pub mod error;
 pub mod failures;
 pub mod json;
 pub mod middleware;
+pub mod openapi;
 pub mod query;
 pub mod routes;
 pub mod text;

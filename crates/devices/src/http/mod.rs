@@ -8,6 +8,8 @@ mod deletion;
 mod devices;
 mod dto;
 mod identities;
+mod identity_list;
+mod odata;
 mod token;
 
 use std::sync::Arc;
@@ -50,6 +52,16 @@ impl From<AdministrationError> for ApiError {
             rule => Self::validation(rule.code().unwrap_or(INVALID_PROPERTY_VALUE), rule.to_string()),
         }
     }
+}
+
+/// The schemas of this module's Admin API bodies.
+pub fn admin_schemas() -> backbone_web::openapi::Schemas {
+    let mut schemas = Vec::new();
+    admin::schemas(&mut schemas);
+    admin_clients::schemas(&mut schemas);
+    admin_identities::schemas(&mut schemas);
+    identity_list::schemas(&mut schemas);
+    schemas
 }
 
 pub fn routes(state: DevicesState) -> Routes {
