@@ -12,6 +12,7 @@
 
 pub mod domain;
 pub mod error;
+pub mod housekeeping;
 mod http;
 pub mod service;
 pub mod store;

@@ -4,6 +4,7 @@
 
 mod admin;
 pub mod domain;
+pub mod housekeeping;
 mod http;
 pub mod service;
 pub mod store;

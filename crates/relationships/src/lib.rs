@@ -5,6 +5,7 @@
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod housekeeping;
 mod http;
 
 pub use error::RelationshipsError;

@@ -11,6 +11,7 @@
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod housekeeping;
 mod http;
 pub mod quota;
 pub mod service;

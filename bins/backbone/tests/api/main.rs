@@ -12,6 +12,7 @@ mod events;
 mod files;
 mod files_on_disk;
 mod gateway;
+mod housekeeping;
 mod identities;
 mod load;
 mod message_lists;

@@ -4,6 +4,7 @@
 //! keeps only hashes of the address, device IDs and usernames.
 
 pub mod audit;
+mod housekeeping;
 mod service;
 pub mod store;
 
