@@ -18,6 +18,7 @@ mod load;
 mod message_lists;
 mod messages;
 mod onboarding;
+mod optional_bodies;
 mod pubsub;
 mod push;
 mod quotas;
