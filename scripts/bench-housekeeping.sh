@@ -28,7 +28,7 @@ trap 'psql -q "$server/postgres" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"' 
 data_dir=$(mktemp -d)
 trap 'psql -q "$server/postgres" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"; rm -rf "$data_dir"' EXIT
 export BACKBONE_DATABASE__URL=$url BACKBONE_DATA_DIR=$data_dir BACKBONE_LOG__LEVEL=info BACKBONE_LOG__FORMAT=json
-"$bin" migrate >/dev/null
+"$bin" migrate >/dev/null 2>&1
 
 old_ms="(extract(epoch FROM now() - interval '40 days') * 1000)::bigint"
 young_ms="(extract(epoch FROM now() - interval '1 day') * 1000)::bigint"
