@@ -143,6 +143,8 @@ pub struct DevicesConfig {
     pub deletion_grace_period_days: f64,
     /// Days before the end of the grace period at which reminders 1, 2 and 3 are due.
     pub grace_period_reminder_days: [f64; 3],
+    /// How long housekeeping keeps the deletion audit log of a deleted identity, in days.
+    pub audit_log_retention_days: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -324,6 +326,7 @@ impl Default for Settings {
             devices: DevicesConfig {
                 deletion_grace_period_days: 14.0,
                 grace_period_reminder_days: [12.0, 10.0, 5.0],
+                audit_log_retention_days: 731,
                 max_number_of_feature_flags_per_identity: 200,
                 password_policy: None,
             },

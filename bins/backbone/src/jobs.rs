@@ -9,6 +9,10 @@ use chrono::Duration;
 
 use crate::app::Application;
 
+mod housekeeping;
+
+pub use housekeeping::{housekeeping, HousekeepingReport};
+
 /// How long one worker may hold an identity it is deleting before another may take over.
 const DELETION_LEASE_MINUTES: i64 = 30;
 
@@ -40,7 +44,7 @@ async fn run_job(app: &Application, name: &str) -> anyhow::Result<String> {
             let reminders = app.devices.send_grace_period_reminders().await?;
             Ok(format!("reminders sent: {}", reminders.len()))
         }
-        "housekeeping" => housekeeping(app).await,
+        "housekeeping" => Ok(housekeeping(app).await?.to_string()),
         other => anyhow::bail!("unknown job {other:?}; jobs: {}", JOBS.join(", ")),
     }
 }
@@ -79,26 +83,4 @@ pub async fn delete_identities(app: &Application) -> anyhow::Result<DeletionJobR
         }
     }
     Ok(report)
-}
-
-/// Removes what expired long enough ago: announcements 30 days after expiry, challenges (an hour after expiry, when they can no
-/// longer be read), tokens and files 30 days after expiry (files with their blobs), blobs
-/// without metadata, and published outbox events after a week.
-pub async fn housekeeping(app: &Application) -> anyhow::Result<String> {
-    let now = app.clock.now();
-    let announcements = app.announcements.delete_expired(now - Duration::days(30)).await?;
-    let challenges = app.challenges.delete_expired(now - Duration::hours(1)).await?;
-    let tokens = app.tokens.store.delete_expired(now - Duration::days(30)).await?;
-    let files = app.files.delete_expired(now - Duration::days(30)).await?;
-    let orphans = app.files.sweep_orphaned_blobs(now - Duration::hours(1)).await?;
-    let events = backbone_db::sqlx::query(
-        "DELETE FROM outbox_events WHERE published_at IS NOT NULL AND published_at < $1",
-    )
-    .bind(backbone_core::encoding::to_millis(&(now - Duration::days(7))))
-    .execute(app.db.writer())
-    .await?
-    .rows_affected();
-    Ok(format!(
-        "announcements: {announcements}, challenges: {challenges}, tokens: {tokens}, files: {files}, orphaned blobs: {orphans:?}, outbox events: {events}"
-    ))
 }

@@ -8,7 +8,6 @@ use backbone_core::ids::AnnouncementId;
 use backbone_core::language::is_supported_language;
 use backbone_core::{IdentityAddress, SharedClock};
 use backbone_db::outbox;
-use chrono::{DateTime, Utc};
 
 use crate::domain::{Announcement, NewAnnouncement};
 use crate::error::AnnouncementsError;
@@ -80,11 +79,6 @@ impl AnnouncementsService {
             ));
         }
         Ok((language.to_owned(), self.store.visible_to(identity).await?))
-    }
-
-    /// Housekeeping: announcements that expired 30 days ago or earlier.
-    pub async fn delete_expired(&self, before: DateTime<Utc>) -> Result<u64, AnnouncementsError> {
-        Ok(self.store.delete_expired(before).await?)
     }
 
     /// Identity deletion step `AnnouncementRecipients`.

@@ -9,7 +9,6 @@ use backbone_core::IdentityAddress;
 use backbone_db::sqlx::any::AnyRow;
 use backbone_db::sqlx::{self, AnyConnection, Row};
 use backbone_db::Database;
-use chrono::{DateTime, Utc};
 
 use crate::domain::{Announcement, AnnouncementAction, AnnouncementText, Severity};
 
@@ -123,17 +122,9 @@ impl AnnouncementsStore {
     /// Deletes one announcement with everything it has; `false` if it did not exist.
     pub async fn delete(&self, id: &AnnouncementId) -> sqlx::Result<bool> {
         let mut tx = self.db.begin_write().await?;
-        let deleted = delete_where(&mut tx, "id = $1", Bound::Text(id.as_str())).await?;
+        let deleted = delete_with_children(&mut tx, id.as_str()).await?;
         tx.commit().await?;
         Ok(deleted > 0)
-    }
-
-    /// Housekeeping: announcements that expired before `before`.
-    pub async fn delete_expired(&self, before: DateTime<Utc>) -> sqlx::Result<u64> {
-        let mut tx = self.db.begin_write().await?;
-        let deleted = delete_where(&mut tx, "expires_at <= $1", Bound::Millis(to_millis(&before))).await?;
-        tx.commit().await?;
-        Ok(deleted)
     }
 
     /// Identity deletion: the identity leaves every recipient list.
@@ -199,36 +190,21 @@ async fn fetch(conn: &mut AnyConnection, sql: &str, value: Option<&str>) -> sqlx
     query.fetch_all(conn).await
 }
 
-/// A value to compare with: an ID or a time.
-#[derive(Clone, Copy)]
-enum Bound<'a> {
-    Text(&'a str),
-    Millis(i64),
-}
-
-async fn delete_where(conn: &mut AnyConnection, condition: &str, value: Bound<'_>) -> sqlx::Result<u64> {
-    fn bind<'q>(
-        sql: &'q str,
-        value: Bound<'_>,
-    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-        let query = sqlx::query(sql);
-        match value {
-            Bound::Text(text) => query.bind(text.to_owned()),
-            Bound::Millis(millis) => query.bind(millis),
-        }
-    }
-    let of_selected = format!("announcement_id IN (SELECT id FROM announcements WHERE {condition})");
+/// Deletes one announcement with its texts, actions and recipients.
+async fn delete_with_children(conn: &mut AnyConnection, id: &str) -> sqlx::Result<u64> {
     for table in [
         "announcement_texts",
         "announcement_actions",
         "announcement_recipients",
     ] {
-        bind(&format!("DELETE FROM {table} WHERE {of_selected}"), value)
+        sqlx::query(&format!("DELETE FROM {table} WHERE announcement_id = $1"))
+            .bind(id)
             .execute(&mut *conn)
             .await?;
     }
-    let result = bind(&format!("DELETE FROM announcements WHERE {condition}"), value)
-        .execute(&mut *conn)
+    let result = sqlx::query("DELETE FROM announcements WHERE id = $1")
+        .bind(id)
+        .execute(conn)
         .await?;
     Ok(result.rows_affected())
 }

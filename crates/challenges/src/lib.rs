@@ -6,6 +6,7 @@ mod admin;
 mod deleter;
 pub mod domain;
 pub mod error;
+pub mod housekeeping;
 mod http;
 pub mod service;
 pub mod store;

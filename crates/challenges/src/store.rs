@@ -76,15 +76,6 @@ impl ChallengeStore {
         Ok(())
     }
 
-    /// Deletes challenges that expired before `before` (housekeeping); returns how many.
-    pub async fn delete_expired(&self, before: chrono::DateTime<chrono::Utc>) -> sqlx::Result<u64> {
-        let deleted = sqlx::query("DELETE FROM challenges WHERE expires_at < $1")
-            .bind(to_millis(&before))
-            .execute(self.db.writer())
-            .await?;
-        Ok(deleted.rows_affected())
-    }
-
     pub async fn find(&self, id: &ChallengeId) -> sqlx::Result<Option<Challenge>> {
         let row =
             sqlx::query("SELECT id, expires_at, created_by, created_by_device FROM challenges WHERE id = $1")

@@ -12,12 +12,14 @@ mod connect;
 mod files;
 pub mod outbox;
 pub mod paged;
+pub mod sweep;
 
 pub use allocations::Allocations;
 pub use connect::{Database, Dialect, PoolOptions};
 pub use files::{create_private_dir, create_private_sqlite_file, sqlite_path};
 pub use paged::{fetch_page, with_ids, PagedSql, Param};
 pub use sqlx;
+pub use sweep::Sweep;
 
 /// Whether the error is a unique-constraint violation (a lost race against another writer).
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {

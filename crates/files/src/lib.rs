@@ -18,6 +18,7 @@
 mod deleter;
 pub mod domain;
 pub mod error;
+pub mod housekeeping;
 mod http;
 pub mod service;
 pub mod store;

@@ -322,15 +322,6 @@ impl FilesService {
         Ok(())
     }
 
-    /// Deletes files (rows, then blobs) that expired before `before` (housekeeping).
-    pub async fn delete_expired(&self, before: DateTime<Utc>) -> anyhow::Result<usize> {
-        let expired = self.store.delete_expired(before).await?;
-        for id in &expired {
-            self.blobs.delete(id.as_str()).await?;
-        }
-        Ok(expired.len())
-    }
-
     /// §7.7: only the creator deletes; the row goes first, then the blob.
     pub async fn delete(&self, actor: &Actor, id: &FileId) -> Result<(), FilesError> {
         let mut tx = self.store.db().begin_write().await?;

@@ -91,15 +91,6 @@ impl FilesStore {
         Ok(())
     }
 
-    /// Deletes the rows of files that expired before `before`; returns their IDs.
-    pub async fn delete_expired(&self, before: DateTime<Utc>) -> sqlx::Result<Vec<FileId>> {
-        let ids: Vec<String> = sqlx::query_scalar("DELETE FROM files WHERE expires_at < $1 RETURNING id")
-            .bind(to_millis(&before))
-            .fetch_all(self.db.writer())
-            .await?;
-        Ok(ids.into_iter().map(FileId::from_trusted).collect())
-    }
-
     pub fn db(&self) -> &Database {
         &self.db
     }

@@ -26,6 +26,7 @@ pub mod connectors;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod housekeeping;
 mod http;
 pub mod sender;
 pub mod service;

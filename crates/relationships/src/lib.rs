@@ -7,6 +7,7 @@ mod deleter;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod housekeeping;
 mod http;
 
 pub use admin::{admin_routes, RelationshipsAdminError};

@@ -8,7 +8,7 @@ use backbone_core::encoding::{date_format, decode_bytes, encode_bytes};
 use backbone_core::ids::{ExternalEventId, SyncRunId};
 use backbone_core::Actor;
 use backbone_web::error::INVALID_PROPERTY_VALUE;
-use backbone_web::json::{parse_json, read_body};
+use backbone_web::json::{parse_optional_json, read_body};
 use backbone_web::{ApiError, ApiResult};
 use backbone_web::{Caller, CiJson, Created, Envelope, PagedEnvelope, QueryParams, Routes};
 use chrono::{DateTime, Utc};
@@ -120,11 +120,7 @@ async fn post_sync_run(
 ) -> ApiResult<Response> {
     let headers = request.headers().clone();
     let body = read_body(request, &()).await?;
-    let request: StartSyncRunRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        StartSyncRunRequest::default()
-    } else {
-        parse_json(&body)?
-    };
+    let request: StartSyncRunRequest = parse_optional_json(&body)?;
     let run_type = match request.run_type {
         None | Some(Value::Null) => SyncRunType::ExternalEventSync,
         Some(value) => {

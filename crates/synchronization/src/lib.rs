@@ -12,6 +12,7 @@ mod deleter;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod housekeeping;
 mod http;
 pub mod quota;
 pub mod service;

@@ -19,6 +19,7 @@ pub mod admin;
 mod deleter;
 pub mod domain;
 pub mod error;
+pub mod housekeeping;
 mod http;
 pub mod service;
 pub mod store;

@@ -93,15 +93,6 @@ impl TokensStore {
         tx.commit().await
     }
 
-    /// Deletes tokens that expired before `before` (housekeeping); returns how many.
-    pub async fn delete_expired(&self, before: DateTime<Utc>) -> sqlx::Result<u64> {
-        let deleted = sqlx::query("DELETE FROM tokens WHERE expires_at < $1")
-            .bind(to_millis(&before))
-            .execute(self.db.writer())
-            .await?;
-        Ok(deleted.rows_affected())
-    }
-
     pub fn db(&self) -> &Database {
         &self.db
     }

@@ -53,6 +53,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// Parses an optional JSON body: none at all, or a literal `null` (what upstream's own C# SDK
+/// sends for "no body"; ASP.NET binds it as no body), gives `T::default()`.
+pub fn parse_optional_json<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError> {
+    let text = bytes.trim_ascii();
+    if text.is_empty() || text == b"null" {
+        Ok(T::default())
+    } else {
+        parse_json(text)
+    }
+}
+
 fn normalise_keys(value: &mut Value) {
     match value {
         Value::Object(map) => {
@@ -97,6 +108,30 @@ mod tests {
         let sample: Sample = parse_json(br#"{"ClientId":"a","Nested":{"SomeValue":3},"Unknown":1}"#).unwrap();
         assert_eq!(sample.client_id, "a");
         assert_eq!(sample.nested.unwrap().some_value, 3);
+    }
+
+    #[derive(serde::Deserialize, Debug, Default)]
+    #[serde(rename_all = "camelCase")]
+    struct Optional {
+        some_value: Option<u8>,
+    }
+
+    #[test]
+    fn an_optional_body_may_be_absent_or_null() {
+        for absent in [&b""[..], b"  ", b"null", b" null\n"] {
+            assert!(parse_optional_json::<Optional>(absent)
+                .unwrap()
+                .some_value
+                .is_none());
+        }
+        assert_eq!(
+            parse_optional_json::<Optional>(br#"{"SomeValue":3}"#)
+                .unwrap()
+                .some_value,
+            Some(3)
+        );
+        assert!(parse_optional_json::<Optional>(b"nul").is_err());
+        assert!(parse_optional_json::<Optional>(b"[]").is_err());
     }
 
     #[test]

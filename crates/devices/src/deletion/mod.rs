@@ -5,6 +5,7 @@
 
 pub mod audit;
 mod identity_data;
+mod housekeeping;
 mod service;
 pub mod store;
 

@@ -3,7 +3,7 @@
 use axum::extract::{Path, Request, State};
 use axum::routing::{get, patch};
 use backbone_core::encoding::date_format;
-use backbone_web::json::{parse_json, read_body};
+use backbone_web::json::{parse_optional_json, read_body};
 use backbone_web::openapi::{add, Schemas};
 use backbone_web::ApiResult;
 use backbone_web::{CiJson, Envelope, NoContent, Routes};
@@ -108,11 +108,7 @@ async fn patch_change_secret(
     request: Request,
 ) -> ApiResult<Envelope<CreatedClientDto>> {
     let body = read_body(request, &()).await?;
-    let request: ChangeSecretRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        ChangeSecretRequest::default()
-    } else {
-        parse_json(&body)?
-    };
+    let request: ChangeSecretRequest = parse_optional_json(&body)?;
     let (client, secret) = state
         .service
         .change_client_secret(&id, request.new_secret)

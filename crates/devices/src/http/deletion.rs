@@ -4,7 +4,7 @@ use axum::extract::{Path, Request, State};
 use axum::routing::{get, put};
 use backbone_core::encoding::date_format;
 use backbone_core::ids::IdentityDeletionProcessId;
-use backbone_web::json::{parse_json, read_body};
+use backbone_web::json::{parse_optional_json, read_body};
 use backbone_web::{ApiError, ApiResult};
 use backbone_web::{Caller, Created, Envelope, Routes};
 use chrono::{DateTime, Utc};
@@ -79,11 +79,7 @@ async fn post_process(
     request: Request,
 ) -> ApiResult<Created<ProcessDto>> {
     let body = read_body(request, &()).await?;
-    let request: StartRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        StartRequest::default()
-    } else {
-        parse_json(&body)?
-    };
+    let request: StartRequest = parse_optional_json(&body)?;
     let process = state
         .service
         .start_deletion_process(
