@@ -2,7 +2,7 @@
 //!
 //! - [`config`]: layered, validated settings;
 //! - [`app`]: wires modules, stores and the clock together and runs the roles;
-//! - [`consumer_api`] / [`admin_api`]: the two HTTP surfaces;
+//! - [`consumer_api`] / [`admin_api`]: the two HTTP surfaces (the Admin UI sits on the latter);
 //! - [`event_bus`]: the `[event_bus]` wiring: bus, consumers, dead letters, SSE fan-out;
 //! - [`health`]: the Consumer API's `/health` checks (database, bus, blob storage);
 //! - [`server`]: the HTTP server loop with its timeouts and connection limit;
@@ -10,6 +10,7 @@
 
 mod adapters;
 pub mod admin_api;
+mod admin_ui;
 pub mod allocator;
 pub mod app;
 mod body_limits;

@@ -8,6 +8,7 @@
 mod connect;
 mod files;
 pub mod outbox;
+pub mod statistics;
 
 pub use connect::{Database, Dialect, PoolOptions};
 pub use files::{create_private_dir, create_private_sqlite_file, sqlite_path};

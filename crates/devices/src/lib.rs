@@ -18,6 +18,7 @@ mod http;
 pub mod quota;
 pub mod secret_cache;
 pub mod service;
+mod statistics;
 pub mod store;
 
 pub use administration::AdministrationError;

@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 mod http;
 pub mod service;
+mod statistics;
 pub mod store;
 
 pub use error::MessagesError;

@@ -59,10 +59,12 @@ pub mod events;
 mod gate;
 mod http;
 pub mod ports;
+mod rejections;
 pub mod service;
 pub mod store;
 
 pub use error::QuotasError;
+pub use rejections::rejections_since_start;
 pub use http::{
     admin_routes, identity_quotas, routes, IdentityQuotaDto, MetricDto, QuotaDefinitionDto, QuotaGroupDto,
     QuotasState, TierDetailsDto,
