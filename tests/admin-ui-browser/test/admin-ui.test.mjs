@@ -34,6 +34,7 @@ let context;
 let page;
 let admin;
 let identityAddress;
+let connection;
 const browserErrors = [];
 
 before(async () => {
@@ -57,6 +58,7 @@ before(async () => {
 after(async () => {
     await browser?.close();
     await server?.dispose();
+    await connection?.close().catch(() => undefined);
 });
 
 const shot = (name) => page.screenshot({ path: join(LOGS, `admin-ui-${name}.png`), fullPage: true });
@@ -134,11 +136,12 @@ test("an operator creates a client and reads its secret once", async () => {
 
 test("an identity created with the client library is found by filter and moved to another tier", async () => {
     const loggerFactory = new MemoryLoggerFactory();
-    const transport = await createTransport({ baseUrl: server.consumerUrl, loggerFactory });
-    const { account, initError } = await createAccount(transport, createDatabaseConnection(), "admin-ui");
+    // The host must be "localhost": the library derives the address from it (DID domain).
+    const transport = await createTransport({ baseUrl: `http://localhost:${server.consumerPort}`, loggerFactory });
+    connection = createDatabaseConnection();
+    const { account, initError } = await createAccount(transport, connection, "admin-ui");
     assert.ok(hasIdentity(account), `the library created no identity: ${initError}\n${loggerFactory.tail()}`);
-    identityAddress = account.identity.identity.address.toString();
-    await account.close?.();
+    identityAddress = account.identity.address.toString();
 
     await nav("Identities").click();
     await page.getByLabel("Address contains").fill(identityAddress.slice(-12));

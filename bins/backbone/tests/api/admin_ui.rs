@@ -230,7 +230,7 @@ async fn every_response_carries_the_security_headers(app: TestApp) {
     let responses = [
         browser.get("/ui/login", None).await,
         browser.get("/ui/", Some(&session)).await,
-        browser.get("/ui/tiers/TIRnotthere0000000000", Some(&session)).await,
+        browser.get("/ui/tiers/TIRnotthere000000000", Some(&session)).await,
         browser.get("/ui/assets/app.css", None).await,
     ];
     for response in responses {
@@ -244,7 +244,7 @@ async fn every_response_carries_the_security_headers(app: TestApp) {
         assert_eq!(headers["referrer-policy"], "no-referrer");
     }
     // A page with data is not cached; a tier that does not exist is a page, not JSON.
-    let missing = browser.get("/ui/tiers/TIRnotthere0000000000", Some(&session)).await;
+    let missing = browser.get("/ui/tiers/TIRnotthere000000000", Some(&session)).await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     assert_eq!(missing.headers()["cache-control"], "no-store");
     assert!(missing.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));

@@ -57,7 +57,7 @@ impl Filters {
         for (name, field) in [("created", "createdAt"), ("login", "lastLoginAt")] {
             if let (Some(op), Some(date)) = (operator(form, name), form.optional(&format!("{name}_date"))) {
                 if chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d").is_ok() {
-                    clauses.push(format!("{field} {op} {date}T00:00:00Z"));
+                    clauses.push(format!("{field} {op} {date}"));
                 }
             }
         }
@@ -125,7 +125,7 @@ impl Filters {
     fn link(&self, replace: &[(&str, String)]) -> String {
         let mut query = form_urlencoded::Serializer::new(String::new());
         for (name, value) in self.form.pairs() {
-            if !replace.iter().any(|(r, _)| r == name) && !value.is_empty() {
+            if !replace.iter().any(|(r, _)| *r == name) && !value.is_empty() {
                 query.append_pair(name, value);
             }
         }
@@ -328,7 +328,7 @@ mod tests {
         assert_eq!(
             f.odata_filter().unwrap(),
             "(contains(address,'ab''c')) and (tier/id eq 'TIR1' or tier/id eq 'TIR2') \
-             and (createdAt ge 2024-01-01T00:00:00Z) and (numberOfDevices gt 1)"
+             and (createdAt ge 2024-01-01) and (numberOfDevices gt 1)"
         );
         assert_eq!(filters("").odata_filter(), None);
     }
