@@ -50,9 +50,14 @@ before(async () => {
     browser = await chromium.launch({ executablePath: CHROMIUM_BIN, args: CHROMIUM_FLAGS });
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = await context.newPage();
-    // A CSP violation or a failed asset shows up here.
-    page.on("console", (message) => message.type() === "error" && browserErrors.push(message.text()));
+    // A CSP violation, a script error or a failed asset shows up here (pages answered with an
+    // error status on purpose, such as the refused login, are no such failure).
+    page.on("console", (message) => /Content Security Policy|Refused to/.test(message.text()) && browserErrors.push(message.text()));
     page.on("pageerror", (error) => browserErrors.push(String(error)));
+    page.on("response", (response) => {
+        if (response.request().resourceType() !== "document" && response.status() >= 400) browserErrors.push(`${response.status()} ${response.url()}`);
+    });
+    page.on("requestfailed", (request) => browserErrors.push(`failed: ${request.url()}`));
 });
 
 after(async () => {
@@ -123,12 +128,12 @@ test("an operator creates a client and reads its secret once", async () => {
     await page.getByLabel("Max identities").fill("10");
     await page.getByRole("button", { name: "Create client" }).click();
     await page.getByRole("heading", { name: CLIENT_ID }).waitFor();
-    const secret = await page.getByLabel("Client secret").inputValue();
+    const secret = await page.getByRole("textbox", { name: "Client secret" }).inputValue();
     assert.match(secret, /^[A-Za-z0-9]{30}$/);
     assert.ok(await page.getByRole("button", { name: "Copy" }).isVisible());
     await shot("client");
     await page.reload();
-    assert.equal(await page.getByLabel("Client secret").count(), 0, "the secret is shown only once");
+    assert.equal(await page.getByRole("textbox", { name: "Client secret" }).count(), 0, "the secret is shown only once");
     await nav("Clients").click();
     assert.match(await page.getByRole("row").filter({ hasText: CLIENT_ID }).innerText(), /UI Test Client\s+Gold Tier\s+0\s+10/);
     await shot("clients");
