@@ -1,5 +1,5 @@
 //! The Admin API (`/api/v1/...`, admin-and-services §1): every route but health, the XSRF
-//! handshake, `ValidateApiKey` and the docs needs the `X-API-KEY` header, and every unsafe
+//! handshake, `ValidateApiKey` and the docs ([`crate::admin_docs`]) needs the `X-API-KEY` header, and every unsafe
 //! request an XSRF token (see [`auth`]). Routes match case-insensitively, as upstream's.
 
 mod auth;
@@ -19,13 +19,13 @@ use backbone_web::middleware::{case_insensitive, common_headers, refuse_control_
 use backbone_web::{Envelope, Routes};
 use serde::Serialize;
 
-pub use auth::{AdminAuth, XSRF_COOKIE};
+pub use auth::{AdminAuth, ValidateApiKeyRequest, ValidateApiKeyResponse, XSRF_COOKIE};
 
 use crate::app::Application;
 
 pub fn service(app: &Application) -> anyhow::Result<Router> {
     let auth = Arc::new(AdminAuth::new(app.settings.admin_api_key()?));
-    let (router, segments) = routes(app, auth).into_parts();
+    let (router, segments) = routes(app, auth).merge(crate::admin_docs::routes()).into_parts();
     let router = router
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(axum::middleware::from_fn_with_state(
@@ -82,6 +82,9 @@ fn protected_routes(app: &Application) -> Routes {
         .merge(backbone_quotas::admin_routes(app.quotas_state()))
         .merge(backbone_challenges::admin_routes(app.challenges_state()))
         .merge(backbone_announcements::admin_routes(app.announcements_state()))
+        .merge(backbone_relationships::admin_routes(app.relationships_state()))
+        .merge(backbone_messages::admin_routes(app.messages_state()))
+        .merge(backbone_tokens::admin_routes(app.tokens_state()))
         .merge(identity_routes(app))
 }
 
@@ -102,8 +105,8 @@ fn identity_routes(app: &Application) -> Routes {
         .with_state(state)
 }
 
-#[derive(Serialize)]
-struct IdentityDetails {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IdentityDetails {
     #[serde(flatten)]
     identity: IdentityDetailsDto,
     quotas: Vec<IdentityQuotaDto>,

@@ -49,6 +49,77 @@ pub enum Command {
     /// Inspect and replay event handling.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Send and delete announcements.
+    #[command(subcommand)]
+    Announcement(AnnouncementCommand),
+    /// Manage tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Work with the database as a whole.
+    #[command(subcommand)]
+    Database(DatabaseCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AnnouncementCommand {
+    /// Create an announcement (no actions). On a terminal it asks for the English title and
+    /// body, then for further languages, and for confirmation; otherwise `--title` and
+    /// `--body` give the English text and `--text` each further language.
+    Send(SendAnnouncementArgs),
+    /// Delete an announcement.
+    Delete {
+        /// The announcement's ID (`ANC…`).
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SendAnnouncementArgs {
+    /// Low, Medium or High (any case).
+    #[arg(long)]
+    pub severity: String,
+    /// When the announcement expires (ISO 8601); none: never.
+    #[arg(long)]
+    pub expiration: Option<String>,
+    /// Send no push notification.
+    #[arg(long)]
+    pub silent: bool,
+    /// An IQL query (only for silent announcements).
+    #[arg(long = "iql-query")]
+    pub iql_query: Option<String>,
+    /// The addressees; none: every identity.
+    #[arg(long, num_args = 1..)]
+    pub recipients: Vec<String>,
+    /// The English title (instead of the prompt).
+    #[arg(long)]
+    pub title: Option<String>,
+    /// The English body (instead of the prompt).
+    #[arg(long)]
+    pub body: Option<String>,
+    /// A further language: its ISO 639-1 code, title and body; repeatable.
+    #[arg(long = "text", num_args = 3, value_names = ["LANGUAGE", "TITLE", "BODY"], action = clap::ArgAction::Append)]
+    pub texts: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Unlock a token that wrong passwords locked.
+    ResetAccessFailedCount {
+        /// The token's ID (`TOK…`).
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DatabaseCommand {
+    /// Write the most important tables as CSVs into a zip in the temporary directory.
+    Export {
+        /// Also export IDs and identity addresses (blank otherwise).
+        #[arg(long)]
+        sensitive: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,14 +2,18 @@
 //!
 //! - [`config`]: layered, validated settings;
 //! - [`app`]: wires modules, stores and the clock together and runs the roles;
-//! - [`consumer_api`] / [`admin_api`]: the two HTTP surfaces (the Admin UI sits on the latter);
+//! - [`consumer_api`] / [`admin_api`]: the two HTTP surfaces ([`admin_docs`]: the Admin API's
+//!   OpenAPI document; the Admin UI sits on the Admin API listener);
 //! - [`event_bus`]: the `[event_bus]` wiring: bus, consumers, dead letters, SSE fan-out;
 //! - [`health`]: the Consumer API's `/health` checks (database, bus, blob storage);
 //! - [`server`]: the HTTP server loop with its timeouts and connection limit;
-//! - [`cli`]: command-line parsing and the admin commands.
+//! - [`cli`]: command-line parsing and the admin commands;
+//! - [`admin_cli`] / [`export`]: the announcement, token and `database export` commands.
 
 mod adapters;
 pub mod admin_api;
+pub mod admin_cli;
+pub mod admin_docs;
 mod admin_ui;
 pub mod allocator;
 pub mod app;
@@ -20,6 +24,7 @@ pub mod consumer_api;
 pub mod docs;
 pub mod event_bus;
 pub mod events_cli;
+pub mod export;
 pub mod health;
 pub mod jobs;
 mod secrets;

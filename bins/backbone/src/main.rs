@@ -85,6 +85,18 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 EventsCommand::DeleteTopology => backbone::events_cli::delete_topology(&app).await,
             }
         }
+        Command::Announcement(command) => {
+            let app = Application::build(settings, None).await?;
+            backbone::admin_cli::announcement(&app, command).await
+        }
+        Command::Token(command) => {
+            let app = Application::build(settings, None).await?;
+            backbone::admin_cli::token(&app, command).await
+        }
+        Command::Database(command) => {
+            let app = Application::build(settings, None).await?;
+            backbone::admin_cli::database(&app, command).await
+        }
         Command::Job(JobCommand::Run { name }) => {
             let app = Application::build(settings, None).await?;
             let summary = backbone::jobs::run(&app, &name).await?;

@@ -4,6 +4,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "cli/admin_commands.rs"]
+mod admin_commands;
+
 const BINARY: &str = env!("CARGO_BIN_EXE_backbone");
 
 struct Env {

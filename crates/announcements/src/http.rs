@@ -55,10 +55,11 @@ pub fn routes(state: AnnouncementsState) -> Routes {
 }
 
 /// `CreateAnnouncement`: `severity`, `isSilent` and `texts` must be present.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateAnnouncementRequest {
     #[serde(deserialize_with = "severity")]
+    #[schema(value_type = String)]
     pub severity: Severity,
     pub is_silent: bool,
     pub texts: Vec<TextDto>,
@@ -107,7 +108,7 @@ fn severity<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Severity, D::E
     })
 }
 
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
 pub struct TextDto {
     pub language: String,
     pub title: String,
@@ -124,7 +125,7 @@ impl From<TextDto> for AnnouncementText {
     }
 }
 
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ActionDto {
     pub display_name: BTreeMap<String, String>,
@@ -141,7 +142,7 @@ impl From<ActionDto> for AnnouncementAction {
 }
 
 /// `Announcement` of the Admin API: every language.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnnouncementDto {
     pub id: String,

@@ -18,7 +18,7 @@ pub fn admin_routes(state: ChallengesState) -> Routes {
 }
 
 /// Always anonymous: `createdBy` and `createdByDevice` are null.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminChallengeDto {
     pub id: String,

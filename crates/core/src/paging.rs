@@ -63,6 +63,21 @@ impl PageRequest {
     pub fn limit(&self) -> i64 {
         i64::from(self.size)
     }
+
+    /// Upstream's cheap total (admin-and-services §0.3): a page shorter than its size ends the
+    /// list, so the total follows without a `COUNT(*)`; `None` means count.
+    pub fn total_if_short(&self, items_on_page: usize) -> Option<u64> {
+        let items = u64::try_from(items_on_page).unwrap_or(u64::MAX);
+        (items < u64::from(self.size)).then(|| u64::try_from(self.offset()).unwrap_or_default() + items)
+    }
+
+    /// Everything on one page: for upstream's lists that have no default page size.
+    pub fn everything() -> Self {
+        Self {
+            number: 1,
+            size: u32::MAX,
+        }
+    }
 }
 
 /// One page of items plus what the `pagination` object needs.

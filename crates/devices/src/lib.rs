@@ -15,6 +15,7 @@ pub mod deletion;
 pub mod domain;
 pub mod error;
 mod http;
+pub mod identity_list;
 pub mod quota;
 pub mod secret_cache;
 pub mod service;
@@ -24,7 +25,7 @@ pub mod store;
 pub use administration::AdministrationError;
 pub use error::DevicesError;
 pub use http::{
-    admin_routes, identity_details, routes, ClientOverviewDto, CreatedClientDto, DevicesState,
+    admin_routes, admin_schemas, identity_details, routes, ClientOverviewDto, CreatedClientDto, DevicesState,
     IdentityDetailsDto, TierOverviewDto,
 };
 pub use quota::QuotaGate;

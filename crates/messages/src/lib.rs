@@ -3,6 +3,7 @@
 //! relationship rules, keeps who received what, and tells recipients through external events
 //! (raised as `MessageCreated`, turned into `MessageReceived` by the Synchronization module).
 
+pub mod admin;
 pub mod domain;
 pub mod error;
 pub mod events;
@@ -11,6 +12,7 @@ pub mod service;
 mod statistics;
 pub mod store;
 
+pub use admin::{admin_routes, MessagesAdminError};
 pub use error::MessagesError;
 pub use http::{routes, MessagesState};
 pub use service::{MessagesService, MessagesSettings, QuotaGate};

@@ -66,8 +66,8 @@ pub mod store;
 pub use error::QuotasError;
 pub use rejections::rejections_since_start;
 pub use http::{
-    admin_routes, identity_quotas, routes, IdentityQuotaDto, MetricDto, QuotaDefinitionDto, QuotaGroupDto,
-    QuotasState, TierDetailsDto,
+    admin_routes, admin_schemas, identity_quotas, routes, IdentityQuotaDto, MetricDto, QuotaDefinitionDto,
+    QuotaGroupDto, QuotasState, TierDetailsDto,
 };
 pub use service::{NewQuota, QuotasService, TierDetails};
 pub use store::QuotasStore;

@@ -2,11 +2,13 @@
 //! identities publish, their allocation by readers, and relationships with their state
 //! machine and audit log.
 
+pub mod admin;
 pub mod domain;
 pub mod error;
 pub mod events;
 mod http;
 
+pub use admin::{admin_routes, RelationshipsAdminError};
 pub use error::RelationshipsError;
 pub use http::{routes, PublicTemplateReference, RelationshipsState};
 pub mod quota;

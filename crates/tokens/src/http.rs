@@ -68,9 +68,9 @@ fn parse_date(property: &str, text: &str) -> ApiResult<DateTime<Utc>> {
 }
 
 /// Spec §6.1.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct TokenDto {
+pub(crate) struct TokenDto {
     id: String,
     created_by: Option<String>,
     created_by_device: Option<String>,

@@ -15,12 +15,14 @@
 //! - [`service`]: the use cases in upstream's check order;
 //! - `http`: thin handlers for `/api/v2/Tokens`.
 
+pub mod admin;
 pub mod domain;
 pub mod error;
 mod http;
 pub mod service;
 pub mod store;
 
+pub use admin::{admin_routes, admin_schemas, TokensAdminError};
 pub use domain::Token;
 pub use error::TokensError;
 pub use http::{routes, TokensState};

@@ -287,7 +287,7 @@ impl TokensStore {
     }
 }
 
-fn token_from_row(row: &AnyRow) -> sqlx::Result<Token> {
+pub(crate) fn token_from_row(row: &AnyRow) -> sqlx::Result<Token> {
     Ok(Token {
         id: TokenId::from_trusted(row.try_get("id")?),
         created_by: row

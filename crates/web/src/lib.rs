@@ -7,6 +7,7 @@ pub mod envelope;
 pub mod failures;
 pub mod json;
 pub mod middleware;
+pub mod openapi;
 pub mod query;
 pub mod routes;
 pub mod text;

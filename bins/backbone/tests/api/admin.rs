@@ -5,7 +5,10 @@
 mod announcements;
 mod auth;
 mod clients;
+mod docs;
 mod identities;
+mod odata;
+mod views;
 
 use reqwest::Method;
 use serde_json::Value;

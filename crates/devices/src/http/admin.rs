@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::routing::{delete, get, put};
 use backbone_core::encoding::{date_format, encode_bytes};
 use backbone_core::ApiResult;
+use backbone_web::openapi::{add, Schemas};
 use backbone_web::{CiJson, Created, Envelope, NoContent, Routes};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -22,17 +23,29 @@ pub fn admin_routes(state: DevicesState) -> Routes {
         .route("/api/v1/Identities/{address}", put(put_identity))
         .merge(super::admin_clients::routes())
         .merge(super::admin_identities::routes())
+        .merge(super::identity_list::routes())
         .with_state(state)
 }
 
-#[derive(Serialize)]
+pub(super) fn schemas(schemas: &mut Schemas) {
+    add::<ClientOverviewDto>(schemas);
+    add::<CreateClientRequest>(schemas);
+    add::<CreatedClientDto>(schemas);
+    add::<TierOverviewDto>(schemas);
+    add::<CreateTierRequest>(schemas);
+    add::<TierRef>(schemas);
+    add::<UpdateIdentityRequest>(schemas);
+    add::<IdentityDetailsDto>(schemas);
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TierRef {
     pub id: String,
     pub name: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientOverviewDto {
     pub client_id: String,
@@ -67,7 +80,7 @@ impl From<ClientOverview> for ClientOverviewDto {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateClientRequest {
     pub client_id: Option<String>,
@@ -78,7 +91,7 @@ pub struct CreateClientRequest {
 }
 
 /// The created client with its secret in plain text: shown once, never again.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedClientDto {
     pub client_id: String,
@@ -120,7 +133,7 @@ async fn post_client(
     Ok(Created::new(CreatedClientDto::new(client, secret)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TierOverviewDto {
     pub id: String,
@@ -147,7 +160,7 @@ impl From<(Tier, i64)> for TierOverviewDto {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct CreateTierRequest {
     name: String,
 }
@@ -169,7 +182,7 @@ async fn delete_tier(State(state): State<DevicesState>, Path(id): Path<String>) 
 }
 
 /// `{"tierId": …}`: the member must be present (upstream's `required`), null is an invalid ID.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct UpdateIdentityRequest {
     #[serde(deserialize_with = "nullable")]
@@ -191,7 +204,7 @@ async fn put_identity(
 }
 
 /// The Devices part of the Admin API's `IdentityDetails` (the binary adds the quotas).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IdentityDetailsDto {
     pub address: String,

@@ -5,6 +5,7 @@ use axum::routing::{get, patch};
 use backbone_core::encoding::date_format;
 use backbone_core::ApiResult;
 use backbone_web::json::{parse_json, read_body};
+use backbone_web::openapi::{add, Schemas};
 use backbone_web::{CiJson, Envelope, NoContent, Routes};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -22,8 +23,14 @@ pub fn routes() -> Routes<DevicesState> {
         .route("/api/v1/Clients/{id}/ChangeSecret", patch(patch_change_secret))
 }
 
+pub(super) fn schemas(schemas: &mut Schemas) {
+    add::<ClientDto>(schemas);
+    add::<UpdateClientRequest>(schemas);
+    add::<ChangeSecretRequest>(schemas);
+}
+
 /// `Client`: unlike the list's overview, `defaultTier` is the tier's ID.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientDto {
     pub client_id: String,
@@ -57,7 +64,7 @@ async fn get_client(
 }
 
 /// `{"defaultTier": "<tier id>", "maxIdentities": int|null}`; both must be present.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct UpdateClientRequest {
     default_tier: String,
@@ -87,7 +94,7 @@ async fn delete_client(State(state): State<DevicesState>, Path(id): Path<String>
     Ok(NoContent)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ChangeSecretRequest {
     #[serde(default)]

@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use backbone_core::encoding::{date_format, decode_bytes};
 use backbone_core::{ApiError, ApiResult};
+use backbone_web::openapi::{add, Schemas};
 use backbone_web::{CiJson, Created, Envelope, Routes};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -36,7 +37,15 @@ pub fn routes() -> Routes<DevicesState> {
         )
 }
 
-#[derive(Deserialize)]
+pub(super) fn schemas(schemas: &mut Schemas) {
+    add::<CreateIdentityRequest>(schemas);
+    add::<CreatedIdentityDto>(schemas);
+    add::<ProcessDto>(schemas);
+    add::<ProcessDetailsDto>(schemas);
+    add::<AuditLogEntryDto>(schemas);
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CreateIdentityRequest {
     client_id: String,
@@ -70,7 +79,7 @@ async fn post_identity(
 }
 
 /// `AuditLogEntry`: a missing status is written as `""`, as upstream does.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditLogEntryDto {
     id: String,
@@ -95,7 +104,7 @@ impl From<AuditLogEntry> for AuditLogEntryDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ProcessDetailsDto {
     #[serde(flatten)]

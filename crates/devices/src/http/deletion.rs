@@ -26,7 +26,7 @@ pub fn routes() -> Routes<DevicesState> {
         )
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct ProcessDto {
     id: String,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::domain::Device;
 use crate::service::SignedChallenge;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SignedChallengeDto {
     pub challenge: String,
     pub signature: String,
@@ -22,14 +22,14 @@ impl From<SignedChallengeDto> for SignedChallenge {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct LastLoginDto {
     #[serde(with = "date_format")]
     pub time: DateTime<Utc>,
 }
 
 /// Spec §6.2.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceDto {
     pub id: String,

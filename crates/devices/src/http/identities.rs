@@ -41,7 +41,7 @@ struct CreateIdentityRequest {
 }
 
 /// The answer to an identity creation, by a client (I1) or by an operator (Admin API).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct CreatedIdentityDto {
     address: String,
@@ -50,7 +50,7 @@ pub(super) struct CreatedIdentityDto {
     device: CreatedDeviceDto,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CreatedDeviceDto {
     id: String,

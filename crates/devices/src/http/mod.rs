@@ -8,6 +8,8 @@ mod deletion;
 mod devices;
 mod dto;
 mod identities;
+mod identity_list;
+mod odata;
 mod token;
 
 use std::sync::Arc;
@@ -24,6 +26,16 @@ use crate::DevicesService;
 pub struct DevicesState {
     pub service: DevicesService,
     pub jwt: Arc<JwtKeys>,
+}
+
+/// The schemas of this module's Admin API bodies.
+pub fn admin_schemas() -> backbone_web::openapi::Schemas {
+    let mut schemas = Vec::new();
+    admin::schemas(&mut schemas);
+    admin_clients::schemas(&mut schemas);
+    admin_identities::schemas(&mut schemas);
+    identity_list::schemas(&mut schemas);
+    schemas
 }
 
 pub fn routes(state: DevicesState) -> Routes {

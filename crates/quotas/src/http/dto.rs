@@ -9,7 +9,7 @@ use crate::service::{NewQuota, TierDetails};
 
 /// `QuotaRequest`. Like upstream's `required` members every property must be present;
 /// `metricKey` may be null (the validator refuses it then, with another code).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct QuotaRequest {
     #[serde(deserialize_with = "nullable")]
@@ -17,6 +17,7 @@ pub struct QuotaRequest {
     #[serde(deserialize_with = "int32")]
     max: i64,
     #[serde(deserialize_with = "period")]
+    #[schema(value_type = String)]
     period: QuotaPeriod,
 }
 
@@ -64,7 +65,7 @@ fn period<'de, D: Deserializer<'de>>(deserializer: D) -> Result<QuotaPeriod, D::
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MetricDto {
     pub key: &'static str,
@@ -81,7 +82,7 @@ impl From<MetricKey> for MetricDto {
 }
 
 /// `TierQuotaDefinition` and `IndividualQuota` have the same shape.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct QuotaDefinitionDto {
     pub id: String,
     pub metric: MetricDto,
@@ -112,7 +113,7 @@ impl From<IndividualQuota> for QuotaDefinitionDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TierDetailsDto {
     pub id: String,
     pub name: String,
@@ -130,7 +131,7 @@ impl From<TierDetails> for TierDetailsDto {
 }
 
 /// One entry of `IdentityDetails.quotas` (Admin API). A tier quota's `id` is its definition's.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct IdentityQuotaDto {
     pub id: String,
     pub source: &'static str,

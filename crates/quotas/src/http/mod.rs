@@ -12,6 +12,18 @@ pub use dto::{IdentityQuotaDto, MetricDto, QuotaDefinitionDto, QuotaGroupDto, Ti
 
 use crate::{QuotasError, QuotasService};
 
+/// The schemas of this module's Admin API bodies.
+pub fn admin_schemas() -> backbone_web::openapi::Schemas {
+    use backbone_web::openapi::add;
+    let mut schemas = Vec::new();
+    add::<dto::QuotaRequest>(&mut schemas);
+    add::<QuotaDefinitionDto>(&mut schemas);
+    add::<TierDetailsDto>(&mut schemas);
+    add::<IdentityQuotaDto>(&mut schemas);
+    add::<MetricDto>(&mut schemas);
+    schemas
+}
+
 #[derive(Clone)]
 pub struct QuotasState {
     pub service: QuotasService,
