@@ -29,7 +29,9 @@ impl UsageFromModules {
 }
 
 fn days(rows: Vec<(NaiveDate, i64)>) -> Vec<DayCount> {
-    rows.into_iter().map(|(day, count)| DayCount { day, count }).collect()
+    rows.into_iter()
+        .map(|(day, count)| DayCount { day, count })
+        .collect()
 }
 
 #[async_trait::async_trait]

@@ -71,7 +71,9 @@ impl AdminApi {
     /// `GET /api/v1/xsrf` and then `POST /api/v1/ValidateApiKey`: the credentials of a new
     /// session if the key is valid.
     pub async fn log_in(&self, api_key: &str) -> Result<Option<Credentials>, ApiError> {
-        let handshake = self.call(Request::get("/api/v1/xsrf").body(Body::empty())).await?;
+        let handshake = self
+            .call(Request::get("/api/v1/xsrf").body(Body::empty()))
+            .await?;
         let cookie = handshake
             .set_cookie
             .as_deref()
@@ -97,7 +99,11 @@ impl AdminApi {
     }
 
     /// A GET whose enveloped `result` is read as `T`.
-    pub async fn get<T: DeserializeOwned>(&self, credentials: &Credentials, path: &str) -> Result<T, ApiError> {
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        credentials: &Credentials,
+        path: &str,
+    ) -> Result<T, ApiError> {
         let value = self.get_value(credentials, path).await?;
         serde_json::from_value(value["result"].clone()).map_err(|e| ApiError::Unreadable(e.to_string()))
     }
@@ -138,7 +144,10 @@ impl AdminApi {
             .uri(path)
             .header("x-api-key", &credentials.api_key)
             .header("x-xsrf-token", &credentials.xsrf_token)
-            .header(header::COOKIE, format!("{XSRF_COOKIE}={}", credentials.xsrf_cookie))
+            .header(
+                header::COOKIE,
+                format!("{XSRF_COOKIE}={}", credentials.xsrf_cookie),
+            )
             .header(header::ACCEPT, "application/json")
     }
 

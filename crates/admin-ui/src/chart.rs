@@ -22,6 +22,8 @@ pub struct Column {
 pub struct Tick {
     pub x: i64,
     pub label: String,
+    /// SVG `text-anchor`: the last day's label ends at the right edge.
+    pub anchor: &'static str,
 }
 
 /// One column per day from `first` for `days` days; days without data count 0.
@@ -42,14 +44,16 @@ impl DayChart {
                 (day, count)
             })
             .collect();
-        let max = counts.iter().map(|(_, c)| *c).max().unwrap_or(0).max(1);
+        let max = counts.iter().map(|(_, c)| *c).max().unwrap_or(0);
+        // An empty chart still needs a scale.
+        let scale = max.max(1);
         let slot = WIDTH / days.max(1);
         let plot = HEIGHT - AXIS;
         let columns = counts
             .iter()
             .enumerate()
             .map(|(i, (day, count))| {
-                let height = count * plot / max;
+                let height = count * plot / scale;
                 Column {
                     x: i as i64 * slot + 1,
                     y: plot - height,
@@ -59,14 +63,16 @@ impl DayChart {
                 }
             })
             .collect();
-        // A label every week, so they never overlap.
+        // A label every week and one for the last day, so that they never overlap.
+        let last = counts.len().saturating_sub(1);
         let ticks = counts
             .iter()
             .enumerate()
-            .filter(|(i, _)| i % 7 == 0)
+            .filter(|(i, _)| (i % 7 == 0 && i + 4 <= last) || *i == last)
             .map(|(i, (day, _))| Tick {
-                x: i as i64 * slot + 1,
+                x: if i == last { WIDTH } else { i as i64 * slot + 1 },
                 label: day.format("%d %b").to_string(),
+                anchor: if i == last { "end" } else { "start" },
             })
             .collect();
         Self {
@@ -74,7 +80,10 @@ impl DayChart {
             ticks,
             max,
             total: counts.iter().map(|(_, c)| c).sum(),
-            rows: counts.iter().map(|(day, count)| (day.to_string(), *count)).collect(),
+            rows: counts
+                .iter()
+                .map(|(day, count)| (day.to_string(), *count))
+                .collect(),
         }
     }
 }
@@ -126,7 +135,10 @@ mod tests {
         assert_eq!(chart.total, 4);
         assert_eq!(chart.columns[2].height, HEIGHT - AXIS);
         assert_eq!(chart.columns[0].height, 0);
+        // Days 0, 7, 14, 21 and the last one (28 is too close to it).
         assert_eq!(chart.ticks.len(), 5);
+        assert_eq!(chart.ticks[4].anchor, "end");
+        assert_eq!(DayChart::new(first, 30, &[]).max, 0);
     }
 
     #[test]

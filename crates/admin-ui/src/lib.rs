@@ -78,7 +78,10 @@ fn screens() -> Router<SharedState> {
         .route("/ui/identities/{address}", get(identities::show))
         .route("/ui/identities/{address}/tier", post(identities::change_tier))
         .route("/ui/identities/{address}/quotas", post(identities::add_quota))
-        .route("/ui/identities/{address}/quotas/remove", post(identities::remove_quotas))
+        .route(
+            "/ui/identities/{address}/quotas/remove",
+            post(identities::remove_quotas),
+        )
         .route(
             "/ui/identities/{address}/deletion-processes/{id}",
             get(identities::deletion_process),
@@ -92,7 +95,10 @@ fn screens() -> Router<SharedState> {
         .route("/ui/clients/delete", post(clients::delete))
         .route("/ui/clients/{id}", get(clients::show).post(clients::update))
         .route("/ui/clients/{id}/secret", post(clients::change_secret))
-        .route("/ui/announcements", get(announcements::list).post(announcements::create))
+        .route(
+            "/ui/announcements",
+            get(announcements::list).post(announcements::create),
+        )
         .route("/ui/announcements/new", get(announcements::new))
         .route("/ui/announcements/{id}", get(announcements::show))
         .route("/ui/announcements/{id}/delete", post(announcements::delete))

@@ -131,12 +131,16 @@ impl Sessions {
     }
 
     pub fn take_flash(&self, session: &Session) -> Option<Flash> {
-        self.lock().get_mut(&session.id).and_then(|entry| entry.flash.take())
+        self.lock()
+            .get_mut(&session.id)
+            .and_then(|entry| entry.flash.take())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         // A panic while holding the lock leaves a consistent map: every change is one call.
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -240,7 +244,9 @@ mod tests {
         let session = sessions.start(credentials());
         let headers = with_cookie(&format!("other=1; {SESSION_COOKIE}={}", session.id));
         assert_eq!(sessions.find(&headers).unwrap().csrf_token, session.csrf_token);
-        assert!(sessions.find(&with_cookie(&format!("{SESSION_COOKIE}=guessed"))).is_none());
+        assert!(sessions
+            .find(&with_cookie(&format!("{SESSION_COOKIE}=guessed")))
+            .is_none());
         sessions.end(&session);
         assert!(sessions.find(&headers).is_none());
     }

@@ -7,7 +7,10 @@ use crate::store::DevicesStore;
 
 impl DevicesStore {
     /// Identities created per UTC day from `since` on (days without any left out).
-    pub async fn identities_created_per_day(&self, since: DateTime<Utc>) -> sqlx::Result<Vec<(NaiveDate, i64)>> {
+    pub async fn identities_created_per_day(
+        &self,
+        since: DateTime<Utc>,
+    ) -> sqlx::Result<Vec<(NaiveDate, i64)>> {
         backbone_db::statistics::count_per_day(self.db(), "identities", "created_at", since).await
     }
 

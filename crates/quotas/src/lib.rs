@@ -64,10 +64,10 @@ pub mod service;
 pub mod store;
 
 pub use error::QuotasError;
-pub use rejections::rejections_since_start;
 pub use http::{
     admin_routes, admin_schemas, identity_quotas, routes, IdentityQuotaDto, MetricDto, QuotaDefinitionDto,
     QuotaGroupDto, QuotasState, TierDetailsDto,
 };
+pub use rejections::rejections_since_start;
 pub use service::{NewQuota, QuotasService, TierDetails};
 pub use store::QuotasStore;

@@ -9,14 +9,21 @@ use std::sync::Mutex;
 static REJECTIONS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
 
 pub(crate) fn record(metric: &str) {
-    let mut counts = REJECTIONS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut counts = REJECTIONS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     *counts.entry(metric.to_owned()).or_default() += 1;
 }
 
 /// Refused requests per metric key since the process started, by key.
 pub fn rejections_since_start() -> Vec<(String, u64)> {
-    let counts = REJECTIONS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    counts.iter().map(|(metric, count)| (metric.clone(), *count)).collect()
+    let counts = REJECTIONS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    counts
+        .iter()
+        .map(|(metric, count)| (metric.clone(), *count))
+        .collect()
 }
 
 #[cfg(test)]

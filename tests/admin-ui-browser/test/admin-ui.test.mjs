@@ -90,10 +90,7 @@ test("a wrong API key is refused; the right one, typed with the keyboard, opens 
     assert.equal(cookie.sameSite, "Strict");
     assert.ok(cookie.expires > 0, "the session cookie expires");
     assert.equal(await page.locator("svg[role=img]").count() >= 3, true, "the dashboard draws its charts");
-    await shot("dashboard");
-    await page.emulateMedia({ colorScheme: "dark" });
-    await shot("dashboard-dark");
-    await page.emulateMedia({ colorScheme: "light" });
+    await shot("dashboard-empty");
 });
 
 test("an operator creates a tier and gives it a quota; a duplicate name is refused in the page", async () => {
@@ -166,6 +163,15 @@ test("an identity created with the client library is found by filter and moved t
     // The tier's quota now applies to the identity, with its usage.
     assert.match(await page.getByRole("row").filter({ hasText: "Number of Sent Messages" }).innerText(), /Tier\s+Number of Sent Messages\s+100\s+0\s+Month/);
     await shot("identity");
+
+    // The dashboard counts the identity: in its tier and on today's column.
+    await nav("Dashboard").click();
+    assert.match(await page.getByRole("row").filter({ hasText: TIER }).first().innerText(), /Gold Tier\s+1/);
+    assert.match(await page.getByText(/in the last 30 days/).first().innerText(), /^1 in the last 30 days/);
+    await shot("dashboard");
+    await page.emulateMedia({ colorScheme: "dark" });
+    await shot("dashboard-dark");
+    await page.emulateMedia({ colorScheme: "light" });
 });
 
 /** The bytes a browser with an empty cache transfers to show the identities page. */

@@ -49,7 +49,13 @@ impl Browser {
         request.send().await.unwrap()
     }
 
-    async fn post_form(&self, path: &str, cookie: &str, form: &[(&str, &str)], headers: HeaderMap) -> reqwest::Response {
+    async fn post_form(
+        &self,
+        path: &str,
+        cookie: &str,
+        form: &[(&str, &str)],
+        headers: HeaderMap,
+    ) -> reqwest::Response {
         self.http
             .post(format!("{}{path}", self.base))
             .header(COOKIE, cookie)
@@ -118,7 +124,13 @@ fn hidden_csrf(html: &str) -> String {
 
 async fn tier_names(app: &TestApp) -> Vec<String> {
     let response = crate::admin::admin_get(app, "/api/v1/Tiers").await;
-    response.result().as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect()
+    response
+        .result()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 async fn a_wrong_key_is_refused_and_the_right_one_opens_a_session(app: TestApp) {
@@ -137,7 +149,10 @@ async fn a_wrong_key_is_refused_and_the_right_one_opens_a_session(app: TestApp) 
         )
         .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    assert!(set_cookie(wrong.headers(), "bbui_session").is_none(), "no session for a wrong key");
+    assert!(
+        set_cookie(wrong.headers(), "bbui_session").is_none(),
+        "no session for a wrong key"
+    );
     let html = wrong.text().await.unwrap();
     assert!(html.contains("This API key is not valid."), "{html}");
     assert!(html.contains("<label for=\"api_key\">API key</label>"), "{html}");
@@ -161,24 +176,48 @@ async fn a_wrong_key_is_refused_and_the_right_one_opens_a_session(app: TestApp) 
     assert_eq!(dashboard.status(), 200);
     let html = dashboard.text().await.unwrap();
     for link in ["Dashboard", "Identities", "Tiers", "Clients", "Announcements"] {
-        assert!(html.contains(&format!(">{link}</a>")), "no navigation link {link}");
+        assert!(
+            html.contains(&format!(">{link}</a>")),
+            "no navigation link {link}"
+        );
     }
-    assert!(html.contains("Identities by tier") && html.contains("<svg"), "{html}");
+    assert!(
+        html.contains("Identities by tier") && html.contains("<svg"),
+        "{html}"
+    );
 }
 
 async fn no_page_with_data_without_a_session(app: TestApp) {
     let browser = Browser::new(&app);
-    for path in ["/ui/", "/ui/identities", "/ui/tiers", "/ui/tiers/TIRBasic000000000000", "/ui/clients", "/ui/announcements"] {
-        for cookie in [None, Some("bbui_session=guessed0000000000000000000000000000000000000")] {
+    for path in [
+        "/ui/",
+        "/ui/identities",
+        "/ui/tiers",
+        "/ui/tiers/TIRBasic000000000000",
+        "/ui/clients",
+        "/ui/announcements",
+    ] {
+        for cookie in [
+            None,
+            Some("bbui_session=guessed0000000000000000000000000000000000000"),
+        ] {
             let response = browser.get(path, cookie).await;
             assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
             assert_eq!(response.headers()[LOCATION], "/ui/login", "{path}");
-            assert!(!response.text().await.unwrap().contains("Basic"), "{path} shows data");
+            assert!(
+                !response.text().await.unwrap().contains("Basic"),
+                "{path} shows data"
+            );
         }
     }
     // A form post without a session changes nothing.
     let response = browser
-        .post_form("/ui/tiers", "bbui_session=guessed", &[("name", "Sneaky")], HeaderMap::new())
+        .post_form(
+            "/ui/tiers",
+            "bbui_session=guessed",
+            &[("name", "Sneaky")],
+            HeaderMap::new(),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert!(!tier_names(&app).await.contains(&"Sneaky".to_owned()));
@@ -203,7 +242,12 @@ async fn forged_form_posts_are_refused(app: TestApp) {
     // The login form is protected as well: a token without its cookie is refused.
     let login = browser.login_form().await;
     let response = browser
-        .post_form("/ui/login", "", &[("_csrf", &login.csrf), ("api_key", ADMIN_API_KEY)], HeaderMap::new())
+        .post_form(
+            "/ui/login",
+            "",
+            &[("_csrf", &login.csrf), ("api_key", ADMIN_API_KEY)],
+            HeaderMap::new(),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert!(set_cookie(response.headers(), "bbui_session").is_none());
@@ -211,15 +255,30 @@ async fn forged_form_posts_are_refused(app: TestApp) {
 
     // The genuine form goes through the Admin API, with its answer in the page.
     let response = browser
-        .post_form("/ui/tiers", &session, &[("name", "Genuine"), ("_csrf", &csrf)], HeaderMap::new())
+        .post_form(
+            "/ui/tiers",
+            &session,
+            &[("name", "Genuine"), ("_csrf", &csrf)],
+            HeaderMap::new(),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert!(tier_names(&app).await.contains(&"Genuine".to_owned()));
     let duplicate = browser
-        .post_form("/ui/tiers", &session, &[("name", "Genuine"), ("_csrf", &csrf)], HeaderMap::new())
+        .post_form(
+            "/ui/tiers",
+            &session,
+            &[("name", "Genuine"), ("_csrf", &csrf)],
+            HeaderMap::new(),
+        )
         .await;
     assert_eq!(duplicate.headers()[LOCATION], "/ui/tiers");
-    let page = browser.get("/ui/tiers", Some(&session)).await.text().await.unwrap();
+    let page = browser
+        .get("/ui/tiers", Some(&session))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("class=\"flash error\" role=\"alert\""), "{page}");
     assert!(!page.contains("\"code\""), "the API's JSON leaked into the page");
 }
@@ -230,27 +289,43 @@ async fn every_response_carries_the_security_headers(app: TestApp) {
     let responses = [
         browser.get("/ui/login", None).await,
         browser.get("/ui/", Some(&session)).await,
-        browser.get("/ui/tiers/TIRnotthere000000000", Some(&session)).await,
+        browser
+            .get("/ui/tiers/TIRnotthere000000000", Some(&session))
+            .await,
         browser.get("/ui/assets/app.css", None).await,
     ];
     for response in responses {
         let headers = response.headers();
         let csp = headers["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("default-src 'none'"), "{csp}");
-        assert!(csp.contains("script-src 'self'") && csp.contains("style-src 'self'"), "{csp}");
-        assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("style-src 'self'"),
+            "{csp}"
+        );
+        assert!(
+            csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
         assert_eq!(headers["x-content-type-options"], "nosniff");
         assert_eq!(headers["x-frame-options"], "DENY");
         assert_eq!(headers["referrer-policy"], "no-referrer");
     }
     // A page with data is not cached; a tier that does not exist is a page, not JSON.
-    let missing = browser.get("/ui/tiers/TIRnotthere000000000", Some(&session)).await;
+    let missing = browser
+        .get("/ui/tiers/TIRnotthere000000000", Some(&session))
+        .await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     assert_eq!(missing.headers()["cache-control"], "no-store");
-    assert!(missing.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    assert!(missing.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     let css = browser.get("/ui/assets/app.css", None).await;
     assert_eq!(css.headers()[CONTENT_TYPE], "text/css; charset=utf-8");
-    assert_eq!(browser.get("/ui/assets/nothing.js", None).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        browser.get("/ui/assets/nothing.js", None).await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 async fn log_out_ends_the_session(app: TestApp) {
@@ -260,7 +335,9 @@ async fn log_out_ends_the_session(app: TestApp) {
         .post_form("/ui/logout", &session, &[("_csrf", &csrf)], HeaderMap::new())
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert!(set_cookie(response.headers(), "bbui_session").unwrap().contains("Max-Age=0"));
+    assert!(set_cookie(response.headers(), "bbui_session")
+        .unwrap()
+        .contains("Max-Age=0"));
     let after = browser.get("/ui/", Some(&session)).await;
     assert_eq!(after.headers()[LOCATION], "/ui/login");
 }

@@ -198,7 +198,11 @@ pub async fn show(ctx: Ctx, Path(id): Path<String>) -> PageResult {
         recipients: if recipients.is_empty() {
             "Everyone".into()
         } else {
-            recipients.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")
+            recipients
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
         },
     }))
 }
@@ -218,7 +222,11 @@ pub async fn delete(ctx: Ctx, Path(id): Path<String>, Extension(form): Extension
         });
     }
     let result = ctx
-        .send(Method::DELETE, &format!("/api/v1/Announcements/{}", encode(&id)), None)
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/Announcements/{}", encode(&id)),
+            None,
+        )
         .await;
     ctx.after_change(
         result,

@@ -165,13 +165,21 @@ pub async fn update(ctx: Ctx, Path(id): Path<String>, Extension(form): Extension
         "maxIdentities": number_or_text(form.optional("max_identities")),
     });
     let result = ctx
-        .send(Method::PUT, &format!("/api/v1/Clients/{}", encode(&id)), Some(body))
+        .send(
+            Method::PUT,
+            &format!("/api/v1/Clients/{}", encode(&id)),
+            Some(body),
+        )
         .await;
     ctx.after_change(result, |_| Flash::notice("Client saved."), &back, &back)
 }
 
 /// "Change secret": the given one, or a generated one when left blank.
-pub async fn change_secret(ctx: Ctx, Path(id): Path<String>, Extension(form): Extension<FormData>) -> Response {
+pub async fn change_secret(
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Extension(form): Extension<FormData>,
+) -> Response {
     let back = format!("/ui/clients/{}", encode(&id));
     let result = ctx
         .send(
@@ -231,7 +239,11 @@ pub async fn delete(ctx: Ctx, Extension(form): Extension<FormData>) -> Response 
     let mut result = Ok(Value::Null);
     for client in &selected {
         result = ctx
-            .send(Method::DELETE, &format!("/api/v1/Clients/{}", encode(client)), None)
+            .send(
+                Method::DELETE,
+                &format!("/api/v1/Clients/{}", encode(client)),
+                None,
+            )
             .await;
         if result.is_err() {
             break;

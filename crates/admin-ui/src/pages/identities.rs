@@ -24,7 +24,14 @@ const COLUMNS: [(&str, &str, &str); 8] = [
     ("datawallet", "datawalletVersion", "Datawallet version"),
     ("version", "identityVersion", "Identity version"),
 ];
-const OPERATORS: [(&str, &str); 6] = [("eq", "="), ("ne", "≠"), ("gt", ">"), ("ge", "≥"), ("lt", "<"), ("le", "≤")];
+const OPERATORS: [(&str, &str); 6] = [
+    ("eq", "="),
+    ("ne", "≠"),
+    ("gt", ">"),
+    ("ge", "≥"),
+    ("lt", "<"),
+    ("le", "≤"),
+];
 
 /// The filters of the form, as the query string carries them.
 pub struct Filters {
@@ -66,7 +73,8 @@ impl Filters {
             ("datawallet", "datawalletVersion"),
             ("version", "identityVersion"),
         ] {
-            if let (Some(op), Some(number)) = (operator(form, name), form.optional(&format!("{name}_value"))) {
+            if let (Some(op), Some(number)) = (operator(form, name), form.optional(&format!("{name}_value")))
+            {
                 if let Ok(number) = number.parse::<i64>() {
                     clauses.push(format!("{field} {op} {number}"));
                 }
@@ -74,7 +82,13 @@ impl Filters {
         }
         match clauses.len() {
             0 => None,
-            _ => Some(clauses.iter().map(|c| format!("({c})")).collect::<Vec<_>>().join(" and ")),
+            _ => Some(
+                clauses
+                    .iter()
+                    .map(|c| format!("({c})"))
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+            ),
         }
     }
 
@@ -273,7 +287,11 @@ fn headers(filters: &Filters) -> Vec<Header> {
             let dir = if is_current && !descending { "desc" } else { "asc" };
             Header {
                 label: *label,
-                href: filters.link(&[("sort", (*key).to_owned()), ("dir", dir.to_owned()), ("page", "1".into())]),
+                href: filters.link(&[
+                    ("sort", (*key).to_owned()),
+                    ("dir", dir.to_owned()),
+                    ("page", "1".into()),
+                ]),
                 sort: match (is_current, descending) {
                     (false, _) => "none",
                     (true, false) => "ascending",
@@ -339,6 +357,9 @@ mod tests {
         assert!(path.contains("%24top=10&%24skip=20"), "{path}");
         assert!(path.contains("%24orderby=numberOfDevices+desc"), "{path}");
         let path = filters("sort=nonsense&size=5000").odata_path();
-        assert!(path.contains("%24top=20&%24skip=0&%24orderby=address+asc"), "{path}");
+        assert!(
+            path.contains("%24top=20&%24skip=0&%24orderby=address+asc"),
+            "{path}"
+        );
     }
 }

@@ -80,20 +80,30 @@ pub struct SectionPages {
 }
 
 pub async fn show(ctx: Ctx, Path(address): Path<String>, Query(pages): Query<SectionPages>) -> PageResult {
-    let identity: Value = ctx.get(&format!("/api/v1/Identities/{}", encode(&address))).await?;
+    let identity: Value = ctx
+        .get(&format!("/api/v1/Identities/{}", encode(&address)))
+        .await?;
     let tiers: Vec<TierOverview> = ctx.get("/api/v1/Tiers").await?;
     let metrics = ctx.get("/api/v1/Metrics").await?;
     let base = format!("/ui/identities/{}", encode(&address));
     let tier_id = text(&identity, "tierId");
     let current = tiers.iter().find(|t| t.id == tier_id);
     let list = |field: &str| identity[field].as_array().cloned().unwrap_or_default();
-    let section = |kind: &'static str, page: Option<i64>| Pager { kind, page: page.unwrap_or(1).max(1), base: base.clone() };
+    let section = |kind: &'static str, page: Option<i64>| Pager {
+        kind,
+        page: page.unwrap_or(1).max(1),
+        base: base.clone(),
+    };
     let page = IdentityPage {
         layout: ctx.layout("Identity", "Identities"),
         facts: facts(&identity),
         tier_name: current.map_or_else(|| tier_id.clone(), |t| t.name.clone()),
         can_change_tier: current.is_some_and(|t| t.can_be_manually_assigned),
-        tiers: tiers.iter().filter(|t| t.can_be_manually_assigned).cloned().collect(),
+        tiers: tiers
+            .iter()
+            .filter(|t| t.can_be_manually_assigned)
+            .cloned()
+            .collect(),
         quotas: list("quotas").iter().map(QuotaRow::from_json).collect(),
         metrics,
         periods: PERIODS,
@@ -101,8 +111,15 @@ pub async fn show(ctx: Ctx, Path(address): Path<String>, Query(pages): Query<Sec
         read_only: false,
         show_usage: true,
         devices: list("devices").iter().map(device_row).collect(),
-        relationships: relationships(&ctx, &address, section("relationships", pages.relationships_page)).await,
-        received: messages(&ctx, &address, "Incoming", section("received", pages.received_page)).await,
+        relationships: relationships(&ctx, &address, section("relationships", pages.relationships_page))
+            .await,
+        received: messages(
+            &ctx,
+            &address,
+            "Incoming",
+            section("received", pages.received_page),
+        )
+        .await,
         sent: messages(&ctx, &address, "Outgoing", section("sent", pages.sent_page)).await,
         processes: processes(&ctx, &address, &base).await,
         audit_href: format!("/ui/audit-logs?address={}", encode(&address)),
@@ -150,7 +167,10 @@ impl Pager {
     }
 
     fn paged(&self, answer: &Value, row: impl Fn(&Value) -> Vec<String>) -> Paged {
-        let rows: Vec<Vec<String>> = answer["result"].as_array().map(|r| r.iter().map(row).collect()).unwrap_or_default();
+        let rows: Vec<Vec<String>> = answer["result"]
+            .as_array()
+            .map(|r| r.iter().map(row).collect())
+            .unwrap_or_default();
         let pages = answer["pagination"]["totalPages"].as_i64().unwrap_or(1);
         let link = |page: i64| format!("{}?{}_page={page}#{}", self.base, self.kind, self.kind);
         Paged {
@@ -162,8 +182,17 @@ impl Pager {
 }
 
 async fn relationships(ctx: &Ctx, address: &str, pager: Pager) -> Section<Paged> {
-    let path = format!("/api/v1/Relationships?participant={}&{}", encode(address), pager.query());
-    let answer = ctx.state.api.get_value(&ctx.session.credentials, &path).await.map_err(|e| e.to_string())?;
+    let path = format!(
+        "/api/v1/Relationships?participant={}&{}",
+        encode(address),
+        pager.query()
+    );
+    let answer = ctx
+        .state
+        .api
+        .get_value(&ctx.session.credentials, &path)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(pager.paged(&answer, |r| {
         vec![
             text(r, "peer"),
@@ -184,7 +213,12 @@ async fn messages(ctx: &Ctx, address: &str, kind: &str, pager: Pager) -> Section
         encode(address),
         pager.query()
     );
-    let answer = ctx.state.api.get_value(&ctx.session.credentials, &path).await.map_err(|e| e.to_string())?;
+    let answer = ctx
+        .state
+        .api
+        .get_value(&ctx.session.credentials, &path)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(pager.paged(&answer, |m| {
         let recipients: Vec<String> = m["recipients"]
             .as_array()
@@ -203,7 +237,12 @@ async fn messages(ctx: &Ctx, address: &str, kind: &str, pager: Pager) -> Section
 
 async fn processes(ctx: &Ctx, address: &str, base: &str) -> Section<Vec<ProcessRow>> {
     let path = format!("/api/v1/Identities/{}/DeletionProcesses", encode(address));
-    let list: Vec<Value> = ctx.state.api.get(&ctx.session.credentials, &path).await.map_err(|e| e.to_string())?;
+    let list: Vec<Value> = ctx
+        .state
+        .api
+        .get(&ctx.session.credentials, &path)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(list
         .iter()
         .map(|p| {
@@ -224,7 +263,11 @@ async fn processes(ctx: &Ctx, address: &str, base: &str) -> Section<Vec<ProcessR
         .collect())
 }
 
-pub async fn change_tier(ctx: Ctx, Path(address): Path<String>, Extension(form): Extension<FormData>) -> Response {
+pub async fn change_tier(
+    ctx: Ctx,
+    Path(address): Path<String>,
+    Extension(form): Extension<FormData>,
+) -> Response {
     let back = format!("/ui/identities/{}", encode(&address));
     let result = ctx
         .send(
@@ -236,7 +279,11 @@ pub async fn change_tier(ctx: Ctx, Path(address): Path<String>, Extension(form):
     ctx.after_change(result, |_| Flash::notice("Tier changed."), &back, &back)
 }
 
-pub async fn add_quota(ctx: Ctx, Path(address): Path<String>, Extension(form): Extension<FormData>) -> Response {
+pub async fn add_quota(
+    ctx: Ctx,
+    Path(address): Path<String>,
+    Extension(form): Extension<FormData>,
+) -> Response {
     let back = format!("/ui/identities/{}", encode(&address));
     let result = ctx
         .send(
@@ -248,7 +295,11 @@ pub async fn add_quota(ctx: Ctx, Path(address): Path<String>, Extension(form): E
     ctx.after_change(result, |_| Flash::notice("Quota added."), &back, &back)
 }
 
-pub async fn remove_quotas(ctx: Ctx, Path(address): Path<String>, Extension(form): Extension<FormData>) -> Response {
+pub async fn remove_quotas(
+    ctx: Ctx,
+    Path(address): Path<String>,
+    Extension(form): Extension<FormData>,
+) -> Response {
     let back = format!("/ui/identities/{}", encode(&address));
     let selected = form.all("quota");
     let result = remove_each(&ctx, &selected, |quota| {
@@ -278,7 +329,10 @@ fn audit_text(entry: &Value) -> String {
         "DeletionStarted" => "The deletion of the identity's data started.".into(),
         "DataDeleted" => format!("{} have been deleted.", text(data, "aggregateType")),
         "DeletionCompleted" => "The deletion was completed.".into(),
-        "ErrorDuringDeletion" => format!("An error occurred during the deletion: {}", text(data, "errorMessage")),
+        "ErrorDuringDeletion" => format!(
+            "An error occurred during the deletion: {}",
+            text(data, "errorMessage")
+        ),
         other => other.to_owned(),
     }
 }
@@ -307,7 +361,11 @@ struct AuditLogPage {
 }
 
 pub async fn deletion_process(ctx: Ctx, Path((address, id)): Path<(String, String)>) -> PageResult {
-    let path = format!("/api/v1/Identities/{}/DeletionProcesses/{}", encode(&address), encode(&id));
+    let path = format!(
+        "/api/v1/Identities/{}/DeletionProcesses/{}",
+        encode(&address),
+        encode(&id)
+    );
     let process: Value = ctx.get(&path).await?;
     let entries = process["auditLog"].as_array().cloned().unwrap_or_default();
     Ok(render(&AuditLogPage {
@@ -318,7 +376,10 @@ pub async fn deletion_process(ctx: Ctx, Path((address, id)): Path<(String, Strin
             ("ID", id),
             ("Status", text(&process, "status")),
             ("Created at", show_date(process["createdAt"].as_str())),
-            ("Grace period ends at", show_date(process["gracePeriodEndsAt"].as_str())),
+            (
+                "Grace period ends at",
+                show_date(process["gracePeriodEndsAt"].as_str()),
+            ),
         ],
         entries: Some(audit_rows(&entries)),
         address,
@@ -337,7 +398,10 @@ pub async fn audit_logs(ctx: Ctx, Query(query): Query<AuditQuery>) -> PageResult
     let entries = if address.is_empty() {
         None
     } else {
-        let path = format!("/api/v1/Identities/{}/DeletionProcesses/AuditLogs", encode(&address));
+        let path = format!(
+            "/api/v1/Identities/{}/DeletionProcesses/AuditLogs",
+            encode(&address)
+        );
         let entries: Vec<Value> = ctx.get(&path).await?;
         Some(audit_rows(&entries))
     };

@@ -50,7 +50,12 @@ pub async fn submit(State(state): State<SharedState>, headers: HeaderMap, body: 
     }
     let key = form.text("api_key");
     if key.is_empty() {
-        return login_page(&state, &headers, StatusCode::BAD_REQUEST, Some("Enter the API key."));
+        return login_page(
+            &state,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            Some("Enter the API key."),
+        );
     }
     match state.api.log_in(&key).await {
         Ok(Some(credentials)) => {

@@ -192,7 +192,11 @@ pub fn render(template: &impl Template) -> Response {
         Ok(html) => Html(html).into_response(),
         Err(error) => {
             tracing::error!(%error, "rendering an Admin UI page failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "The page could not be rendered.").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be rendered.",
+            )
+                .into_response()
         }
     }
 }
@@ -227,7 +231,10 @@ fn escape(text: &str) -> String {
 /// An API date (`2026-12-01T16:03:12.345Z`) as the UI shows it: `2026-12-01 16:03 UTC`.
 pub fn show_date(value: Option<&str>) -> String {
     match value.and_then(|v| chrono::DateTime::parse_from_rfc3339(v).ok()) {
-        Some(date) => date.with_timezone(&chrono::Utc).format("%Y-%m-%d %H:%M UTC").to_string(),
+        Some(date) => date
+            .with_timezone(&chrono::Utc)
+            .format("%Y-%m-%d %H:%M UTC")
+            .to_string(),
         None => value.unwrap_or("–").to_owned(),
     }
 }

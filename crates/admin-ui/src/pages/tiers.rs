@@ -51,7 +51,11 @@ pub async fn list(ctx: Ctx) -> PageResult {
 
 pub async fn create(ctx: Ctx, Extension(form): Extension<FormData>) -> Response {
     let result = ctx
-        .send(Method::POST, "/api/v1/Tiers", Some(json!({ "name": form.text("name") })))
+        .send(
+            Method::POST,
+            "/api/v1/Tiers",
+            Some(json!({ "name": form.text("name") })),
+        )
         .await;
     let target = result
         .as_ref()
@@ -112,7 +116,11 @@ pub async fn add_quota(ctx: Ctx, Path(id): Path<String>, Extension(form): Extens
     ctx.after_change(result, |_| Flash::notice("Quota added."), &back, &back)
 }
 
-pub async fn remove_quotas(ctx: Ctx, Path(id): Path<String>, Extension(form): Extension<FormData>) -> Response {
+pub async fn remove_quotas(
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Extension(form): Extension<FormData>,
+) -> Response {
     let back = format!("/ui/tiers/{}", encode(&id));
     let selected = form.all("quota");
     let result = remove_each(&ctx, &selected, |quota| {
