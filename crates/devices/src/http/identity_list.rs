@@ -89,7 +89,7 @@ pub struct IdentityOverviewDto {
 impl IdentityOverviewDto {
     fn new(identity: IdentityOverview, expand_tier: bool) -> Self {
         Self {
-            tier: expand_tier.then(|| TierRef {
+            tier: expand_tier.then_some(TierRef {
                 id: identity.tier_id,
                 name: identity.tier_name,
             }),
