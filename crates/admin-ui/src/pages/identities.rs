@@ -286,7 +286,7 @@ fn headers(filters: &Filters) -> Vec<Header> {
             let is_current = *key == current;
             let dir = if is_current && !descending { "desc" } else { "asc" };
             Header {
-                label: *label,
+                label,
                 href: filters.link(&[
                     ("sort", (*key).to_owned()),
                     ("dir", dir.to_owned()),
