@@ -15,6 +15,7 @@ on_both_databases!(
     forged_form_posts_are_refused,
     every_response_carries_the_security_headers,
     log_out_ends_the_session,
+    the_dashboard_shows_what_the_modules_count,
 );
 
 /// A browser of the tests: cookies by hand, redirects not followed.
@@ -340,4 +341,24 @@ async fn log_out_ends_the_session(app: TestApp) {
         .contains("Max-Age=0"));
     let after = browser.get("/ui/", Some(&session)).await;
     assert_eq!(after.headers()[LOCATION], "/ui/login");
+}
+
+async fn the_dashboard_shows_what_the_modules_count(app: TestApp) {
+    // An identity whose device logged in (the helper fetches a token).
+    app.create_identity().await;
+    let browser = Browser::new(&app);
+    let (session, _) = browser.log_in().await;
+    let html = browser.get("/ui/", Some(&session)).await.text().await.unwrap();
+    assert!(!html.contains("Some figures are missing"), "{html}");
+    assert!(
+        html.contains("<span class=\"figure\">1</span> identities"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<span class=\"figure\">1</span> active devices"),
+        "{html}"
+    );
+    // Identities created per day: today's column; no message was sent.
+    assert!(html.contains("1 in the last 30 days"), "{html}");
+    assert!(html.contains("0 in the last 30 days (highest day: 0)"), "{html}");
 }
