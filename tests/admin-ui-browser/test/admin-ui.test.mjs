@@ -154,6 +154,10 @@ test("an identity created with the client library is found by filter and moved t
     assert.match(await rows.first().innerText(), /Basic/);
     await shot("identities");
     await measureIdentitiesPage(page.url());
+    // Sorting is the server's: the header link asks for another order and keeps the filter.
+    await page.getByRole("link", { name: "Number of devices" }).click();
+    assert.equal(await page.getByRole("columnheader", { name: "Number of devices ▲" }).getAttribute("aria-sort"), "ascending");
+    assert.equal(await rows.count(), 1);
 
     await page.getByRole("link", { name: identityAddress }).click();
     await page.getByRole("heading", { name: "Devices" }).waitFor();
