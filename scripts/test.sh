@@ -10,6 +10,9 @@
 #   5. deployment files                       (hadolint, kustomize render of every overlay,
 #                                              kubernetes-validate, checkov; deploy/kubernetes/validate.sh)
 #   6. onboarding page in headless Chromium   (tests/onboarding-browser: screenshots in target/test-logs)
+#   7. Admin UI in headless Chromium          (tests/admin-ui-browser: the operator's flows against
+#                                              the real binary, identities from @nmshd/transport;
+#                                              screenshots and page weight in target/test-logs)
 # Logs go to target/test-logs/. The last line printed is always "N passed, M failed";
 # the exit status is non-zero if any stage failed.
 set -euo pipefail
@@ -230,6 +233,30 @@ run_onboarding_browser() {
     done < <(sed -n 's/^ *not ok [0-9]* - //p' "$log")
 }
 
+# The Admin UI's browser test uses Debian's Chromium like the onboarding test, and
+# tests/interop's helpers (and so its node_modules) to create an identity with the client library.
+# Screenshots land in target/test-logs/admin-ui-*.png.
+run_admin_ui_browser() {
+    local dir="$ROOT/tests/admin-ui-browser" log="$LOG_DIR/admin-ui-browser.log" status=0
+    say "Admin UI in headless Chromium"
+    {
+        [[ -x /usr/bin/chromium ]] || { echo "error: /usr/bin/chromium is missing (apt-get install -y chromium)"; false; } &&
+            ensure_node_modules "$INTEROP_DIR" &&
+            PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 ensure_node_modules "$dir" &&
+            (cd "$ROOT" && cargo build -p backbone) &&
+            (cd "$dir" && BACKBONE_BIN="$BACKBONE_BIN_PATH" npm test)
+    } 2>&1 | tee "$log" || status=$?
+    local passed failed
+    passed=$(node_count pass "$log") failed=$(node_count fail "$log")
+    # A stage that could not run at all still counts as one failure.
+    [[ $status -ne 0 && $failed -eq 0 ]] && failed=1
+    record_stage "admin ui browser" "$status" "$passed" "$failed" "$log"
+    local name
+    while IFS= read -r name; do
+        FAILURES+=("admin ui browser: $name")
+    done < <(sed -n 's/^ *not ok [0-9]* - //p' "$log")
+}
+
 # --- Main --------------------------------------------------------------------------------------
 
 main() {
@@ -253,6 +280,7 @@ main() {
     run_interop_suites
     run_deploy_checks
     run_onboarding_browser
+    run_admin_ui_browser
 
     print_summary
     [[ $ANY_STAGE_FAILED -eq 0 && $TOTAL_FAILED -eq 0 ]]

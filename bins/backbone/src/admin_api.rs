@@ -41,7 +41,14 @@ pub fn service(app: &Application) -> anyhow::Result<Router> {
         ))
         .layer(axum::middleware::from_fn(common_headers));
     let metrics = crate::server::observability::metrics_router(app);
-    Ok(case_insensitive(router, segments).merge(metrics))
+    let api = case_insensitive(router, segments).merge(metrics);
+    // The UI's routes sit beside the API's (outside its case-insensitive matching) and call
+    // the API through its router, in-process.
+    let ui = backbone_admin_ui::router(backbone_admin_ui::AdminUi {
+        api: api.clone(),
+        statistics: Arc::new(crate::admin_ui::UsageFromModules::new(app)),
+    });
+    Ok(api.merge(ui))
 }
 
 /// Every route of the Admin API listener.

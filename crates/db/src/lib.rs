@@ -12,6 +12,7 @@ mod connect;
 mod files;
 pub mod outbox;
 pub mod paged;
+pub mod statistics;
 pub mod sweep;
 
 pub use allocations::Allocations;

@@ -19,6 +19,7 @@ pub mod identity_list;
 pub mod quota;
 pub mod secret_cache;
 pub mod service;
+mod statistics;
 pub mod store;
 
 pub use administration::AdministrationError;

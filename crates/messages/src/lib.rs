@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 mod http;
 pub mod service;
+mod statistics;
 pub mod store;
 
 pub use admin::{admin_routes, MessagesAdminError};

@@ -233,6 +233,13 @@ impl PushStore {
         Ok(())
     }
 
+    /// How many deliveries wait to be sent or retried (the Admin UI's dashboard).
+    pub async fn queued_count(&self) -> sqlx::Result<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM push_deliveries")
+            .fetch_one(self.db.pool())
+            .await
+    }
+
     /// Every queued delivery (tests, diagnostics).
     pub async fn queued(&self) -> sqlx::Result<Vec<Delivery>> {
         let rows = sqlx::query(&format!(

@@ -56,7 +56,8 @@ impl QuotasService {
         } else {
             exhausted.iter().for_each(|m| {
                 metrics::counter!("backbone_quota_rejections_total", "metric" => m.metric_key.clone())
-                    .increment(1)
+                    .increment(1);
+                crate::rejections::record(&m.metric_key);
             });
             Err(QuotasError::Exhausted(exhausted))
         }

@@ -60,6 +60,7 @@ pub mod events;
 mod gate;
 mod http;
 pub mod ports;
+mod rejections;
 pub mod service;
 pub mod store;
 
@@ -68,5 +69,6 @@ pub use http::{
     admin_routes, admin_schemas, identity_quotas, routes, IdentityQuotaDto, MetricDto, QuotaDefinitionDto,
     QuotaGroupDto, QuotasState, TierDetailsDto,
 };
+pub use rejections::rejections_since_start;
 pub use service::{NewQuota, QuotasService, TierDetails};
 pub use store::QuotasStore;

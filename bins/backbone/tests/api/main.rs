@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin;
+mod admin_ui;
 mod challenges;
 mod dead_letters;
 mod deletion;

@@ -4,8 +4,8 @@
 //! keeps only hashes of the address, device IDs and usernames.
 
 pub mod audit;
-mod identity_data;
 mod housekeeping;
+mod identity_data;
 mod service;
 pub mod store;
 
