@@ -213,8 +213,14 @@ async fn postgres_and_sqlite_migrations_define_the_same_schema() {
     let sqlite = sqlite_facts(&format!("sqlite://{}", dir.join("parity.db").display())).await;
     let _ = std::fs::remove_dir_all(&dir);
 
-    let indexes = postgres.iter().filter(|f| matches!(f, Fact::Index { .. })).count();
-    let keys = postgres.iter().filter(|f| matches!(f, Fact::PrimaryKey { .. })).count();
+    let indexes = postgres
+        .iter()
+        .filter(|f| matches!(f, Fact::Index { .. }))
+        .count();
+    let keys = postgres
+        .iter()
+        .filter(|f| matches!(f, Fact::PrimaryKey { .. }))
+        .count();
     assert!(
         postgres.len() > 100 && indexes > 10 && keys > 10,
         "PostgreSQL described too little ({indexes} indexes, {keys} primary keys): {postgres:#?}"

@@ -56,7 +56,7 @@ impl QuotasService {
         } else {
             exhausted.iter().for_each(|m| {
                 metrics::counter!("backbone_quota_rejections_total", "metric" => m.metric_key.clone())
-                    .increment(1)
+                    .increment(1);
             });
             Err(QuotasError::Exhausted(exhausted))
         }
