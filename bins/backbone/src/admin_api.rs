@@ -113,7 +113,7 @@ pub struct IdentityDetails {
     quotas: Vec<IdentityQuotaDto>,
 }
 
-/// admin-and-services §1.4 IdentityDetails: Devices first (its 404 wins), then the quotas
+/// admin-and-services §1.4 `IdentityDetails`: Devices first (its 404 wins), then the quotas
 /// with their live usage.
 async fn get_identity(
     State(state): State<IdentityState>,

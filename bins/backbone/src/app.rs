@@ -7,6 +7,7 @@ use anyhow::Context;
 use backbone_announcements::{AnnouncementsService, AnnouncementsState, AnnouncementsStore};
 use backbone_challenges::{ChallengeStore, ChallengesState};
 use backbone_core::clock::SystemClock;
+use backbone_core::ports::IdentityDataDeleter;
 use backbone_core::SharedClock;
 use backbone_db::Database;
 use backbone_devices::deletion::IdentityDataDeletion;
@@ -92,41 +93,19 @@ impl Application {
             clock.clone(),
             settings.devices_settings(),
         );
-        let Exchange {
-            relationships,
-            synchronization,
-            tokens,
-            messages,
-        } = Exchange::new(&settings, &db, &clock, &ports);
+        let exchange = Exchange::new(&settings, &db, &clock, &ports);
         let files = files_service(&settings, &db, &clock, &ports)?;
         let (push, push_sender) = push_service(&settings, &db, &clock, &ports)?;
         let announcements = AnnouncementsService {
             store: AnnouncementsStore::new(db.clone()),
             clock: clock.clone(),
         };
-        let handlers = event_handlers(
-            &settings,
-            &clock,
-            &messages,
-            &synchronization,
-            &relationships,
-            &ports,
-            &push,
-        );
+        let handlers = event_handlers(&settings, &clock, &exchange, &ports, &push);
         let events = Events::build(&settings, &db, handlers, clock.clone()).await?;
         Ok(Self {
             identity_deletion: IdentityDataDeletion::new(
                 devices.clone(),
-                &[
-                    Arc::new(announcements.clone()),
-                    Arc::new(challenges.clone()),
-                    Arc::new(files.clone()),
-                    Arc::new(messages.clone()),
-                    Arc::new(ports.quotas.clone()),
-                    Arc::new(relationships.clone()),
-                    Arc::new(synchronization.clone()),
-                    Arc::new(tokens.clone()),
-                ],
+                &exchange.deleters(&announcements, &challenges, &files, &ports.quotas),
                 settings.anonymous_address(),
             )?,
             relay: OutboxRelay::new(db.clone(), events.bus.clone(), clock.clone())
@@ -150,10 +129,10 @@ impl Application {
             announcements,
             challenges,
             files,
-            messages,
-            relationships,
-            synchronization,
-            tokens,
+            messages: exchange.messages,
+            relationships: exchange.relationships,
+            synchronization: exchange.synchronization,
+            tokens: exchange.tokens,
             quotas: ports.quotas,
             push,
             push_sender,
@@ -333,6 +312,28 @@ impl Exchange {
     }
 }
 
+impl Exchange {
+    /// Every module's step of identity deletion; `IdentityDataDeletion` puts them in order.
+    fn deleters(
+        &self,
+        announcements: &AnnouncementsService,
+        challenges: &ChallengeStore,
+        files: &FilesService,
+        quotas: &QuotasService,
+    ) -> [Arc<dyn IdentityDataDeleter>; 8] {
+        [
+            Arc::new(announcements.clone()),
+            Arc::new(challenges.clone()),
+            Arc::new(files.clone()),
+            Arc::new(self.messages.clone()),
+            Arc::new(quotas.clone()),
+            Arc::new(self.relationships.clone()),
+            Arc::new(self.synchronization.clone()),
+            Arc::new(self.tokens.clone()),
+        ]
+    }
+}
+
 fn files_service(
     settings: &Settings,
     db: &Database,
@@ -393,30 +394,28 @@ fn push_service(
 fn event_handlers(
     settings: &Settings,
     clock: &SharedClock,
-    messages: &MessagesService,
-    synchronization: &SynchronizationService,
-    relationships: &RelationshipsService,
+    exchange: &Exchange,
     ports: &Ports,
     push: &PushService,
 ) -> Vec<Arc<dyn EventHandler>> {
     vec![
         Arc::new(backbone_messages::events::DecompositionHandler {
-            store: messages.store.clone(),
+            store: exchange.messages.store.clone(),
             anonymous_address: settings.anonymous_address(),
         }),
         Arc::new(ExternalEventsHandler {
-            store: synchronization.store.clone(),
+            store: exchange.synchronization.store.clone(),
             clock: clock.clone(),
         }),
         Arc::new(backbone_relationships::events::FeatureFlagsHandler {
-            store: relationships.store.clone(),
+            store: exchange.relationships.store.clone(),
             clock: clock.clone(),
         }),
         Arc::new(backbone_quotas::events::TierDeletedHandler {
             store: ports.quotas.store.clone(),
         }),
         Arc::new(backbone_relationships::events::IdentityDeletionHandler {
-            store: relationships.store.clone(),
+            store: exchange.relationships.store.clone(),
             clock: clock.clone(),
         }),
         // Last: pushes only queue deliveries, after the other modules did their part.

@@ -252,7 +252,7 @@ pub enum IdentityQuotaCommand {
 #[derive(Debug, Args)]
 #[command(rename_all = "camelCase")]
 pub struct QuotaArgs {
-    /// A metric key, e.g. NumberOfSentMessages (`GET /api/v1/Metrics` lists them).
+    /// A metric key, e.g. `NumberOfSentMessages` (`GET /api/v1/Metrics` lists them).
     #[arg(long)]
     pub metric_key: String,
     /// The maximum, at least 1.

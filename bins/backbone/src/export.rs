@@ -46,11 +46,20 @@ pub async fn export(db: &Database, sensitive: bool, now: DateTime<Utc>) -> anyho
     Ok(path)
 }
 
+/// Only the names this command writes itself (`export-….zip`, `export-….zip.partial`).
+#[expect(
+    clippy::case_sensitive_file_extension_comparisons,
+    reason = "exactly the names this command writes, never another file's"
+)]
+fn is_own_export(name: &str) -> bool {
+    name.starts_with("export-") && (name.ends_with(".zip") || name.ends_with(".zip.partial"))
+}
+
 fn delete_old_exports(directory: &Path) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(directory)? {
         let path = entry?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if name.starts_with("export-") && (name.ends_with(".zip") || name.ends_with(".zip.partial")) {
+        if is_own_export(name) {
             std::fs::remove_file(&path).with_context(|| format!("deleting {}", path.display()))?;
         }
     }
@@ -86,9 +95,10 @@ fn progress_bar(label: &str, total: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total);
-    let style = ProgressStyle::with_template("{msg:28} [{bar:40}] {pos}/{len} ({percent}%)")
-        .map(|style| style.progress_chars("=> "))
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template("{msg:28} [{bar:40}] {pos}/{len} ({percent}%)").map_or_else(
+        |_| ProgressStyle::default_bar(),
+        |style| style.progress_chars("=> "),
+    );
     bar.set_style(style);
     bar.set_message(label.to_owned());
     bar

@@ -108,7 +108,7 @@ impl HealthChecks {
             &self
                 .last_good_blob_check
                 .lock()
-                .unwrap_or_else(|e| e.into_inner()),
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
         ) {
             return Ok(());
         }
@@ -135,7 +135,7 @@ impl HealthChecks {
         *self
             .last_good_blob_check
             .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 //! - [`app`]: wires modules, stores and the clock together;
 //! - [`roles`]: runs the roles (the servers and the worker) of a built application;
 //! - [`consumer_api`] / [`admin_api`]: the two HTTP surfaces ([`admin_docs`]: the Admin API's
-//!   OpenAPI document; the Admin UI sits on the Admin API listener);
+//!   `OpenAPI` document; the Admin UI sits on the Admin API listener);
 //! - [`event_bus`]: the `[event_bus]` wiring: bus, consumers, dead letters, SSE fan-out;
 //! - [`health`]: the Consumer API's `/health` checks (database, bus, blob storage);
 //! - [`server`]: the HTTP server loop with its timeouts and connection limit;

@@ -7,7 +7,7 @@ use backbone_db::Database;
 use backbone_gateway::{Readiness, ReadinessCheck};
 
 /// The readiness checks: the database and blob storage. Not the broker: events wait in the
-/// outbox while it is away and the API goes on answering (tests/broker_outage.rs), so taking
+/// outbox while it is away and the API goes on answering (`tests/broker_outage.rs`), so taking
 /// every replica out of the load balancer would turn a delay into an outage. `/health` names
 /// the bus's state instead.
 pub fn readiness(db: &Database, blobs: &Arc<dyn BlobStore>) -> Readiness {

@@ -202,7 +202,7 @@ impl Application {
                     match crate::jobs::run(&app, name).await {
                         Ok(summary) => tracing::info!(job = name, %summary, "job finished"),
                         Err(error) => {
-                            tracing::error!(job = name, error = %format!("{error:#}"), "job failed")
+                            tracing::error!(job = name, error = %format!("{error:#}"), "job failed");
                         }
                     }
                     app.wake.notify_one();

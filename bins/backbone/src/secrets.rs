@@ -41,7 +41,7 @@ pub fn persisted(data_dir: &Path, name: &str, generate: impl FnOnce() -> String)
     let _ = std::fs::remove_file(&temporary);
     match linked {
         Ok(()) => {
-            tracing::warn!(path = %path.display(), "generated a new secret; configure one explicitly outside dev")
+            tracing::warn!(path = %path.display(), "generated a new secret; configure one explicitly outside dev");
         }
         Err(error) if error.kind() == ErrorKind::AlreadyExists => {}
         Err(error) => return Err(error).with_context(|| format!("writing {}", path.display())),

@@ -89,7 +89,7 @@ impl AdminApi {
         let body = serde_json::json!({ "apiKey": api_key });
         let answer = self
             .call(
-                self.request(&credentials, Method::POST, "/api/v1/ValidateApiKey")
+                Self::request(&credentials, Method::POST, "/api/v1/ValidateApiKey")
                     .header(header::CONTENT_TYPE, "application/json")
                     .body(Body::from(body.to_string())),
             )
@@ -111,7 +111,7 @@ impl AdminApi {
     /// A GET answered as it came (the OData list, paged results with their `pagination`).
     pub async fn get_value(&self, credentials: &Credentials, path: &str) -> Result<Value, ApiError> {
         let answer = self
-            .call(self.request(credentials, Method::GET, path).body(Body::empty()))
+            .call(Self::request(credentials, Method::GET, path).body(Body::empty()))
             .await?;
         parse(&answer.body)
     }
@@ -124,7 +124,7 @@ impl AdminApi {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, ApiError> {
-        let builder = self.request(credentials, method, path);
+        let builder = Self::request(credentials, method, path);
         let request = match body {
             Some(body) => builder
                 .header(header::CONTENT_TYPE, "application/json")
@@ -138,7 +138,7 @@ impl AdminApi {
         Ok(parse::<Value>(&answer.body)?["result"].clone())
     }
 
-    fn request(&self, credentials: &Credentials, method: Method, path: &str) -> axum::http::request::Builder {
+    fn request(credentials: &Credentials, method: Method, path: &str) -> axum::http::request::Builder {
         Request::builder()
             .method(method)
             .uri(path)

@@ -1,7 +1,7 @@
 //! Server-side sessions of the UI and their cookie, and the CSRF tokens of its forms.
 //!
 //! A session lives in this process only (a map from a random id to the operator's API key and
-//! the Admin API's XSRF pair); the browser holds nothing but the id, in an HttpOnly,
+//! the Admin API's XSRF pair); the browser holds nothing but the id, in an `HttpOnly`,
 //! SameSite=Strict cookie. A session ends on "Log out", after [`IDLE_TIMEOUT`] without a
 //! request, and [`MAX_LIFETIME`] after the login at the latest. Each session has its own CSRF
 //! token, which every form carries. The login form, shown before there is a session, is

@@ -133,24 +133,22 @@ impl BlobStore for ObjectBlobStore {
                     received: written,
                 });
             }
-            match upload.as_mut() {
-                Some(upload) => upload.put(chunk).await?,
-                None => {
-                    buffered_len += chunk.len();
-                    buffered.push(chunk);
-                    if buffered_len >= PART_SIZE {
-                        let started = self.start_multipart(&path, std::mem::take(&mut buffered)).await?;
-                        upload = Some(started);
-                    }
+            if let Some(upload) = upload.as_mut() {
+                upload.put(chunk).await?;
+            } else {
+                buffered_len += chunk.len();
+                buffered.push(chunk);
+                if buffered_len >= PART_SIZE {
+                    let started = self.start_multipart(&path, std::mem::take(&mut buffered)).await?;
+                    upload = Some(started);
                 }
             }
         }
-        match upload {
-            Some(upload) => upload.finish().await?,
-            None => {
-                let payload: PutPayload = buffered.into_iter().collect();
-                self.store.put(&path, payload).await.map_err(storage)?;
-            }
+        if let Some(upload) = upload {
+            upload.finish().await?;
+        } else {
+            let payload: PutPayload = buffered.into_iter().collect();
+            self.store.put(&path, payload).await.map_err(storage)?;
         }
         Ok(written)
     }

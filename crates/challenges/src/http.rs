@@ -55,7 +55,7 @@ impl From<Challenge> for ChallengeDto {
             id: c.id.into_string(),
             expires_at: c.expires_at,
             created_by: c.created_by.map(|a| a.to_string()),
-            created_by_device: c.created_by_device.map(|d| d.into_string()),
+            created_by_device: c.created_by_device.map(backbone_core::ids::DeviceId::into_string),
         }
     }
 }

@@ -50,18 +50,17 @@ pub async fn fetch_page(
         .bind(page.offset())
         .fetch_all(&mut *conn)
         .await?;
-    let total = match known_total(page, rows.len()) {
-        Some(total) => total,
-        None => {
-            let mut count = sqlx::query_scalar::<_, i64>(sql.count);
-            for param in params {
-                count = match *param {
-                    Param::Text(text) => count.bind(text),
-                    Param::Integer(number) => count.bind(number),
-                };
-            }
-            count.fetch_one(&mut *conn).await?
+    let total = if let Some(total) = known_total(page, rows.len()) {
+        total
+    } else {
+        let mut count = sqlx::query_scalar::<_, i64>(sql.count);
+        for param in params {
+            count = match *param {
+                Param::Text(text) => count.bind(text),
+                Param::Integer(number) => count.bind(number),
+            };
         }
+        count.fetch_one(&mut *conn).await?
     };
     Ok(Page {
         items: rows,

@@ -3,7 +3,7 @@
 //! parameters only. The Admin API's OData parser (`http::odata`) produces these types.
 //!
 //! Like upstream's Admin API, which reads every module's schema through its own read-only
-//! DbContext, the list reads the Synchronization module's `datawallets` table for the
+//! `DbContext`, the list reads the Synchronization module's `datawallets` table for the
 //! datawallet version; it never writes there.
 
 use backbone_core::encoding::{from_millis, to_millis};
@@ -234,13 +234,11 @@ impl SqlBuilder {
     fn compare_day(&mut self, column: &str, op: Comparison, day: NaiveDate) -> String {
         let start = day
             .and_hms_opt(0, 0, 0)
-            .map(|d| to_millis(&d.and_utc()))
-            .unwrap_or(i64::MIN);
+            .map_or(i64::MIN, |d| to_millis(&d.and_utc()));
         let end = day
             .succ_opt()
             .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|d| to_millis(&d.and_utc()))
-            .unwrap_or(i64::MAX);
+            .map_or(i64::MAX, |d| to_millis(&d.and_utc()));
         let s = self.placeholder(Bind::Integer(start));
         let e = self.placeholder(Bind::Integer(end));
         match op {

@@ -19,7 +19,7 @@ pub(crate) const DEVICE_COLUMNS: &str =
                               communication_language, is_backup_device";
 
 /// The SQL behind the request paths, public for the query-plan test
-/// (bins/backbone/tests/query_plans.rs), which EXPLAINs exactly these texts.
+/// (`bins/backbone/tests/query_plans.rs`), which EXPLAINs exactly these texts.
 pub mod sql {
     use super::DEVICE_COLUMNS;
 

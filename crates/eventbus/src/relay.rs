@@ -211,8 +211,8 @@ impl RelayWorker {
             let pause =
                 (self.interval * 2u32.saturating_pow(failures.min(6))).min(MAX_PAUSE.max(self.interval));
             tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(pause) => {}
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(pause) => {}
             }
         }
     }

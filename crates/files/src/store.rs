@@ -20,7 +20,7 @@ const FILE_COLUMNS: &str = "id, created_at, created_by, created_by_device, owner
      encrypted_properties";
 
 /// The SQL behind the request paths, public for the query-plan test
-/// (bins/backbone/tests/query_plans.rs), which EXPLAINs exactly these texts.
+/// (`bins/backbone/tests/query_plans.rs`), which EXPLAINs exactly these texts.
 pub mod sql {
     use super::FILE_COLUMNS;
 

@@ -126,7 +126,7 @@ impl ReloadingCertificate {
         let unchanged = |files: &Files| {
             self.current
                 .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .0
                 .eq(files)
         };
@@ -135,7 +135,7 @@ impl ReloadingCertificate {
                 *self
                     .current
                     .write()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = (files, key);
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = (files, key);
                 tracing::info!(listener, cert_file = %self.config.cert_file.display(), "TLS certificate reloaded");
             }
             Ok(Ok(_)) => {}
@@ -154,7 +154,7 @@ impl ResolvesServerCert for ReloadingCertificate {
         Some(
             self.current
                 .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .1
                 .clone(),
         )

@@ -120,16 +120,15 @@ impl MessagesStore {
             });
         }
         self.attach_recipients(&mut items).await?;
-        let total_records = match page.total_if_short(items.len()) {
-            Some(total) => total,
-            None => {
-                let count = format!("SELECT COUNT(*) FROM messages m WHERE {condition}");
-                let total: i64 = sqlx::query_scalar(&count)
-                    .bind(participant)
-                    .fetch_one(self.db().pool())
-                    .await?;
-                u64::try_from(total).unwrap_or_default()
-            }
+        let total_records = if let Some(total) = page.total_if_short(items.len()) {
+            total
+        } else {
+            let count = format!("SELECT COUNT(*) FROM messages m WHERE {condition}");
+            let total: i64 = sqlx::query_scalar(&count)
+                .bind(participant)
+                .fetch_one(self.db().pool())
+                .await?;
+            u64::try_from(total).unwrap_or_default()
         };
         Ok(Page {
             items,

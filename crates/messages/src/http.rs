@@ -156,7 +156,9 @@ impl From<Message> for MessageDto {
                     address: r.address.to_string(),
                     encrypted_key: encode_bytes(&r.encrypted_key),
                     received_at: r.received_at,
-                    received_by_device: r.received_by_device.map(|d| d.into_string()),
+                    received_by_device: r
+                        .received_by_device
+                        .map(backbone_core::ids::DeviceId::into_string),
                 })
                 .collect(),
         }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use crate::domain::{Message, Recipient};
 
 /// The SQL behind the request paths, public for the query-plan test
-/// (bins/backbone/tests/query_plans.rs), which EXPLAINs exactly these texts.
+/// (`bins/backbone/tests/query_plans.rs`), which EXPLAINs exactly these texts.
 pub mod sql {
     /// Messages $1 sent with `$2 <= created_at <= $3` (the `NumberOfSentMessages` quota).
     pub const COUNT_SENT: &str =

@@ -160,8 +160,8 @@ impl PushWorker {
                 Err(error) => tracing::error!(error = %format!("{error:#}"), "the push sender failed"),
             }
             tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(self.interval) => {}
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(self.interval) => {}
             }
         }
     }

@@ -18,7 +18,7 @@ const DELIVERY_COLUMNS: &str = "id, device_id, identity_address, device_push_ide
      app_id, environment, event_name, payload, collapse_id, title, body, attempts";
 
 /// The SQL behind the worker's pushes, public for the query-plan test
-/// (bins/backbone/tests/query_plans.rs), which EXPLAINs exactly these texts.
+/// (`bins/backbone/tests/query_plans.rs`), which EXPLAINs exactly these texts.
 pub mod sql {
     /// The registrations of the devices of `identities` identities ($1, …), oldest device first.
     pub fn registrations_of(identities: usize) -> String {
@@ -158,7 +158,7 @@ impl PushStore {
             .bind(&delivery.app_id)
             .bind(delivery.environment.as_str())
             .bind(delivery.event_name.as_deref())
-            .bind(delivery.payload.as_ref().map(|p| p.to_string()))
+            .bind(delivery.payload.as_ref().map(std::string::ToString::to_string))
             .bind(delivery.collapse_id.as_deref())
             .bind(&delivery.text.title)
             .bind(&delivery.text.body)

@@ -46,7 +46,11 @@ impl QuotasError {
 
 /// Upstream lists the keys in the order of its `SUPPORTED_METRIC_KEYS`.
 fn unsupported_metric_key_message() -> String {
-    use MetricKey::*;
+    use MetricKey::{
+        NumberOfCreatedChallenges, NumberOfCreatedDatawalletModifications, NumberOfCreatedDevices,
+        NumberOfFiles, NumberOfRelationshipTemplates, NumberOfRelationships, NumberOfSentMessages,
+        NumberOfStartedDeletionProcesses, NumberOfTokens, UsedFileStorageSpace,
+    };
     let keys = [
         NumberOfSentMessages,
         NumberOfRelationships,

@@ -92,17 +92,16 @@ impl RelationshipsStore {
             .iter()
             .map(|row| overview_from_row(participant, row))
             .collect::<sqlx::Result<Vec<_>>>()?;
-        let total_records = match page.total_if_short(items.len()) {
-            Some(total) => total,
-            None => {
-                let total: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM relationships WHERE from_address = $1 OR to_address = $1",
-                )
-                .bind(participant)
-                .fetch_one(self.db().pool())
-                .await?;
-                u64::try_from(total).unwrap_or_default()
-            }
+        let total_records = if let Some(total) = page.total_if_short(items.len()) {
+            total
+        } else {
+            let total: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM relationships WHERE from_address = $1 OR to_address = $1",
+            )
+            .bind(participant)
+            .fetch_one(self.db().pool())
+            .await?;
+            u64::try_from(total).unwrap_or_default()
         };
         Ok(Page {
             items,

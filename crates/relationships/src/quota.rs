@@ -33,7 +33,7 @@ impl RelationshipsService {
 pub mod sql {
     /// Relationships that count for an identity, by side: as requester while pending, on either
     /// side while active or terminated, and while deletion is proposed only on the side that has
-    /// not decomposed yet (its peer did). Summed per side so each uses its (address, created_at)
+    /// not decomposed yet (its peer did). Summed per side so each uses its (address, `created_at`)
     /// index; a relationship never has the same identity on both sides.
     pub const COUNTED_RELATIONSHIPS: &str = "SELECT \
         (SELECT COUNT(*) FROM relationships WHERE from_address = $1 AND created_at BETWEEN $2 AND $3 \

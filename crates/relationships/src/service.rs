@@ -217,7 +217,7 @@ impl RelationshipsService {
                 .await
             {
                 Ok(template) if !visible.iter().any(|t: &Template| t.id == template.id) => {
-                    visible.push(template)
+                    visible.push(template);
                 }
                 Ok(_) | Err(RelationshipsError::NotFound(_)) => {}
                 Err(other) => return Err(other),

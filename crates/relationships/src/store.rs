@@ -22,7 +22,7 @@ const RELATIONSHIP_COLUMNS: &str = "id, template_id, from_address, to_address, c
     creation_content, creation_response_content, from_has_decomposed, to_has_decomposed";
 
 /// The SQL behind the request paths, public for the query-plan test
-/// (bins/backbone/tests/query_plans.rs), which EXPLAINs exactly these texts.
+/// (`bins/backbone/tests/query_plans.rs`), which EXPLAINs exactly these texts.
 pub mod sql {
     pub const YOUNGEST_BETWEEN: &str =
         "SELECT id, status FROM relationships WHERE pair_key = $1 ORDER BY created_at DESC, id DESC LIMIT 1";

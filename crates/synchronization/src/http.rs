@@ -124,10 +124,7 @@ async fn post_sync_run(
     let run_type = match request.run_type {
         None | Some(Value::Null) => SyncRunType::ExternalEventSync,
         Some(value) => {
-            let text = value
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| value.to_string());
+            let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
             SyncRunType::parse(&text)
                 .ok_or_else(|| ApiError::cannot_parse("'type': The value is not a valid sync run type."))?
         }
@@ -250,8 +247,7 @@ fn to_new_modifications(items: Vec<ModificationDto>) -> ApiResult<Vec<NewModific
             let type_text = item
                 .modification_type
                 .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| item.modification_type.to_string());
+                .map_or_else(|| item.modification_type.to_string(), str::to_owned);
             let modification_type = ModificationType::parse(&type_text).ok_or_else(|| {
                 ApiError::cannot_parse("'type': The value is not a valid modification type.")
             })?;

@@ -22,7 +22,7 @@ const MODIFICATION_COLUMNS: &str = "id, modification_index, datawallet_version, 
     payload_category, collection, modification_type, encrypted_payload, created_at, created_by_device";
 
 /// The SQL behind the request paths and the worker's event handling, public for the query-plan
-/// test (bins/backbone/tests/query_plans.rs), which EXPLAINs exactly these texts.
+/// test (`bins/backbone/tests/query_plans.rs`), which EXPLAINs exactly these texts.
 pub mod sql {
     /// Whether $1 has an event to deliver: the first one found answers (`COUNT` of at most one).
     pub const DELIVERABLE_EVENT_EXISTS: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM external_events \

@@ -60,15 +60,14 @@ impl TokensStore {
             .iter()
             .map(token_from_row)
             .collect::<sqlx::Result<Vec<_>>>()?;
-        let total_records = match page.total_if_short(items.len()) {
-            Some(total) => total,
-            None => {
-                let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE created_by = $1")
-                    .bind(identity)
-                    .fetch_one(self.db().pool())
-                    .await?;
-                u64::try_from(total).unwrap_or_default()
-            }
+        let total_records = if let Some(total) = page.total_if_short(items.len()) {
+            total
+        } else {
+            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE created_by = $1")
+                .bind(identity)
+                .fetch_one(self.db().pool())
+                .await?;
+            u64::try_from(total).unwrap_or_default()
         };
         Ok(Page {
             items,

@@ -105,7 +105,9 @@ impl From<Token> for TokenDto {
             is_password_protected: token.is_password_protected(),
             id: token.id.into_string(),
             created_by: token.created_by.map(|a| a.to_string()),
-            created_by_device: token.created_by_device.map(|d| d.into_string()),
+            created_by_device: token
+                .created_by_device
+                .map(backbone_core::ids::DeviceId::into_string),
             for_identity: token.for_identity.map(|a| a.to_string()),
             created_at: token.created_at,
             expires_at: token.expires_at,
@@ -269,7 +271,9 @@ async fn post_update_content(
         is_password_protected: token.is_password_protected(),
         id: token.id.into_string(),
         created_by: token.created_by.map(|a| a.to_string()),
-        created_by_device: token.created_by_device.map(|d| d.into_string()),
+        created_by_device: token
+            .created_by_device
+            .map(backbone_core::ids::DeviceId::into_string),
         for_identity: token.for_identity.map(|a| a.to_string()),
         created_at: token.created_at,
         expires_at: token.expires_at,

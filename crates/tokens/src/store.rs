@@ -19,7 +19,7 @@ const TOKEN_COLUMNS: &str =
                              content, access_failed_count";
 
 /// The SQL behind the request paths, public for the query-plan test
-/// (bins/backbone/tests/query_plans.rs), which EXPLAINs exactly these texts.
+/// (`bins/backbone/tests/query_plans.rs`), which EXPLAINs exactly these texts.
 pub mod sql {
     /// Tokens $1 created with `$2 <= created_at <= $3` (the `NumberOfTokens` quota).
     pub const COUNT_CREATED: &str =

@@ -1,4 +1,4 @@
-//! What each module contributes to the Admin API's OpenAPI document: the schemas of its
+//! What each module contributes to the Admin API's `OpenAPI` document: the schemas of its
 //! request and response bodies (derived with `utoipa::ToSchema`), collected by name.
 
 use utoipa::openapi::schema::Schema;

@@ -16,9 +16,10 @@ pub(crate) fn status_kb(pid: u32, field: &str) -> Option<u64> {
 
 /// The 1, 5 and 15 minute load averages as `/proc/loadavg` shows them.
 pub(crate) fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unavailable".into())
+    std::fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "unavailable".into(),
+        |text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    )
 }
 
 fn mib(kb: u64) -> String {

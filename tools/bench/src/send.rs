@@ -207,7 +207,8 @@ impl Summary<'_> {
             Some(d) => println!(
                 "backlog drained {:.1} s after the first send; {:.1} events/s after sending stopped",
                 d.as_secs_f64(),
-                (end_backlog - start_backlog).max(0) as f64 / (d - self.sending).as_secs_f64().max(0.001)
+                (end_backlog - start_backlog).max(0) as f64
+                    / d.checked_sub(self.sending).unwrap().as_secs_f64().max(0.001)
             ),
             None => println!(
                 "backlog NOT drained within {} s after sending",

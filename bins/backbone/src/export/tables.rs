@@ -1,6 +1,6 @@
 //! The nine tables of `backbone database export` (admin-and-services §3): each a CSV with the
 //! columns of upstream's export model, in their order. Like upstream's Admin CLI, which reads
-//! every module's schema through one read-only DbContext, these queries read across modules;
+//! every module's schema through one read-only `DbContext`, these queries read across modules;
 //! they never write. Identifiers and addresses stay blank unless `--sensitive`; every row
 //! names the client of the identity it belongs to.
 

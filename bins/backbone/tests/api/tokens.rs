@@ -1,5 +1,5 @@
 //! Spec consumer-api-exchange §6 (Tokens): create, get with the access rules of §6.3, list by
-//! IDs, delete, UpdateContent.
+//! IDs, delete, `UpdateContent`.
 
 use std::future::Future;
 

@@ -299,12 +299,13 @@ const AZURITE_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 fn azurite_binary() -> PathBuf {
-    std::env::var_os("AZURITE_BLOB_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
+    std::env::var_os("AZURITE_BLOB_BIN").map_or_else(
+        || {
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join("../../tests/blob-emulators/node_modules/.bin/azurite-blob")
-        })
+        },
+        PathBuf::from,
+    )
 }
 
 /// A fresh Azurite with an empty `files` container, configured through a connection string.

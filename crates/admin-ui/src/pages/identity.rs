@@ -72,7 +72,12 @@ struct IdentityPage {
     audit_href: String,
 }
 
+/// The query names are the page's links (`?sent_page=2`), hence the shared postfix.
 #[derive(Deserialize, Default)]
+#[expect(
+    clippy::struct_field_names,
+    reason = "the fields are the query parameters' names"
+)]
 pub struct SectionPages {
     relationships_page: Option<i64>,
     received_page: Option<i64>,

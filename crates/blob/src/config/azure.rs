@@ -154,7 +154,7 @@ impl AzureConfig {
 
     /// The blob service URL, for the logs.
     pub(super) fn endpoint(&self) -> String {
-        self.target("").map(|t| t.endpoint).unwrap_or_else(|_| "?".into())
+        self.target("").map_or_else(|_| "?".into(), |t| t.endpoint)
     }
 }
 

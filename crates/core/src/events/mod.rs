@@ -77,7 +77,7 @@ macro_rules! event_set {
     };
 }
 
-/// The JSON a payload travels as; named for [`event_set!`], so its users need no serde_json.
+/// The JSON a payload travels as; named for [`event_set!`], so its users need no `serde_json`.
 pub type Payload = serde_json::Value;
 pub type PayloadError = serde_json::Error;
 

@@ -17,7 +17,7 @@ const PROCESS_COLUMNS: &str = "id, identity_address, status, created_at, created
     deletion_started_at";
 
 /// The SQL behind the request paths, public for the query-plan test
-/// (bins/backbone/tests/query_plans.rs), which EXPLAINs exactly these texts.
+/// (`bins/backbone/tests/query_plans.rs`), which EXPLAINs exactly these texts.
 pub mod sql {
     pub const HAS_OPEN_PROCESS: &str = "SELECT COUNT(*) FROM identity_deletion_processes \
         WHERE identity_address = $1 AND status IN ('Active', 'Deleting')";

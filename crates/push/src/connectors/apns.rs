@@ -223,11 +223,11 @@ fn classify(status: u16, body: &str) -> Outcome {
     let reason_code = json["reason"].as_str().unwrap_or_default();
     let reason = format!("APNs answered {status} {reason_code}: {}", excerpt(body));
     match (status, reason_code) {
-        (410, _) | (_, "Unregistered") | (400, "BadDeviceToken") | (400, "DeviceTokenNotForTopic") => {
+        (410, _) | (_, "Unregistered") | (400, "BadDeviceToken" | "DeviceTokenNotForTopic") => {
             Outcome::InvalidHandle(reason)
         }
         (403, "ExpiredProviderToken" | "InvalidProviderToken") => Outcome::Retry(reason),
-        (429, _) | (500.., _) => Outcome::Retry(reason),
+        (429 | 500.., _) => Outcome::Retry(reason),
         _ => Outcome::Failed(reason),
     }
 }

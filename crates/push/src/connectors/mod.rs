@@ -110,7 +110,11 @@ impl Connectors {
         let app_id = registration.app_id.as_str();
         match registration.platform {
             Platform::Fcm => {
-                let supported = self.fcm.as_ref().map(|c| c.app_ids()).unwrap_or_default();
+                let supported = self
+                    .fcm
+                    .as_ref()
+                    .map(fcm::FcmConnector::app_ids)
+                    .unwrap_or_default();
                 if supported.iter().any(|id| id == app_id) {
                     Ok(())
                 } else {
@@ -118,7 +122,11 @@ impl Connectors {
                 }
             }
             Platform::Apns => {
-                let supported = self.apns.as_ref().map(|c| c.bundle_ids()).unwrap_or_default();
+                let supported = self
+                    .apns
+                    .as_ref()
+                    .map(apns::ApnsConnector::bundle_ids)
+                    .unwrap_or_default();
                 if supported.iter().any(|id| id == app_id) {
                     Ok(())
                 } else {

@@ -53,9 +53,11 @@ impl From<&AuditEntry> for AuditEntryDto {
         Self {
             created_at: e.created_at,
             created_by: e.created_by.to_string(),
-            created_by_device: e.created_by_device.as_ref().map(|d| d.to_string()),
+            created_by_device: e.created_by_device.as_ref().map(std::string::ToString::to_string),
             reason: e.reason.as_str(),
-            old_status: e.old_status.map(|s| s.as_str()),
+            old_status: e
+                .old_status
+                .map(backbone_core::status::RelationshipStatus::as_str),
             new_status: e.new_status.as_str(),
         }
     }
@@ -79,7 +81,7 @@ impl From<&Relationship> for RelationshipMetadataDto {
     fn from(r: &Relationship) -> Self {
         Self {
             id: r.id.to_string(),
-            relationship_template_id: r.template_id.as_ref().map(|t| t.to_string()),
+            relationship_template_id: r.template_id.as_ref().map(std::string::ToString::to_string),
             from: r.from.to_string(),
             to: r.to.to_string(),
             created_at: r.created_at,

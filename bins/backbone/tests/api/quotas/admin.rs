@@ -125,7 +125,7 @@ async fn bad_tier_quotas_are_refused_without_writing(app: TestApp) {
         async move {
             admin(app, Method::POST, &path, Some(body))
                 .await
-                .expect_error(400, code)
+                .expect_error(400, code);
         }
     };
     let unsupported = "error.platform.quotas.unsupportedMetricKey";

@@ -177,9 +177,8 @@ impl Parser {
             _ => return fail("contains() takes a property as its first argument."),
         };
         self.expect(&Token::Comma)?;
-        let text = match self.next() {
-            Some(Token::Text(text)) => text,
-            _ => return fail("contains() takes a string literal as its second argument."),
+        let Some(Token::Text(text)) = self.next() else {
+            return fail("contains() takes a string literal as its second argument.");
         };
         self.expect(&Token::Close)?;
         if field.kind() != FieldKind::Text {
