@@ -101,7 +101,7 @@ impl Application {
             clock: clock.clone(),
         };
         let handlers = event_handlers(&settings, &clock, &exchange, &ports, &push);
-        let events = Events::build(&settings, &db, handlers, clock.clone()).await?;
+        let events = Events::build(&settings, &db, handlers, clock.clone())?;
         Ok(Self {
             identity_deletion: IdentityDataDeletion::new(
                 devices.clone(),

@@ -63,7 +63,7 @@ enum Broker {
 impl Events {
     /// Connects the configured bus (in the background: a broker that is down delays events,
     /// it does not stop the process).
-    pub async fn build(
+    pub fn build(
         settings: &Settings,
         db: &Database,
         handlers: Vec<Arc<dyn EventHandler>>,

@@ -33,11 +33,11 @@ pub mod sql {
 
     /// Live files created by $1 (now is $2), only those among `ids` ($3, …) if any are given.
     fn created_by_filter(ids: usize) -> String {
-        let mut filter = "FROM files WHERE created_by = $1 AND expires_at > $2".to_owned();
-        if ids > 0 {
-            filter.push_str(&format!(" AND id IN ({})", backbone_db::placeholders(3, ids)));
+        let filter = "FROM files WHERE created_by = $1 AND expires_at > $2";
+        if ids == 0 {
+            return filter.to_owned();
         }
-        filter
+        format!("{filter} AND id IN ({})", backbone_db::placeholders(3, ids))
     }
 
     /// A page of [`created_by_filter`], oldest first; limit and offset follow the IDs.

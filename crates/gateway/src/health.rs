@@ -71,6 +71,7 @@ impl Readiness {
 }
 
 /// `GET /health/live`
+#[expect(clippy::unused_async, reason = "an axum handler")]
 pub async fn live() -> Response {
     (StatusCode::OK, axum::Json(json!({ "status": "Healthy" }))).into_response()
 }

@@ -54,11 +54,11 @@ impl QuotasService {
         if exhausted.is_empty() {
             Ok(())
         } else {
-            exhausted.iter().for_each(|m| {
+            for m in &exhausted {
                 metrics::counter!("backbone_quota_rejections_total", "metric" => m.metric_key.clone())
                     .increment(1);
                 crate::rejections::record(&m.metric_key);
-            });
+            }
             Err(QuotasError::Exhausted(exhausted))
         }
     }

@@ -52,7 +52,7 @@ pub struct CanCreate {
     pub code: Option<&'static str>,
 }
 
-pub(crate) fn validate_password(password: &Option<Vec<u8>>) -> Result<(), ValidationError> {
+pub(crate) fn validate_password(password: Option<&[u8]>) -> Result<(), ValidationError> {
     match password {
         Some(p) if p.is_empty() || p.len() > 200 => Err(ValidationError::invalid_property_value(format!(
             "'password' must be between 1 and 200 bytes long. You entered {} bytes.",
@@ -92,7 +92,7 @@ impl RelationshipsService {
             )
             .into());
         }
-        validate_password(&new.password)?;
+        validate_password(new.password.as_deref())?;
         let template = Template {
             id: RelationshipTemplateId::generate(),
             created_by: actor.address.clone(),

@@ -314,7 +314,7 @@ impl SynchronizationStore {
                 .try_add_external_events(consumer, source_event_id, events, effects, now)
                 .await
             {
-                Err(e) if backbone_db::is_unique_violation(&e) && attempts < 20 => continue,
+                Err(e) if backbone_db::is_unique_violation(&e) && attempts < 20 => {}
                 other => return other,
             }
         }

@@ -75,6 +75,10 @@ pub async fn common_headers(request: Request, next: Next) -> Response {
 
 /// Rewrites literal path segments to the spelling they were registered with, so routing is
 /// case-insensitive like upstream's. Unknown segments (IDs, addresses) are left as they are.
+#[expect(
+    clippy::implicit_hasher,
+    reason = "the map comes from `Routes`, always with the default hasher"
+)]
 pub fn canonicalise_path(mut request: Request, segments: &Arc<HashMap<String, &'static str>>) -> Request {
     let uri = request.uri();
     let path = uri.path();
@@ -107,6 +111,10 @@ pub fn canonicalise_path(mut request: Request, segments: &Arc<HashMap<String, &'
 }
 
 /// Wraps a finished router so that its literal path segments match case-insensitively.
+#[expect(
+    clippy::implicit_hasher,
+    reason = "the map comes from `Routes`, always with the default hasher"
+)]
 pub fn case_insensitive(router: axum::Router, segments: HashMap<String, &'static str>) -> axum::Router {
     use tower::Layer;
     let segments = Arc::new(segments);

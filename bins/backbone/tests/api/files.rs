@@ -909,7 +909,7 @@ async fn a_failed_insert_removes_the_blob(app: TestApp) {
     let response = post_form(
         &app,
         &alice,
-        form(Some(&[1; 6 * 1024 * 1024]), &fields(&app, &alice)),
+        form(Some(&vec![1; 6 * 1024 * 1024]), &fields(&app, &alice)),
     )
     .await;
     backbone_db::sqlx::query(&rename("outbox_events_away", "outbox_events"))

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration as StdDuration;
 
+use backbone_eventbus::EventHandler as _;
 use backbone_push::config::{
     ApnsBundleConfig, ApnsKeyConfig, FcmAppConfig, FcmServiceAccountConfig, NotificationCodeConfig, Secret,
     TextConfig,
@@ -362,7 +363,7 @@ async fn bad_registrations_change_nothing(backend: Backend) {
             .await
             .expect_error(400, "error.platform.validation.invalidPropertyValue");
     }
-    register(&app, token, with("handle", json!(12345678901_i64)))
+    register(&app, token, with("handle", json!(12_345_678_901_i64)))
         .await
         .expect_error(400, "error.platform.inputCannotBeParsed");
 
@@ -631,7 +632,6 @@ async fn every_event_pushes_its_notification(backend: Backend) {
     let handler = backbone_push::PushEventsHandler {
         service: app.app.push.clone(),
     };
-    use backbone_eventbus::EventHandler;
     handler.handle(&event).await.unwrap();
     handler.handle(&event).await.unwrap();
     assert_eq!(queued(&app).await, 2);

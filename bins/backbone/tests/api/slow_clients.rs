@@ -32,7 +32,7 @@ async fn closes_within(stream: &mut TcpStream, within: Duration) -> bool {
         loop {
             match stream.read(&mut buffer).await {
                 Ok(0) | Err(_) => return,
-                Ok(_) => continue,
+                Ok(_) => {}
             }
         }
     };

@@ -226,8 +226,7 @@ fn classify(status: u16, body: &str) -> Outcome {
         (410, _) | (_, "Unregistered") | (400, "BadDeviceToken" | "DeviceTokenNotForTopic") => {
             Outcome::InvalidHandle(reason)
         }
-        (403, "ExpiredProviderToken" | "InvalidProviderToken") => Outcome::Retry(reason),
-        (429 | 500.., _) => Outcome::Retry(reason),
+        (403, "ExpiredProviderToken" | "InvalidProviderToken") | (429 | 500.., _) => Outcome::Retry(reason),
         _ => Outcome::Failed(reason),
     }
 }

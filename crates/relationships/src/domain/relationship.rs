@@ -337,6 +337,10 @@ impl Relationship {
         Ok(vec![self.status_changed(identity, true)])
     }
 
+    #[expect(
+        clippy::unnecessary_wraps,
+        reason = "a transition like the others, which can fail"
+    )]
     fn complete_reactivation(
         &mut self,
         actor: &Actor,
@@ -379,6 +383,10 @@ impl Relationship {
         ))
     }
 
+    #[expect(
+        clippy::unnecessary_wraps,
+        reason = "a transition like the others, which can fail"
+    )]
     fn change_status(
         &mut self,
         actor: &Actor,

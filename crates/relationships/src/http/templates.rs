@@ -39,7 +39,7 @@ pub(super) fn bytes(property: &str, text: &str) -> ApiResult<Vec<u8>> {
 /// A password from the query string (standard base64, URL-decoded already).
 fn query_password(text: Option<&str>) -> ApiResult<Option<Vec<u8>>> {
     let password = text.map(|t| bytes("password", t)).transpose()?;
-    validate_password(&password)?;
+    validate_password(password.as_deref())?;
     Ok(password)
 }
 
