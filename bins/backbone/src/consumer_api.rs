@@ -39,7 +39,9 @@ pub fn routes(app: &Application) -> Routes {
 }
 
 pub fn service(app: &Application) -> Router {
-    let (router, segments) = routes(app).merge(crate::docs::routes()).into_parts();
+    let routes = routes(app);
+    let document = crate::docs::openapi(routes.openapi().clone());
+    let (router, segments) = routes.merge(crate::docs::routes(document)).into_parts();
     let limits = app.rate_limits.clone();
     let router = router
         .fallback(|| async { StatusCode::NOT_FOUND })

@@ -1,17 +1,24 @@
 //! `/docs/v2/openapi.json` and a browsable `/docs/index.html` (Swagger UI, assets inside the
-//! binary). The document lists every Consumer API operation with its security and statuses.
+//! binary). The document is built from the Consumer API's routes: each module documents its
+//! operations where it routes them (`#[utoipa::path]`, see `backbone_web::openapi`), so route
+//! and documentation cannot drift; `tests/api/docs.rs` checks that the served routes and the
+//! documented operations are the same.
 
 use axum::Router;
+use backbone_web::openapi::{BearerSecurity, ErrorSchemas};
 use backbone_web::Routes;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder};
+use utoipa::openapi::security::SecurityRequirement;
+use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder};
+use utoipa::Modify;
 use utoipa_swagger_ui::SwaggerUi;
 
-/// (method, path, summary, authenticated, success status)
+/// Operations of modules not yet documented where they are routed (issue 15): listed by hand
+/// until their handlers carry `#[utoipa::path]`; an operation a module documents itself is
+/// skipped here. (method, path, summary, authenticated, success status)
 #[rustfmt::skip]
-const OPERATIONS: &[(HttpMethod, &str, &str, bool, &str)] = &[
+const NOT_YET_ANNOTATED: &[(HttpMethod, &str, &str, bool, &str)] = &[
     (HttpMethod::Post, "/connect/token", "Password grant: exchange device credentials for an access token", false, "200"),
     (HttpMethod::Post, "/api/v2/Challenges", "Create a challenge (anonymous or authenticated)", false, "201"),
     (HttpMethod::Get, "/api/v2/Challenges/{id}", "Get a challenge", true, "200"),
@@ -30,11 +37,6 @@ const OPERATIONS: &[(HttpMethod, &str, &str, bool, &str)] = &[
     (HttpMethod::Put, "/api/v2/Devices/Self", "Change the communication language", true, "204"),
     (HttpMethod::Put, "/api/v2/Devices/Self/Password", "Change the device password", true, "204"),
     (HttpMethod::Delete, "/api/v2/Devices/{id}", "Delete a device that never logged in", true, "204"),
-    (HttpMethod::Post, "/api/v2/Tokens", "Create a token (anonymous or authenticated)", false, "201"),
-    (HttpMethod::Get, "/api/v2/Tokens", "List tokens the caller created or allocated, by ID (paged)", true, "200"),
-    (HttpMethod::Get, "/api/v2/Tokens/{id}", "Get a token, allocating it (anonymous or authenticated)", false, "200"),
-    (HttpMethod::Delete, "/api/v2/Tokens/{id}", "Delete an own token", true, "204"),
-    (HttpMethod::Post, "/api/v2/Tokens/{id}/UpdateContent", "Fill an empty token", true, "200"),
     (HttpMethod::Put, "/api/v2/Devices/Self/PushNotifications", "Register the calling device for push notifications (fcm, apns, dummy, sse)", true, "200"),
     (HttpMethod::Delete, "/api/v2/Devices/Self/PushNotifications", "Unregister the calling device from push notifications", true, "204"),
     (HttpMethod::Post, "/api/v2/Devices/Self/PushNotifications/SendTestNotification", "Send a Test push with the body as data to all devices of the caller", true, "204"),
@@ -91,14 +93,30 @@ const OPERATIONS: &[(HttpMethod, &str, &str, bool, &str)] = &[
     (HttpMethod::Post, "/api/v2/Files/{id}/ValidateOwnershipToken", "Check an ownership token (a stranger's wrong guess locks the file)", true, "200"),
 ];
 
-/// The paths the document describes.
-pub fn documented_paths() -> std::collections::BTreeSet<&'static str> {
-    OPERATIONS.iter().map(|(_, path, ..)| *path).collect()
+/// The document: the operations the routes carry, plus the shared components.
+pub fn openapi(operations: OpenApi) -> OpenApi {
+    let mut document = OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("enmeshed Backbone Consumer API")
+                .version("v2")
+                .build(),
+        )
+        .build();
+    let legacy = not_yet_annotated(&operations);
+    document.merge(operations);
+    document.paths.merge(legacy);
+    BearerSecurity.modify(&mut document);
+    ErrorSchemas.modify(&mut document);
+    document
 }
 
-pub fn openapi() -> OpenApi {
+fn not_yet_annotated(annotated: &OpenApi) -> utoipa::openapi::Paths {
     let mut paths = PathsBuilder::new();
-    for (method, path, summary, authenticated, status) in OPERATIONS {
+    for (method, path, summary, authenticated, status) in NOT_YET_ANNOTATED {
+        if annotated.paths.paths.contains_key(*path) {
+            continue;
+        }
         let mut operation = OperationBuilder::new()
             .summary(Some(*summary))
             .response(*status, ResponseBuilder::new().description("Success"))
@@ -116,30 +134,13 @@ pub fn openapi() -> OpenApi {
         }
         paths = paths.path(*path, PathItem::new(method.clone(), operation.build()));
     }
-    let bearer = SecurityScheme::Http(
-        HttpBuilder::new()
-            .scheme(HttpAuthScheme::Bearer)
-            .bearer_format("JWT")
-            .build(),
-    );
-    OpenApiBuilder::new()
-        .info(
-            InfoBuilder::new()
-                .title("enmeshed Backbone Consumer API")
-                .version("v2")
-                .build(),
-        )
-        .paths(paths.build())
-        .components(Some(
-            ComponentsBuilder::new().security_scheme("bearer", bearer).build(),
-        ))
-        .build()
+    paths.build()
 }
 
-pub fn routes() -> Routes {
+/// The Swagger UI and the document; these routes are not themselves part of it.
+pub fn routes(document: OpenApi) -> Routes {
     let router: Router = SwaggerUi::new("/docs")
-        .url("/docs/v2/openapi.json", openapi())
+        .url("/docs/v2/openapi.json", document)
         .into();
-    // The Swagger UI router brings its own paths; record the document path for case folding.
     Routes::new().map_router(|r| r.merge(router))
 }

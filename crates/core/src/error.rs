@@ -18,7 +18,7 @@ pub const REQUEST_BODY_TOO_LARGE: &str = "error.platform.requestBodyTooLarge";
 pub const UNEXPECTED: &str = "error.platform.unexpected";
 pub const QUOTA_EXHAUSTED: &str = "error.platform.quotaExhausted";
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExhaustedMetric {
     pub metric_key: String,

@@ -2,17 +2,21 @@
 //! callers; everything else needs a bearer token.
 
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
 use backbone_core::encoding::{date_format, decode_bytes, encode_bytes};
 use backbone_core::ids::TokenId;
 use backbone_core::Actor;
 use backbone_web::error::INVALID_PROPERTY_VALUE;
+use backbone_web::openapi::{
+    routes, BadRequest, Forbidden, NotFound, PagedResultBody, Paging, ResultBody, TooManyRequests,
+    Unauthorized,
+};
 use backbone_web::{ApiError, ApiResult};
 use backbone_web::{
     Caller, CiJson, Created, Envelope, MaybeCaller, NoContent, PagedEnvelope, QueryParams, Routes,
 };
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::service::CreateToken;
 use crate::{Token, TokensError, TokensService};
@@ -38,9 +42,9 @@ impl From<TokensError> for ApiError {
 
 pub fn routes(state: TokensState) -> Routes {
     Routes::new()
-        .route("/api/v2/Tokens", post(post_token).get(get_tokens))
-        .route("/api/v2/Tokens/{id}", get(get_token).delete(delete_token))
-        .route("/api/v2/Tokens/{id}/UpdateContent", post(post_update_content))
+        .routes(routes!(post_token, get_tokens))
+        .routes(routes!(get_token, delete_token))
+        .routes(routes!(post_update_content))
         .with_state(state)
 }
 
@@ -84,7 +88,7 @@ fn parse_date(property: &str, text: &str) -> ApiResult<DateTime<Utc>> {
 }
 
 /// Spec §6.1.
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TokenDto {
     id: String,
@@ -95,6 +99,7 @@ pub(crate) struct TokenDto {
     created_at: DateTime<Utc>,
     #[serde(with = "date_format")]
     expires_at: DateTime<Utc>,
+    /// base64
     content: Option<String>,
     is_password_protected: bool,
 }
@@ -116,17 +121,23 @@ impl From<Token> for TokenDto {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CreateTokenRequest {
+    /// base64; must be absent or null for an anonymous caller (who fills it later).
+    #[schema(format = Byte)]
     content: Option<String>,
     /// Required member: absent or null is `inputCannotBeParsed`.
+    #[schema(format = DateTime)]
     expires_at: String,
+    /// An identity address: only that identity may read the token.
     for_identity: Option<String>,
+    /// base64, 1 to 200 bytes.
+    #[schema(format = Byte)]
     password: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CreatedTokenDto {
     id: String,
@@ -134,7 +145,20 @@ struct CreatedTokenDto {
     created_at: DateTime<Utc>,
 }
 
-/// §6.2
+/// Create a token (anonymous or authenticated)
+///
+/// Spec §6.2. An anonymous token is empty and expires within a week; an authenticated one
+/// counts against the `NumberOfTokens` quota.
+#[utoipa::path(
+    post, path = "/api/v2/Tokens", tag = "Tokens",
+    request_body = CreateTokenRequest,
+    security((), ("bearer" = [])),
+    responses(
+        (status = 201, description = "The new token", body = ResultBody<CreatedTokenDto>,
+            headers(("Location" = String, description = "The token's URL"))),
+        BadRequest, TooManyRequests,
+    ),
+)]
 async fn post_token(
     State(state): State<TokensState>,
     MaybeCaller(caller): MaybeCaller,
@@ -157,7 +181,23 @@ async fn post_token(
     ))
 }
 
-/// §6.3: `?password=` (URL-encoded base64); an empty value counts as absent.
+/// Get a token, allocating it (anonymous or authenticated)
+///
+/// Spec §6.3. A wrong password, an expired token or another identity's personalised token is
+/// 404, as an unknown one.
+#[utoipa::path(
+    get, path = "/api/v2/Tokens/{id}", tag = "Tokens",
+    params(
+        ("id" = String, Path, pattern = r"^TOK[A-Za-z0-9]{1,17}$"),
+        ("password" = Option<String>, Query, format = Byte,
+            description = "The token's password (base64); empty counts as absent"),
+    ),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The token", body = ResultBody<TokenDto>),
+        BadRequest, NotFound,
+    ),
+)]
 async fn get_token(
     State(state): State<TokensState>,
     MaybeCaller(caller): MaybeCaller,
@@ -178,7 +218,23 @@ async fn get_token(
     Ok(Envelope(token.into()))
 }
 
-/// §6.4: `ids=…&ids=…`, or the legacy `tokens.<i>.id=…` (passwords there are ignored).
+/// List tokens the caller created or allocated, by ID (paged)
+///
+/// Spec §6.4: `ids=…&ids=…`, or the legacy `tokens.<i>.id=…` (passwords there are ignored).
+/// Unknown IDs are left out.
+#[utoipa::path(
+    get, path = "/api/v2/Tokens", tag = "Tokens",
+    params(
+        ("ids" = Vec<String>, Query, style = Form, explode,
+            description = "Token IDs (`TOK` and up to 17 letters or digits), at least one"),
+        Paging,
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The tokens found", body = PagedResultBody<TokenDto>),
+        BadRequest, Unauthorized,
+    ),
+)]
 async fn get_tokens(
     State(state): State<TokensState>,
     caller: Caller,
@@ -219,7 +275,18 @@ fn legacy_ids(query: &QueryParams) -> ApiResult<Vec<&str>> {
     Ok(ids)
 }
 
-/// §6.5
+/// Delete an own token
+///
+/// Spec §6.5.
+#[utoipa::path(
+    delete, path = "/api/v2/Tokens/{id}", tag = "Tokens",
+    params(("id" = String, Path, pattern = r"^TOK[A-Za-z0-9]{1,17}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        BadRequest, Unauthorized, Forbidden, NotFound, TooManyRequests,
+    ),
+)]
 async fn delete_token(
     State(state): State<TokensState>,
     caller: Caller,
@@ -230,16 +297,19 @@ async fn delete_token(
     Ok(NoContent)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct UpdateContentRequest {
-    /// Required member. The client also sends `id`, which is ignored.
+    /// Required member (base64). The client also sends `id`, which is ignored.
+    #[schema(format = Byte)]
     new_content: String,
+    /// base64: the token's password, if it has one.
+    #[schema(format = Byte)]
     password: Option<String>,
 }
 
 /// The token after `UpdateContent`: the DTO without its content.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct UpdatedTokenDto {
     id: String,
@@ -253,7 +323,19 @@ struct UpdatedTokenDto {
     is_password_protected: bool,
 }
 
-/// §6.6 (POST, although upstream's feature file is called PATCH).
+/// Fill an empty token
+///
+/// Spec §6.6 (POST, although upstream's feature file is called PATCH).
+#[utoipa::path(
+    post, path = "/api/v2/Tokens/{id}/UpdateContent", tag = "Tokens",
+    params(("id" = String, Path, pattern = r"^TOK[A-Za-z0-9]{1,17}$")),
+    request_body = UpdateContentRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The token, without its content", body = ResultBody<UpdatedTokenDto>),
+        BadRequest, Unauthorized, NotFound, TooManyRequests,
+    ),
+)]
 async fn post_update_content(
     State(state): State<TokensState>,
     caller: Caller,

@@ -1,4 +1,7 @@
 //! The success envelope: `{"result": …}`, plus `pagination` only when there is more than one page.
+//!
+//! The bodies are [`ResultBody`] and [`PagedResultBody`], the types that are serialised, so the
+//! `OpenAPI` document describes them with their own `ToSchema` (`body = ResultBody<TokenDto>`).
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -10,7 +13,7 @@ pub struct Envelope<T>(pub T);
 
 impl<T: Serialize> IntoResponse for Envelope<T> {
     fn into_response(self) -> Response {
-        axum::Json(Body { result: self.0 }).into_response()
+        axum::Json(ResultBody { result: self.0 }).into_response()
     }
 }
 
@@ -38,7 +41,7 @@ impl<T: Serialize> IntoResponse for Created<T> {
         (
             StatusCode::CREATED,
             [(header::LOCATION, self.location)],
-            axum::Json(Body { result: self.value }),
+            axum::Json(ResultBody { result: self.value }),
         )
             .into_response()
     }
@@ -66,7 +69,7 @@ impl<T: Serialize> IntoResponse for PagedEnvelope<T> {
             total_pages,
             total_records: page.total_records,
         });
-        axum::Json(PagedBody {
+        axum::Json(PagedResultBody {
             result: page.items,
             pagination,
         })
@@ -74,23 +77,28 @@ impl<T: Serialize> IntoResponse for PagedEnvelope<T> {
     }
 }
 
-#[derive(Serialize)]
-struct Body<T> {
-    result: T,
+/// A success: `{"result": T}` (the body of `Envelope` and `Created`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ResultBody<T> {
+    pub result: T,
 }
 
-#[derive(Serialize)]
-struct PagedBody<T> {
-    result: Vec<T>,
+/// A page of results: `pagination` only when there is more than one page (the body of
+/// `PagedEnvelope`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PagedResultBody<T> {
+    pub result: Vec<T>,
+    /// Only when there is more than one page.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pagination: Option<Pagination>,
+    #[schema(nullable = false)]
+    pub pagination: Option<Pagination>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Pagination {
-    page_number: u32,
-    page_size: u32,
-    total_pages: u64,
-    total_records: u64,
+pub struct Pagination {
+    pub page_number: u32,
+    pub page_size: u32,
+    pub total_pages: u64,
+    pub total_records: u64,
 }

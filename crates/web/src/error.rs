@@ -130,18 +130,25 @@ impl From<ValidationError> for ApiError {
 }
 
 /// The body of an error response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorEnvelope {
     pub error: ErrorBody,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
+    /// `ERR` and 17 characters.
+    #[schema(pattern = "^ERR[A-Z1-9]{17}$")]
     pub id: String,
+    /// e.g. `error.platform.recordNotFound`.
     pub code: String,
     pub message: String,
+    /// Always empty.
     pub docs: &'static str,
+    #[schema(format = DateTime)]
     pub time: String,
+    /// The exhausted quotas of a 429 `error.platform.quotaExhausted`; `null` otherwise.
+    #[schema(required)]
     pub data: Option<Vec<ExhaustedMetric>>,
 }
 

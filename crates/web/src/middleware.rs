@@ -79,16 +79,16 @@ pub async fn common_headers(request: Request, next: Next) -> Response {
     clippy::implicit_hasher,
     reason = "the map comes from `Routes`, always with the default hasher"
 )]
-pub fn canonicalise_path(mut request: Request, segments: &Arc<HashMap<String, &'static str>>) -> Request {
+pub fn canonicalise_path(mut request: Request, segments: &Arc<HashMap<String, String>>) -> Request {
     let uri = request.uri();
     let path = uri.path();
     let mut changed = false;
     let rewritten: Vec<&str> = path
         .split('/')
         .map(|segment| match segments.get(&segment.to_ascii_lowercase()) {
-            Some(canonical) if *canonical != segment => {
+            Some(canonical) if canonical != segment => {
                 changed = true;
-                *canonical
+                canonical.as_str()
             }
             _ => segment,
         })
@@ -115,7 +115,7 @@ pub fn canonicalise_path(mut request: Request, segments: &Arc<HashMap<String, &'
     clippy::implicit_hasher,
     reason = "the map comes from `Routes`, always with the default hasher"
 )]
-pub fn case_insensitive(router: axum::Router, segments: HashMap<String, &'static str>) -> axum::Router {
+pub fn case_insensitive(router: axum::Router, segments: HashMap<String, String>) -> axum::Router {
     use tower::Layer;
     let segments = Arc::new(segments);
     let canonical =
@@ -147,14 +147,14 @@ mod tests {
 
     #[test]
     fn literal_segments_are_rewritten_and_ids_kept() {
-        let map: HashMap<String, &'static str> = [
+        let map: HashMap<String, String> = [
             ("api", "api"),
             ("v2", "v2"),
             ("devices", "Devices"),
             ("self", "Self"),
         ]
         .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         let map = Arc::new(map);
         let request = Request::builder()

@@ -1,19 +1,28 @@
-//! A thin wrapper around axum's router that remembers the literal path segments it was given.
+//! A thin wrapper around axum's router that remembers the literal path segments it was given,
+//! and collects the `OpenAPI` operations of the routes registered with [`Routes::routes`].
 //!
 //! Upstream (ASP.NET) matches routes case-insensitively and the official client relies on it
 //! (`/Files/{id}/metadata` vs. `/Metadata`). axum matches exactly, so the binary rewrites each
 //! incoming literal segment to its registered spelling before routing; see
 //! [`crate::middleware::canonicalise_path`]. IDs never collide with a literal word.
+//!
+//! Documented routes come from one `#[utoipa::path]` annotation per handler, given to
+//! [`Routes::routes`] through `utoipa_axum::routes!`: the path and methods axum routes and the
+//! operation the document lists are read from the same place, so they cannot drift. See
+//! [`crate::openapi`] for the pattern.
 
 use std::collections::{BTreeSet, HashMap};
 
 use axum::routing::MethodRouter;
 use axum::Router;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::UtoipaMethodRouter;
 
 pub struct Routes<S = ()> {
     router: Router<S>,
-    segments: BTreeSet<&'static str>,
-    paths: BTreeSet<&'static str>,
+    segments: BTreeSet<String>,
+    paths: BTreeSet<String>,
+    openapi: OpenApi,
 }
 
 impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
@@ -22,6 +31,7 @@ impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
             router: Router::new(),
             segments: BTreeSet::new(),
             paths: BTreeSet::new(),
+            openapi: OpenApi::default(),
         }
     }
 }
@@ -31,17 +41,51 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         Self::default()
     }
 
-    pub fn route(mut self, path: &'static str, method_router: MethodRouter<S>) -> Self {
-        self.segments
-            .extend(path.split('/').filter(|s| !s.is_empty() && !s.starts_with('{')));
-        self.paths.insert(path);
+    /// A route that is not part of the `OpenAPI` document (the consumer API's drift test
+    /// allows only the few listed there).
+    pub fn route(mut self, path: &str, method_router: MethodRouter<S>) -> Self {
+        self.record(path);
         self.router = self.router.route(path, method_router);
         self
+    }
+
+    /// Documented routes: what `utoipa_axum::routes!(handler, ...)` gives for handlers with
+    /// `#[utoipa::path]`, all of one path. Routes them and adds their operations and schemas
+    /// to the document.
+    ///
+    /// # Panics
+    /// When the handlers of one `routes!` have different paths: `routes!` builds one method
+    /// router, which would then answer every method on every path.
+    pub fn routes(mut self, (schemas, paths, method_router): UtoipaMethodRouter<S>) -> Self {
+        let mut keys = paths.paths.keys();
+        let (Some(path), None) = (keys.next(), keys.next()) else {
+            panic!(
+                "one routes! per path: {:?}",
+                paths.paths.keys().collect::<Vec<_>>()
+            );
+        };
+        let path = path.clone();
+        self.record(&path);
+        self.router = self.router.route(&path, method_router);
+        self.openapi.paths.merge(paths);
+        let components = self.openapi.components.get_or_insert_with(Default::default);
+        components.schemas.extend(schemas);
+        self
+    }
+
+    fn record(&mut self, path: &str) {
+        self.segments.extend(
+            path.split('/')
+                .filter(|s| !s.is_empty() && !s.starts_with('{'))
+                .map(str::to_owned),
+        );
+        self.paths.insert(path.to_owned());
     }
 
     pub fn merge(mut self, other: Routes<S>) -> Self {
         self.segments.extend(other.segments);
         self.paths.extend(other.paths);
+        self.openapi.merge(other.openapi);
         self.router = self.router.merge(other.router);
         self
     }
@@ -51,6 +95,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             router: self.router.with_state(state),
             segments: self.segments,
             paths: self.paths,
+            openapi: self.openapi,
         }
     }
 
@@ -60,16 +105,22 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             router: f(self.router),
             segments: self.segments,
             paths: self.paths,
+            openapi: self.openapi,
         }
     }
 
-    /// Every path registered, e.g. to check that the API documentation is complete.
-    pub fn paths(&self) -> &BTreeSet<&'static str> {
+    /// Every path registered, documented or not, e.g. to check that the documentation is complete.
+    pub fn paths(&self) -> &BTreeSet<String> {
         &self.paths
     }
 
+    /// The operations and schemas of the routes registered with [`Routes::routes`].
+    pub fn openapi(&self) -> &OpenApi {
+        &self.openapi
+    }
+
     /// The router plus a map from lower-cased literal segment to its registered spelling.
-    pub fn into_parts(self) -> (Router<S>, HashMap<String, &'static str>) {
+    pub fn into_parts(self) -> (Router<S>, HashMap<String, String>) {
         let map = self
             .segments
             .into_iter()

@@ -9,6 +9,7 @@ mod challenges;
 mod dead_letters;
 mod deletion;
 mod devices;
+mod docs;
 mod events;
 mod files;
 mod files_on_disk;
