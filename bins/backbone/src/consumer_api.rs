@@ -3,12 +3,11 @@
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
-use axum::routing::get;
 use axum::Router;
 use backbone_web::failures::{catch_panics, unavailable_as_503, UnavailableClassifier};
 use backbone_web::middleware::{case_insensitive, common_headers, refuse_control_characters};
+use backbone_web::openapi::{routes, BadRequest, ResultBody};
 use backbone_web::{Envelope, Routes};
-use serde_json::json;
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 use crate::app::Application;
@@ -20,9 +19,9 @@ const MAJOR_VERSION: &str = "7";
 /// Every Consumer API route (the documentation is added by [`service`]).
 pub fn routes(app: &Application) -> Routes {
     Routes::new()
-        .route("/health", get(crate::health::get_health))
+        .routes(routes!(crate::health::get_health))
         .with_state(crate::health::HealthChecks::new(app))
-        .route("/api/v2/Version", get(version))
+        .routes(routes!(version))
         .merge(crate::server::observability::health_routes(app))
         .merge(backbone_announcements::routes(app.announcements_state()))
         .merge(backbone_challenges::routes(app.challenges_state()))
@@ -121,9 +120,27 @@ async fn wake_worker_after_writes(
     response
 }
 
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct VersionDto {
+    #[schema(example = "7")]
+    major_version: &'static str,
+}
+
+/// The API major version
+///
 /// M4: the major version as a string, as upstream serialises it.
-async fn version() -> Envelope<serde_json::Value> {
-    Envelope(json!({ "majorVersion": MAJOR_VERSION }))
+#[utoipa::path(
+    get, path = "/api/v2/Version", tag = "Version",
+    responses(
+        (status = 200, description = "The version", body = ResultBody<VersionDto>),
+        BadRequest,
+    ),
+)]
+async fn version() -> Envelope<VersionDto> {
+    Envelope(VersionDto {
+        major_version: MAJOR_VERSION,
+    })
 }
 
 fn cors_layer(settings: &CorsSettings) -> Option<CorsLayer> {

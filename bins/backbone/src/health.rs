@@ -33,16 +33,18 @@ pub struct HealthChecks {
 }
 
 /// One dependency's state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Check {
+    /// `database`, `eventBus` or `blobStorage`
     pub name: &'static str,
     pub healthy: bool,
-    /// Why it is unhealthy; `None` when healthy.
+    /// Why it is unhealthy; absent when healthy.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthReport {
     /// `Healthy` when every check passed, otherwise `Unhealthy`.
@@ -50,6 +52,7 @@ pub struct HealthReport {
     pub checks: Vec<Check>,
     /// Events set aside after their handler kept failing (`backbone events dead-letters list`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub dead_letters: Option<i64>,
 }
 
@@ -157,7 +160,17 @@ async fn within_timeout(
     }
 }
 
-/// `GET /health`: 200 when every dependency is healthy, otherwise 503 naming the failed one.
+/// Health of the database, the event bus and blob storage
+///
+/// 200 when every dependency is healthy, otherwise 503 naming the failed one.
+#[utoipa::path(
+    get, path = "/health", tag = "Health",
+    responses(
+        (status = 200, description = "Healthy", body = HealthReport),
+        (status = 503, description = "A dependency failed", body = HealthReport),
+        backbone_web::openapi::BadRequest,
+    ),
+)]
 pub async fn get_health(State(checks): State<HealthChecks>) -> impl IntoResponse {
     let report = checks.report().await;
     let status = if report.is_healthy() {

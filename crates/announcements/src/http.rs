@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use backbone_core::encoding::{date_format, parse_date};
+use backbone_web::openapi::{routes, BadRequest, ResultBody, Unauthorized};
 use backbone_web::{ApiError, ApiResult};
 use backbone_web::{Caller, CiJson, Created, Envelope, NoContent, QueryParams, Routes};
 use chrono::{DateTime, Utc};
@@ -50,7 +51,7 @@ pub fn admin_routes(state: AnnouncementsState) -> Routes {
 
 pub fn routes(state: AnnouncementsState) -> Routes {
     Routes::new()
-        .route("/api/v2/Announcements", get(get_own_announcements))
+        .routes(routes!(get_own_announcements))
         .with_state(state)
 }
 
@@ -220,7 +221,7 @@ async fn delete_announcement(
 }
 
 /// One announcement in the caller's language.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct SingleLanguageAnnouncementDto {
     id: String,
@@ -228,6 +229,7 @@ struct SingleLanguageAnnouncementDto {
     created_at: DateTime<Utc>,
     #[serde(with = "date_format::option")]
     expires_at: Option<DateTime<Utc>>,
+    /// `Low`, `Medium` or `High`
     severity: &'static str,
     title: String,
     body: String,
@@ -235,7 +237,7 @@ struct SingleLanguageAnnouncementDto {
     iql_query: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct SingleLanguageActionDto {
     display_name: String,
@@ -265,7 +267,20 @@ fn in_language(a: Announcement, language: &str) -> SingleLanguageAnnouncementDto
     }
 }
 
-/// consumer-api-identity §11.1
+/// Announcements for everybody or the caller, in a language
+///
+/// consumer-api-identity §11.1: texts in `language`, English where an announcement has none.
+#[utoipa::path(
+    get, path = "/api/v2/Announcements", tag = "Announcements",
+    params(("language" = String, Query, pattern = "^[a-z]{2}$",
+        description = "A two-letter ISO 639-1 code")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The announcements",
+            body = ResultBody<Vec<SingleLanguageAnnouncementDto>>),
+        BadRequest, Unauthorized,
+    ),
+)]
 async fn get_own_announcements(
     State(state): State<AnnouncementsState>,
     caller: Caller,

@@ -1,10 +1,10 @@
 //! `/api/v2/Challenges` (spec C1, C2).
 
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
 use backbone_core::encoding::date_format;
 use backbone_core::ids::ChallengeId;
 use backbone_core::SharedClock;
+use backbone_web::openapi::{routes, BadRequest, NotFound, ResultBody, TooManyRequests, Unauthorized};
 use backbone_web::{ApiError, ApiResult};
 use backbone_web::{Caller, Created, Envelope, MaybeCaller, Routes};
 use chrono::{DateTime, Utc};
@@ -34,12 +34,12 @@ impl From<ChallengesError> for ApiError {
 
 pub fn routes(state: ChallengesState) -> Routes {
     Routes::new()
-        .route("/api/v2/Challenges", post(post_challenge))
-        .route("/api/v2/Challenges/{id}", get(get_challenge))
+        .routes(routes!(post_challenge))
+        .routes(routes!(get_challenge))
         .with_state(state)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ChallengeDto {
     id: String,
@@ -60,7 +60,19 @@ impl From<Challenge> for ChallengeDto {
     }
 }
 
-/// C1: anonymous or authenticated; the body is ignored.
+/// Create a challenge (anonymous or authenticated)
+///
+/// C1: the body is ignored. An authenticated caller's challenges count against the
+/// `NumberOfCreatedChallenges` quota.
+#[utoipa::path(
+    post, path = "/api/v2/Challenges", tag = "Challenges",
+    security((), ("bearer" = [])),
+    responses(
+        (status = 201, description = "The new challenge", body = ResultBody<ChallengeDto>,
+            headers(("Location" = String, description = "The challenge's URL"))),
+        BadRequest, TooManyRequests,
+    ),
+)]
 async fn post_challenge(
     State(state): State<ChallengesState>,
     MaybeCaller(caller): MaybeCaller,
@@ -73,7 +85,18 @@ async fn post_challenge(
     ))
 }
 
+/// Get a challenge
+///
 /// C2: any authenticated identity may read any challenge, up to an hour after it expired.
+#[utoipa::path(
+    get, path = "/api/v2/Challenges/{id}", tag = "Challenges",
+    params(("id" = String, Path, pattern = r"^CHL[A-Za-z0-9]{1,17}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The challenge", body = ResultBody<ChallengeDto>),
+        BadRequest, Unauthorized, NotFound,
+    ),
+)]
 async fn get_challenge(
     State(state): State<ChallengesState>,
     _caller: Caller,

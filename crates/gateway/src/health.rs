@@ -11,7 +11,9 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Map, Value};
+use backbone_web::openapi::BadRequest;
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 /// Each check answers within this time or counts as failed.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -70,16 +72,49 @@ impl Readiness {
     }
 }
 
-/// `GET /health/live`
-#[expect(clippy::unused_async, reason = "an axum handler")]
-pub async fn live() -> Response {
-    (StatusCode::OK, axum::Json(json!({ "status": "Healthy" }))).into_response()
+/// The answer of both health endpoints.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HealthStatus {
+    /// `Healthy`, `Unhealthy` or (readiness while shutting down) `ShuttingDown`
+    status: &'static str,
+    /// Readiness only: each check's state, `Healthy` or `Unhealthy`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>, nullable = false)]
+    checks: Option<Map<String, Value>>,
 }
 
-/// `GET /health/ready`
+/// Liveness: the process serves HTTP
+#[utoipa::path(
+    get, path = "/health/live", tag = "Health",
+    responses(
+        (status = 200, description = "Serving", body = HealthStatus),
+        BadRequest,
+    ),
+)]
+#[expect(clippy::unused_async, reason = "an axum handler")]
+pub async fn live() -> Response {
+    let body = HealthStatus {
+        status: "Healthy",
+        checks: None,
+    };
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// Readiness: every dependency answers and the process is not shutting down
+#[utoipa::path(
+    get, path = "/health/ready", tag = "Health",
+    responses(
+        (status = 200, description = "Ready", body = HealthStatus),
+        (status = 503, description = "A check failed, or shutting down", body = HealthStatus),
+        BadRequest,
+    ),
+)]
 pub async fn ready(State(readiness): State<Arc<Readiness>>) -> Response {
     if readiness.is_draining() {
-        let body = json!({ "status": "ShuttingDown" });
+        let body = HealthStatus {
+            status: "ShuttingDown",
+            checks: None,
+        };
         return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
     }
     let (healthy, checks) = readiness.check().await;
@@ -88,7 +123,10 @@ pub async fn ready(State(readiness): State<Arc<Readiness>>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({ "status": if healthy { "Healthy" } else { "Unhealthy" }, "checks": checks });
+    let body = HealthStatus {
+        status: if healthy { "Healthy" } else { "Unhealthy" },
+        checks: Some(checks),
+    };
     (status, axum::Json(body)).into_response()
 }
 

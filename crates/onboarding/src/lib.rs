@@ -14,7 +14,7 @@ mod well_known;
 
 use std::sync::Arc;
 
-use axum::routing::get;
+use backbone_web::openapi::routes;
 use backbone_web::Routes;
 
 pub use config::{
@@ -54,14 +54,8 @@ impl OnboardingState {
 
 pub fn routes(state: OnboardingState) -> Routes {
     Routes::new()
-        .route("/r/{referenceId}", get(pages::get_reference))
-        .route(
-            "/.well-known/apple-app-site-association",
-            get(well_known::apple_app_site_association),
-        )
-        .route(
-            "/.well-known/assetlinks.json",
-            get(well_known::android_asset_links),
-        )
+        .routes(routes!(pages::get_reference))
+        .routes(routes!(well_known::apple_app_site_association))
+        .routes(routes!(well_known::android_asset_links))
         .with_state(state)
 }

@@ -44,6 +44,23 @@ struct AppChoice<'a> {
     href: String,
 }
 
+/// The app onboarding page of a shared link
+///
+/// §11.5: `?app=` picks the configured app (else the default app, else a page to choose one);
+/// the platform comes from the User-Agent. 404 without a body when `[app_onboarding]` is not
+/// configured.
+#[utoipa::path(
+    get, path = "/r/{referenceId}", tag = "Onboarding",
+    params(
+        ("referenceId" = String, Path, description = "The shared reference (opaque)"),
+        ("app" = Option<String>, Query, description = "The app's ID"),
+    ),
+    responses(
+        (status = 200, description = "The page", content_type = "text/html", body = String),
+        (status = 404, description = "Not configured (no body)"),
+        backbone_web::openapi::BadRequest,
+    ),
+)]
 pub(crate) async fn get_reference(
     State(state): State<OnboardingState>,
     RawQuery(query): RawQuery,

@@ -8,8 +8,8 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use backbone_web::error::INVALID_PROPERTY_VALUE;
+use backbone_web::openapi::{routes, BadRequest, ResultBody, TooManyRequests, Unauthorized};
 use backbone_web::{ApiError, ApiResult};
 use backbone_web::{Caller, CiJson, Envelope, NoContent, Routes};
 use futures::StreamExt;
@@ -39,36 +39,44 @@ impl From<PushError> for ApiError {
 
 pub fn routes(state: PushState) -> Routes {
     Routes::new()
-        .route(
-            "/api/v2/Devices/Self/PushNotifications",
-            put(put_registration).delete(delete_registration),
-        )
-        .route(
-            "/api/v2/Devices/Self/PushNotifications/SendTestNotification",
-            post(send_test_notification),
-        )
-        .route("/api/v2/Notifications", post(send_notification))
-        .route("/api/v2/sse", get(events))
-        .route("/api/v1/sse", get(events))
+        .routes(routes!(put_registration, delete_registration))
+        .routes(routes!(send_test_notification))
+        .routes(routes!(send_notification))
+        .routes(routes!(events))
+        .routes(routes!(events_v1))
         .with_state(state)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct RegistrationBody {
+    /// `fcm`, `apns`, `dummy` or `sse` (those enabled on this server)
     platform: Option<String>,
+    /// The platform's device token
     handle: Option<String>,
     app_id: Option<String>,
+    /// `Development` or `Production` (APNs)
     environment: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct RegistrationDto {
     device_push_identifier: String,
 }
 
-/// N1
+/// Register the calling device for push notifications
+///
+/// N1: `fcm`, `apns`, `dummy` or `sse`; replaces the device's previous registration.
+#[utoipa::path(
+    put, path = "/api/v2/Devices/Self/PushNotifications", tag = "PushNotifications",
+    request_body = RegistrationBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Registered", body = ResultBody<RegistrationDto>),
+        BadRequest, Unauthorized, TooManyRequests,
+    ),
+)]
 async fn put_registration(
     State(state): State<PushState>,
     caller: Caller,
@@ -89,13 +97,36 @@ async fn put_registration(
     }))
 }
 
+/// Unregister the calling device from push notifications
+///
 /// N2
+#[utoipa::path(
+    delete, path = "/api/v2/Devices/Self/PushNotifications", tag = "PushNotifications",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Unregistered (also when it was not registered)"),
+        BadRequest, Unauthorized, TooManyRequests,
+    ),
+)]
 async fn delete_registration(State(state): State<PushState>, caller: Caller) -> ApiResult<NoContent> {
     state.service.unregister(&caller.device_id).await?;
     Ok(NoContent)
 }
 
-/// N3: the body is any non-null JSON value, passed on untouched (keys keep their case).
+/// Send a test push to every device of the caller
+///
+/// N3: the body is any non-null JSON value, passed on untouched (keys keep their case) as the
+/// push's data.
+#[utoipa::path(
+    post, path = "/api/v2/Devices/Self/PushNotifications/SendTestNotification",
+    tag = "PushNotifications",
+    request_body(content = Value, description = "Any JSON value but `null`"),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Sent"),
+        BadRequest, Unauthorized, TooManyRequests,
+    ),
+)]
 async fn send_test_notification(
     State(state): State<PushState>,
     caller: Caller,
@@ -111,16 +142,29 @@ async fn send_test_notification(
     Ok(NoContent)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct NotificationBody {
+    /// Addresses of identities the caller has a relationship with
     #[serde(default)]
     recipients: Option<Vec<String>>,
+    /// A notification code configured on this server
     #[serde(default)]
     code: Option<String>,
 }
 
+/// Send a configured text-only notification to peers
+///
 /// N4
+#[utoipa::path(
+    post, path = "/api/v2/Notifications", tag = "Notifications",
+    request_body = NotificationBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Sent"),
+        BadRequest, Unauthorized, TooManyRequests,
+    ),
+)]
 async fn send_notification(
     State(state): State<PushState>,
     caller: Caller,
@@ -142,9 +186,22 @@ fn frame(name: &str) -> Event {
     Event::default().event(name).data("_")
 }
 
+/// Server-sent events: the calling device's pushes
+///
 /// §9.1: registers the calling device for `sse` (replacing an FCM or APNs registration) and
 /// streams its pushes until the client goes away; the device's last stream closing removes the
 /// registration again. Every device of an identity may be connected, each any number of times.
+/// Each event is `event: <name>` with `data: _`; the first is `ConnectionOpened`, and
+/// `keep-alive` comes when nothing else did for a while.
+#[utoipa::path(
+    get, path = "/api/v2/sse", tag = "PushNotifications",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The event stream", content_type = "text/event-stream", body = String),
+        (status = 404, description = "SSE is not enabled on this server (no body)"),
+        BadRequest, Unauthorized,
+    ),
+)]
 async fn events(State(state): State<PushState>, caller: Caller) -> ApiResult<Response> {
     let Some(hub) = state.service.connectors.sse.clone() else {
         return Ok(StatusCode::NOT_FOUND.into_response());
@@ -185,4 +242,18 @@ async fn events(State(state): State<PushState>, caller: Caller) -> ApiResult<Res
         .headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
     Ok(response)
+}
+
+/// Server-sent events (the same as `/api/v2/sse`)
+#[utoipa::path(
+    get, path = "/api/v1/sse", tag = "PushNotifications",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The event stream", content_type = "text/event-stream", body = String),
+        (status = 404, description = "SSE is not enabled on this server (no body)"),
+        BadRequest, Unauthorized,
+    ),
+)]
+async fn events_v1(state: State<PushState>, caller: Caller) -> ApiResult<Response> {
+    events(state, caller).await
 }

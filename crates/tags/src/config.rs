@@ -13,11 +13,13 @@ use anyhow::{bail, ensure};
 use backbone_core::language::is_supported_language;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Tag {
+    /// language → name
     pub display_names: BTreeMap<String, String>,
     #[serde(default)]
+    #[schema(no_recursion)]
     pub children: BTreeMap<String, Tag>,
 }
 

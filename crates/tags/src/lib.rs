@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use backbone_web::openapi::{routes, BadRequest, ResultBody};
 use backbone_web::Routes;
 use base64::Engine;
 use md5::{Digest, Md5};
@@ -33,18 +33,26 @@ impl TagsState {
                 (value_type.clone(), tags)
             })
             .collect::<BTreeMap<_, _>>();
-        let body = serde_json::to_vec(&serde_json::json!({
-            "result": {
-                "supportedLanguages": config.supported_languages,
-                "tagsForAttributeValueTypes": types,
-            }
-        }))?;
+        let body = serde_json::to_vec(&ResultBody {
+            result: TagsDto {
+                supported_languages: &config.supported_languages,
+                tags_for_attribute_value_types: types,
+            },
+        })?;
         let digest = base64::engine::general_purpose::STANDARD.encode(Md5::digest(&body));
         Ok(Self {
             body: Arc::new(body),
             etag: HeaderValue::from_str(&format!("\"{digest}\""))?,
         })
     }
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct TagsDto<'a> {
+    supported_languages: &'a [String],
+    /// attribute value type → tag name → tag
+    tags_for_attribute_value_types: BTreeMap<String, BTreeMap<String, &'a Tag>>,
 }
 
 fn camel_case(key: &str) -> String {
@@ -56,12 +64,22 @@ fn camel_case(key: &str) -> String {
 }
 
 pub fn routes(state: TagsState) -> Routes {
-    Routes::new()
-        .route("/api/v2/Tags", get(get_tags))
-        .with_state(state)
+    Routes::new().routes(routes!(get_tags)).with_state(state)
 }
 
+/// The tag catalogue
+///
 /// M2: anonymous; 304 when the client's `If-None-Match` matches (weak comparison).
+#[utoipa::path(
+    get, path = "/api/v2/Tags", tag = "Tags",
+    params(("If-None-Match" = Option<String>, Header, description = "ETags the client holds")),
+    responses(
+        (status = 200, description = "The catalogue", body = ResultBody<TagsDto>,
+            headers(("ETag" = String))),
+        (status = 304, description = "The client's copy is current", headers(("ETag" = String))),
+        BadRequest,
+    ),
+)]
 async fn get_tags(State(state): State<TagsState>, headers: HeaderMap) -> Response {
     let matches = headers
         .get_all(header::IF_NONE_MATCH)

@@ -11,6 +11,7 @@ use backbone_eventbus::{DeadLetterStore, OutboxRelay};
 use backbone_gateway::health;
 use backbone_gateway::metrics::{GaugeSource, Scrape};
 use backbone_push::connectors::sse::SseHub;
+use backbone_web::openapi::routes;
 use backbone_web::Routes;
 
 use crate::app::Application;
@@ -98,8 +99,8 @@ impl GaugeSource for SseStreams {
 /// `/health/live` and `/health/ready`, for every listener.
 pub fn health_routes(app: &Application) -> Routes {
     Routes::new()
-        .route("/health/live", get(health::live))
-        .route("/health/ready", get(health::ready))
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
         .with_state(app.readiness.clone())
 }
 

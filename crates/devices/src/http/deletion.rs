@@ -1,10 +1,10 @@
 //! `/api/v2/Identities/Self/DeletionProcesses` (spec P1–P4).
 
 use axum::extract::{Path, Request, State};
-use axum::routing::{get, put};
 use backbone_core::encoding::date_format;
 use backbone_core::ids::IdentityDeletionProcessId;
 use backbone_web::json::{parse_optional_json, read_body};
+use backbone_web::openapi::{routes, BadRequest, NotFound, ResultBody, TooManyRequests, Unauthorized};
 use backbone_web::{ApiError, ApiResult};
 use backbone_web::{Caller, Created, Envelope, Routes};
 use chrono::{DateTime, Utc};
@@ -15,21 +15,16 @@ use crate::deletion::DeletionProcess;
 
 pub fn routes() -> Routes<DevicesState> {
     Routes::new()
-        .route(
-            "/api/v2/Identities/Self/DeletionProcesses",
-            get(get_processes).post(post_process),
-        )
-        .route("/api/v2/Identities/Self/DeletionProcesses/{id}", get(get_process))
-        .route(
-            "/api/v2/Identities/Self/DeletionProcesses/{id}/Cancel",
-            put(put_cancel),
-        )
+        .routes(routes!(get_processes, post_process))
+        .routes(routes!(get_process))
+        .routes(routes!(put_cancel))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct ProcessDto {
     id: String,
+    /// `Active`, `Cancelled` or `Deleting`
     status: &'static str,
     #[serde(with = "date_format")]
     created_at: DateTime<Utc>,
@@ -66,13 +61,25 @@ impl From<DeletionProcess> for ProcessDto {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct StartRequest {
     length_of_grace_period_in_days: Option<f64>,
 }
 
-/// P1: the body is optional; the grace-period override is not validated, as upstream.
+/// Start the deletion of the caller's identity
+///
+/// P1: the body is optional (`null` counts as none); the grace-period override is not
+/// validated, as upstream.
+#[utoipa::path(
+    post, path = "/api/v2/Identities/Self/DeletionProcesses", tag = "DeletionProcesses",
+    request_body(content = Option<StartRequest>, description = "Optional"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The process", body = ResultBody<ProcessDto>),
+        BadRequest, Unauthorized, TooManyRequests,
+    ),
+)]
 async fn post_process(
     State(state): State<DevicesState>,
     caller: Caller,
@@ -91,7 +98,17 @@ async fn post_process(
     Ok(Created::new(process.into()))
 }
 
+/// The deletion processes of the caller's identity
+///
 /// P2
+#[utoipa::path(
+    get, path = "/api/v2/Identities/Self/DeletionProcesses", tag = "DeletionProcesses",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The processes", body = ResultBody<Vec<ProcessDto>>),
+        BadRequest, Unauthorized,
+    ),
+)]
 async fn get_processes(
     State(state): State<DevicesState>,
     caller: Caller,
@@ -104,7 +121,18 @@ fn parse_id(id: &str) -> ApiResult<IdentityDeletionProcessId> {
     IdentityDeletionProcessId::parse(id).ok_or_else(|| ApiError::invalid_id("id"))
 }
 
+/// One deletion process of the caller's identity
+///
 /// P3
+#[utoipa::path(
+    get, path = "/api/v2/Identities/Self/DeletionProcesses/{id}", tag = "DeletionProcesses",
+    params(("id" = String, Path, pattern = r"^IDP[A-Za-z0-9]{1,17}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The process", body = ResultBody<ProcessDto>),
+        BadRequest, Unauthorized, NotFound,
+    ),
+)]
 async fn get_process(
     State(state): State<DevicesState>,
     caller: Caller,
@@ -121,7 +149,7 @@ async fn get_process(
 
 /// The process as P4 returns it: the DTO plus when and by which device it was cancelled,
 /// which upstream's response carries and the client stores.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CancelledProcessDto {
     #[serde(flatten)]
@@ -131,7 +159,18 @@ struct CancelledProcessDto {
     cancelled_by_device: String,
 }
 
+/// Cancel a deletion during its grace period
+///
 /// P4: the body is ignored.
+#[utoipa::path(
+    put, path = "/api/v2/Identities/Self/DeletionProcesses/{id}/Cancel", tag = "DeletionProcesses",
+    params(("id" = String, Path, pattern = r"^IDP[A-Za-z0-9]{1,17}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The cancelled process", body = ResultBody<CancelledProcessDto>),
+        BadRequest, Unauthorized, NotFound, TooManyRequests,
+    ),
+)]
 async fn put_cancel(
     State(state): State<DevicesState>,
     caller: Caller,

@@ -1,9 +1,11 @@
 //! `/api/v2/Devices` (spec D1–D6).
 
 use axum::extract::{Path, State};
-use axum::routing::{delete, get, put};
 use backbone_core::encoding::date_format;
 use backbone_core::ids::DeviceId;
+use backbone_web::openapi::{
+    routes, BadRequest, NotFound, PagedResultBody, Paging, ResultBody, TooManyRequests, Unauthorized,
+};
 use backbone_web::{ApiError, ApiResult};
 use backbone_web::{Caller, CiJson, Created, Envelope, NoContent, PagedEnvelope, QueryParams, Routes};
 use chrono::{DateTime, Utc};
@@ -15,23 +17,26 @@ use crate::service::RegisterDevice;
 
 pub fn routes() -> Routes<DevicesState> {
     Routes::new()
-        .route("/api/v2/Devices", get(get_devices).post(post_device))
-        .route("/api/v2/Devices/Self", get(get_self).put(put_self))
-        .route("/api/v2/Devices/Self/Password", put(put_password))
-        .route("/api/v2/Devices/{id}", delete(delete_device))
+        .routes(routes!(get_devices, post_device))
+        .routes(routes!(get_self, put_self))
+        .routes(routes!(put_password))
+        .routes(routes!(delete_device))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct RegisterDeviceRequest {
     device_password: String,
     signed_challenge: SignedChallengeDto,
+    /// ISO 639-1; default `en`
     communication_language: Option<String>,
+    /// A boolean (the strings `true`/`false` are accepted too); default `false`
     #[serde(default, deserialize_with = "lenient_bool")]
+    #[schema(required = false)]
     is_backup_device: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct RegisteredDeviceDto {
     id: String,
@@ -42,7 +47,18 @@ struct RegisteredDeviceDto {
     is_backup_device: bool,
 }
 
+/// Register another device of the caller's identity
+///
 /// D1
+#[utoipa::path(
+    post, path = "/api/v2/Devices", tag = "Devices",
+    request_body = RegisterDeviceRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new device", body = ResultBody<RegisteredDeviceDto>),
+        BadRequest, Unauthorized, NotFound, TooManyRequests,
+    ),
+)]
 async fn post_device(
     State(state): State<DevicesState>,
     caller: Caller,
@@ -70,7 +86,22 @@ async fn post_device(
     }))
 }
 
-/// D2: the caller's identity's devices, optionally filtered by repeated `ids`.
+/// List the devices of the caller's identity (paged)
+///
+/// D2: optionally filtered by repeated `ids`.
+#[utoipa::path(
+    get, path = "/api/v2/Devices", tag = "Devices",
+    params(
+        ("ids" = Option<Vec<String>>, Query, style = Form, explode,
+            description = "Device IDs (`DVC` and up to 17 letters or digits)"),
+        Paging,
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The devices", body = PagedResultBody<DeviceDto>),
+        BadRequest, Unauthorized,
+    ),
+)]
 async fn get_devices(
     State(state): State<DevicesState>,
     caller: Caller,
@@ -86,18 +117,40 @@ async fn get_devices(
     Ok(PagedEnvelope(devices.map(DeviceDto::from)))
 }
 
+/// Get the calling device
+///
 /// D3
+#[utoipa::path(
+    get, path = "/api/v2/Devices/Self", tag = "Devices",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The device", body = ResultBody<DeviceDto>),
+        BadRequest, Unauthorized, NotFound,
+    ),
+)]
 async fn get_self(State(state): State<DevicesState>, caller: Caller) -> ApiResult<Envelope<DeviceDto>> {
     Ok(Envelope(state.service.device(&caller.device_id).await?.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct UpdateDeviceRequest {
+    /// ISO 639-1 (required in effect: absent is 400)
     communication_language: Option<String>,
 }
 
+/// Change the calling device's communication language
+///
 /// D4
+#[utoipa::path(
+    put, path = "/api/v2/Devices/Self", tag = "Devices",
+    request_body = UpdateDeviceRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Changed"),
+        BadRequest, Unauthorized, NotFound, TooManyRequests,
+    ),
+)]
 async fn put_self(
     State(state): State<DevicesState>,
     caller: Caller,
@@ -110,14 +163,25 @@ async fn put_self(
     Ok(NoContent)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ChangePasswordRequest {
     old_password: String,
     new_password: String,
 }
 
+/// Change the calling device's password
+///
 /// D5
+#[utoipa::path(
+    put, path = "/api/v2/Devices/Self/Password", tag = "Devices",
+    request_body = ChangePasswordRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Changed"),
+        BadRequest, Unauthorized, NotFound, TooManyRequests,
+    ),
+)]
 async fn put_password(
     State(state): State<DevicesState>,
     caller: Caller,
@@ -130,7 +194,18 @@ async fn put_password(
     Ok(NoContent)
 }
 
+/// Delete a device of the caller's identity that never logged in
+///
 /// D6
+#[utoipa::path(
+    delete, path = "/api/v2/Devices/{id}", tag = "Devices",
+    params(("id" = String, Path, pattern = r"^DVC[A-Za-z0-9]{1,17}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        BadRequest, Unauthorized, NotFound, TooManyRequests,
+    ),
+)]
 async fn delete_device(
     State(state): State<DevicesState>,
     caller: Caller,

@@ -1,11 +1,11 @@
 //! `/api/v2/Identities` (spec I1–I5).
 
 use axum::extract::{Path, Request, State};
-use axum::routing::{get, patch, post};
 use backbone_core::encoding::{date_format, decode_bytes};
 use backbone_core::ids::Username;
 use backbone_core::IdentityAddress;
 use backbone_web::json::read_body;
+use backbone_web::openapi::{routes, BadRequest, NotFound, ResultBody, TooManyRequests, Unauthorized};
 use backbone_web::{ApiError, ApiResult};
 use backbone_web::{Caller, CiJson, Created, Envelope, NoContent, QueryParams, Routes};
 use chrono::{DateTime, Utc};
@@ -18,23 +18,23 @@ use crate::service::CreateIdentity;
 
 pub fn routes() -> Routes<DevicesState> {
     Routes::new()
-        .route("/api/v2/Identities", post(post_identity))
-        .route("/api/v2/Identities/Self", get(get_self))
-        .route("/api/v2/Identities/IsDeleted", get(get_is_deleted))
-        .route("/api/v2/Identities/Self/FeatureFlags", patch(patch_feature_flags))
-        .route(
-            "/api/v2/Identities/{identityAddress}/FeatureFlags",
-            get(get_feature_flags),
-        )
+        .routes(routes!(post_identity))
+        .routes(routes!(get_self))
+        .routes(routes!(get_is_deleted))
+        .routes(routes!(patch_feature_flags))
+        .routes(routes!(get_feature_flags))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CreateIdentityRequest {
     client_id: String,
     client_secret: String,
+    /// base64
+    #[schema(format = Byte)]
     identity_public_key: String,
     device_password: String,
+    /// A number (a numeric string is accepted too)
     #[serde(deserialize_with = "lenient_integer")]
     identity_version: i64,
     signed_challenge: SignedChallengeDto,
@@ -74,7 +74,17 @@ impl CreatedIdentityDto {
     }
 }
 
+/// Create an identity with its first device
+///
 /// I1: anonymous; the platform client authenticates with id and secret in the body.
+#[utoipa::path(
+    post, path = "/api/v2/Identities", tag = "Identities",
+    request_body = CreateIdentityRequest,
+    responses(
+        (status = 201, description = "The identity and its device", body = ResultBody<CreatedIdentityDto>),
+        BadRequest, NotFound, TooManyRequests,
+    ),
+)]
 async fn post_identity(
     State(state): State<DevicesState>,
     CiJson(request): CiJson<CreateIdentityRequest>,
@@ -96,7 +106,7 @@ async fn post_identity(
     Ok(Created::new(CreatedIdentityDto::new(identity, device)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct IdentityDto {
     address: String,
@@ -104,12 +114,23 @@ struct IdentityDto {
     created_at: DateTime<Utc>,
     identity_version: i64,
     tier_id: String,
+    /// `Active`, `ToBeDeleted` or `Deleting`
     status: &'static str,
     #[serde(with = "date_format::option")]
     deletion_grace_period_ends_at: Option<DateTime<Utc>>,
 }
 
+/// Get the caller's identity
+///
 /// I2
+#[utoipa::path(
+    get, path = "/api/v2/Identities/Self", tag = "Identities",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The identity", body = ResultBody<IdentityDto>),
+        BadRequest, Unauthorized, NotFound,
+    ),
+)]
 async fn get_self(State(state): State<DevicesState>, caller: Caller) -> ApiResult<Envelope<IdentityDto>> {
     let identity = state.service.identity(&caller.address).await?;
     Ok(Envelope(IdentityDto {
@@ -122,7 +143,7 @@ async fn get_self(State(state): State<DevicesState>, caller: Caller) -> ApiResul
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct IsDeletedDto {
     is_deleted: bool,
@@ -130,7 +151,17 @@ struct IsDeletedDto {
     deletion_date: Option<DateTime<Utc>>,
 }
 
+/// Whether the identity of a device's username is deleted
+///
 /// I3: anonymous.
+#[utoipa::path(
+    get, path = "/api/v2/Identities/IsDeleted", tag = "Identities",
+    params(("username" = String, Query, pattern = r"^USR[A-Za-z0-9]{1,17}$")),
+    responses(
+        (status = 200, description = "Whether it is deleted, and when", body = ResultBody<IsDeletedDto>),
+        BadRequest,
+    ),
+)]
 async fn get_is_deleted(
     State(state): State<DevicesState>,
     query: QueryParams,
@@ -146,7 +177,18 @@ async fn get_is_deleted(
     }))
 }
 
+/// Create or change feature flags
+///
 /// I4: the body is a plain map of flag name to boolean; names are kept as sent.
+#[utoipa::path(
+    patch, path = "/api/v2/Identities/Self/FeatureFlags", tag = "FeatureFlags",
+    request_body(content = std::collections::BTreeMap<String, bool>, description = "flag name → enabled"),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Saved"),
+        BadRequest, Unauthorized, TooManyRequests,
+    ),
+)]
 async fn patch_feature_flags(
     State(state): State<DevicesState>,
     caller: Caller,
@@ -170,7 +212,20 @@ async fn patch_feature_flags(
     Ok(NoContent)
 }
 
-/// I5: flag names are camel-cased on output, as upstream's dictionary serialisation does.
+/// Get an identity's feature flags
+///
+/// I5: the caller's own or a peer's (with a relationship); flag names are camel-cased on
+/// output, as upstream's dictionary serialisation does.
+#[utoipa::path(
+    get, path = "/api/v2/Identities/{identityAddress}/FeatureFlags", tag = "FeatureFlags",
+    params(("identityAddress" = String, Path, pattern = r"^did:e:[A-Za-z0-9.:-]+:dids:[0-9a-f]{22}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "flag name → enabled",
+            body = ResultBody<std::collections::BTreeMap<String, bool>>),
+        BadRequest, Unauthorized, NotFound,
+    ),
+)]
 async fn get_feature_flags(
     State(state): State<DevicesState>,
     caller: Caller,

@@ -4,22 +4,80 @@
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use backbone_web::auth::Caller;
 use backbone_web::json::read_body;
+use backbone_web::openapi::{routes, ErrorEnvelope, TooManyRequests};
 use backbone_web::{ApiError, ApiResult};
 use backbone_web::{QueryParams, Routes};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::openapi::schema::OneOfBuilder;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::{IntoResponses, PartialSchema, ToSchema};
 
 use super::DevicesState;
 use crate::service::LoginFailure;
 
 pub fn routes() -> Routes<DevicesState> {
-    Routes::new().route("/connect/token", post(post_token))
+    Routes::new().routes(routes!(post_token))
+}
+
+/// The password grant's form (`application/x-www-form-urlencoded`); names are matched
+/// case-insensitively.
+#[derive(ToSchema)]
+#[expect(
+    dead_code,
+    reason = "documents the form, which the handler reads field by field"
+)]
+struct TokenRequest {
+    /// `password`
+    grant_type: String,
+    client_id: String,
+    client_secret: Option<String>,
+    /// The device's username (`USR…`)
+    username: String,
+    password: String,
+}
+
+/// An access token, OAuth's shape (no envelope).
+#[derive(Serialize, ToSchema)]
+struct TokenResponse {
+    access_token: String,
+    /// Seconds
+    expires_in: i64,
+    /// `Bearer`
+    token_type: &'static str,
+}
+
+/// OAuth's error shape (no envelope).
+#[derive(Serialize, ToSchema)]
+struct OAuthError<'a> {
+    /// `invalid_request`, `unsupported_grant_type`, `invalid_client`, `invalid_grant` or
+    /// `access_denied`
+    error: &'a str,
+    error_description: &'a str,
+}
+
+/// 400: OAuth's error, or the error envelope when the body cannot be read at all.
+struct TokenBadRequest;
+
+impl IntoResponses for TokenBadRequest {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        let either = OneOfBuilder::new()
+            .item(OAuthError::schema())
+            .item(Ref::from_schema_name(ErrorEnvelope::name()));
+        let content = ContentBuilder::new().schema(Some(either)).build();
+        let response = ResponseBuilder::new()
+            .description("A missing or wrong field, bad credentials or a locked device")
+            .content("application/json", content);
+        [("400".to_owned(), response.build().into())].into()
+    }
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let body = json!({ "error": error, "error_description": description });
+    let body = OAuthError {
+        error,
+        error_description: description,
+    };
     (
         status,
         [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
@@ -28,6 +86,18 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
         .into_response()
 }
 
+/// Password grant: exchange device credentials for an access token
+///
+/// §2.2: OAuth's answers, not the `result`/`error` envelope.
+#[utoipa::path(
+    post, path = "/connect/token", tag = "Authentication",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The access token", body = TokenResponse),
+        (status = 401, description = "Unknown client or wrong client secret", body = OAuthError),
+        TokenBadRequest, TooManyRequests,
+    ),
+)]
 async fn post_token(State(state): State<DevicesState>, request: Request) -> ApiResult<Response> {
     let body = read_body(request, &()).await?;
     let body = std::str::from_utf8(&body).unwrap_or_default();
@@ -95,11 +165,11 @@ async fn post_token(State(state): State<DevicesState>, request: Request) -> ApiR
         client_id: logged_in.client_id,
     };
     let token = state.jwt.issue(&caller).map_err(ApiError::internal)?;
-    let body = json!({
-        "access_token": token,
-        "token_type": "Bearer",
-        "expires_in": state.jwt.lifetime_seconds(),
-    });
+    let body = TokenResponse {
+        access_token: token,
+        expires_in: state.jwt.lifetime_seconds(),
+        token_type: "Bearer",
+    };
     Ok((
         [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
         axum::Json(body),

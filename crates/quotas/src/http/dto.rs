@@ -155,16 +155,17 @@ impl From<(Quota, u64)> for IdentityQuotaDto {
 }
 
 /// `GET /api/v2/Quotas`: the caller's quotas grouped by metric, in order of appearance.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct QuotaGroupDto {
     pub metric_key: &'static str,
     pub quotas: Vec<SingleQuotaDto>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SingleQuotaDto {
+    /// `Tier` or `Individual`
     pub source: &'static str,
     pub metric_key: &'static str,
     pub max: i64,

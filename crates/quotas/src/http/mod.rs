@@ -6,6 +6,7 @@ mod dto;
 use axum::extract::{Path, State};
 use axum::routing::{delete, get, post};
 use backbone_core::IdentityAddress;
+use backbone_web::openapi::{routes, BadRequest, ResultBody, Unauthorized};
 use backbone_web::{ApiError, ApiResult};
 use backbone_web::{Caller, CiJson, Created, Envelope, NoContent, Routes};
 
@@ -62,9 +63,7 @@ pub fn admin_routes(state: QuotasState) -> Routes {
 }
 
 pub fn routes(state: QuotasState) -> Routes {
-    Routes::new()
-        .route("/api/v2/Quotas", get(get_own_quotas))
-        .with_state(state)
+    Routes::new().routes(routes!(get_own_quotas)).with_state(state)
 }
 
 /// The `quotas` part of the Admin API's `IdentityDetails`, with live usage.
@@ -124,7 +123,17 @@ async fn get_metrics(State(state): State<QuotasState>) -> Envelope<Vec<MetricDto
     Envelope(state.service.metrics().iter().map(|&key| key.into()).collect())
 }
 
+/// The caller's quotas with their usage, grouped by metric
+///
 /// consumer-api-identity §11.3
+#[utoipa::path(
+    get, path = "/api/v2/Quotas", tag = "Quotas",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The quotas", body = ResultBody<Vec<QuotaGroupDto>>),
+        BadRequest, Unauthorized,
+    ),
+)]
 async fn get_own_quotas(
     State(state): State<QuotasState>,
     caller: Caller,
