@@ -1,11 +1,13 @@
 //! `/api/v2/Messages` (spec exchange §5).
 
 use axum::extract::{Path, State};
-use axum::routing::get;
 use backbone_core::encoding::{date_format, decode_bytes, encode_bytes};
 use backbone_core::ids::MessageId;
 use backbone_core::IdentityAddress;
 use backbone_web::error::INVALID_PROPERTY_VALUE;
+use backbone_web::openapi::{
+    routes, BadRequest, NotFound, PagedResultBody, Paging, ResultBody, TooManyRequests, Unauthorized,
+};
 use backbone_web::{ApiError, ApiResult};
 use backbone_web::{Caller, CiJson, Created, Envelope, PagedEnvelope, QueryParams, Routes};
 use chrono::{DateTime, Utc};
@@ -35,8 +37,8 @@ impl From<MessagesError> for ApiError {
 
 pub fn routes(state: MessagesState) -> Routes {
     Routes::new()
-        .route("/api/v2/Messages", get(get_messages).post(post_message))
-        .route("/api/v2/Messages/{id}", get(get_message))
+        .routes(routes!(get_messages, post_message))
+        .routes(routes!(get_message))
         .with_state(state)
 }
 
@@ -45,28 +47,33 @@ fn bytes(property: &str, text: &str) -> ApiResult<Vec<u8>> {
         .ok_or_else(|| ApiError::cannot_parse(format!("'{property}': The value is not valid base64.")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct RecipientRequest {
+struct MessageRecipientRequest {
+    /// The recipient's identity address.
     address: String,
+    /// The message key encrypted for the recipient (base64 or base64url).
     encrypted_key: String,
 }
 
-#[derive(Deserialize)]
-struct AttachmentRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+struct MessageAttachmentRequest {
+    /// The ID of a file; required (a missing or null `id` is refused with 400).
+    #[schema(required = true, value_type = String)]
     id: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct SendMessageRequest {
-    recipients: Vec<RecipientRequest>,
+    recipients: Vec<MessageRecipientRequest>,
+    /// The encrypted body (base64 or base64url).
     body: String,
     #[serde(default)]
-    attachments: Vec<AttachmentRequest>,
+    attachments: Vec<MessageAttachmentRequest>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct SentMessageDto {
     id: String,
@@ -74,7 +81,19 @@ struct SentMessageDto {
     created_at: DateTime<Utc>,
 }
 
-/// §5.2
+/// Send a message
+///
+/// To identities the caller has a relationship with (spec exchange §5.2).
+#[utoipa::path(
+    post, path = "/api/v2/Messages", tag = "Messages",
+    security(("bearer" = [])),
+    request_body = SendMessageRequest,
+    responses(
+        (status = 201, description = "The message was sent", body = ResultBody<SentMessageDto>,
+            headers(("Location" = String, description = "The message's URL"))),
+        BadRequest, Unauthorized, TooManyRequests,
+    ),
+)]
 async fn post_message(
     State(state): State<MessagesState>,
     caller: Caller,
@@ -112,7 +131,7 @@ async fn post_message(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct MessageDto {
     id: String,
@@ -120,20 +139,22 @@ struct MessageDto {
     created_at: DateTime<Utc>,
     created_by: String,
     created_by_device: String,
+    /// base64url without padding.
     body: String,
-    attachments: Vec<AttachmentDto>,
-    recipients: Vec<RecipientDto>,
+    attachments: Vec<MessageAttachmentDto>,
+    recipients: Vec<RecipientOfMessageDto>,
 }
 
-#[derive(Serialize)]
-struct AttachmentDto {
+#[derive(Serialize, utoipa::ToSchema)]
+struct MessageAttachmentDto {
     id: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct RecipientDto {
+struct RecipientOfMessageDto {
     address: String,
+    /// base64url without padding.
     encrypted_key: String,
     #[serde(with = "date_format::option")]
     received_at: Option<DateTime<Utc>>,
@@ -148,11 +169,15 @@ impl From<Message> for MessageDto {
             created_by: m.created_by.to_string(),
             created_by_device: m.created_by_device.into_string(),
             body: encode_bytes(&m.body),
-            attachments: m.attachments.into_iter().map(|id| AttachmentDto { id }).collect(),
+            attachments: m
+                .attachments
+                .into_iter()
+                .map(|id| MessageAttachmentDto { id })
+                .collect(),
             recipients: m
                 .recipients
                 .into_iter()
-                .map(|r| RecipientDto {
+                .map(|r| RecipientOfMessageDto {
                     address: r.address.to_string(),
                     encrypted_key: encode_bytes(&r.encrypted_key),
                     received_at: r.received_at,
@@ -169,7 +194,19 @@ fn parse_id(property: &str, id: &str) -> ApiResult<MessageId> {
     MessageId::parse(id).ok_or_else(|| ApiError::invalid_id(property))
 }
 
-/// §5.3 (`noBody` is accepted and ignored, as upstream).
+/// Get a message
+///
+/// Marks it received by the calling device if the caller is a recipient (spec exchange §5.3).
+/// `noBody` is accepted and ignored, as upstream.
+#[utoipa::path(
+    get, path = "/api/v2/Messages/{id}", tag = "Messages",
+    params(("id" = String, Path, pattern = r"^MSG[A-Za-z0-9]{1,17}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The message", body = ResultBody<MessageDto>),
+        BadRequest, Unauthorized, NotFound,
+    ),
+)]
 async fn get_message(
     State(state): State<MessagesState>,
     caller: Caller,
@@ -182,7 +219,23 @@ async fn get_message(
     Ok(Envelope(message.into()))
 }
 
-/// §5.4
+/// List the caller's messages
+///
+/// Sent and received, all or those among `ids`; the ones the caller receives are marked
+/// received by the calling device (spec exchange §5.4).
+#[utoipa::path(
+    get, path = "/api/v2/Messages", tag = "Messages",
+    params(
+        ("ids" = Option<Vec<String>>, Query, style = Form, explode,
+            description = "Message IDs (`MSG` and up to 17 letters or digits); all messages when absent"),
+        Paging,
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of messages", body = PagedResultBody<MessageDto>),
+        BadRequest, Unauthorized,
+    ),
+)]
 async fn get_messages(
     State(state): State<MessagesState>,
     caller: Caller,

@@ -19,6 +19,8 @@ pub enum SyncRunType {
 }
 
 impl SyncRunType {
+    pub const ALL: [Self; 2] = [Self::ExternalEventSync, Self::DatawalletVersionUpgrade];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ExternalEventSync => "ExternalEventSync",
@@ -90,6 +92,8 @@ pub enum ModificationType {
 }
 
 impl ModificationType {
+    pub const ALL: [Self; 4] = [Self::Create, Self::Update, Self::Delete, Self::CacheChanged];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Create => "Create",

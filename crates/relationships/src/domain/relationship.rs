@@ -39,7 +39,7 @@ pub enum AuditReason {
 }
 
 impl AuditReason {
-    const ALL: [Self; 11] = [
+    pub const ALL: [Self; 11] = [
         Self::Creation,
         Self::AcceptanceOfCreation,
         Self::RejectionOfCreation,

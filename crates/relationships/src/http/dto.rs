@@ -4,10 +4,12 @@ use backbone_core::encoding::{date_format, encode_bytes};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::schemas;
 use crate::domain::{AuditEntry, Relationship, Template};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = RelationshipTemplateDto)]
 pub struct TemplateDto {
     id: String,
     created_by: String,
@@ -15,6 +17,7 @@ pub struct TemplateDto {
     max_number_of_allocations: Option<i64>,
     #[serde(with = "date_format::option")]
     expires_at: Option<DateTime<Utc>>,
+    /// base64url without padding.
     content: String,
     #[serde(with = "date_format")]
     created_at: DateTime<Utc>,
@@ -36,15 +39,18 @@ impl From<Template> for TemplateDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntryDto {
     #[serde(with = "date_format")]
     created_at: DateTime<Utc>,
     created_by: String,
     created_by_device: Option<String>,
+    #[schema(schema_with = schemas::audit_reason)]
     reason: &'static str,
+    #[schema(schema_with = schemas::optional_relationship_status)]
     old_status: Option<&'static str>,
+    #[schema(schema_with = schemas::relationship_status)]
     new_status: &'static str,
 }
 
@@ -64,7 +70,7 @@ impl From<&AuditEntry> for AuditEntryDto {
 }
 
 /// What every write endpoint returns.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RelationshipMetadataDto {
     id: String,
@@ -73,6 +79,7 @@ pub struct RelationshipMetadataDto {
     to: String,
     #[serde(with = "date_format")]
     created_at: DateTime<Utc>,
+    #[schema(schema_with = schemas::relationship_status)]
     status: &'static str,
     audit_log: Vec<AuditEntryDto>,
 }
@@ -92,12 +99,14 @@ impl From<&Relationship> for RelationshipMetadataDto {
 }
 
 /// What reads return: the metadata plus both contents.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RelationshipDto {
     #[serde(flatten)]
     metadata: RelationshipMetadataDto,
+    /// base64url without padding.
     creation_content: Option<String>,
+    /// base64url without padding.
     creation_response_content: Option<String>,
 }
 

@@ -2,6 +2,7 @@
 
 mod dto;
 mod relationships;
+mod schemas;
 mod templates;
 
 use std::collections::BTreeMap;
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::{RelationshipsError, RelationshipsService};
 
 /// A template reference an operator publishes for a platform client (spec exchange §3).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublicTemplateReference {
     pub title: String,

@@ -1,10 +1,12 @@
 //! `/api/v2/Relationships` (spec exchange §4).
 
 use axum::extract::{Path, State};
-use axum::routing::{get, put};
 use backbone_core::ids::{RelationshipId, RelationshipTemplateId};
 use backbone_core::quotas::MetricKey;
 use backbone_core::{Actor, IdentityAddress};
+use backbone_web::openapi::{
+    routes, BadRequest, NotFound, PagedResultBody, Paging, ResultBody, TooManyRequests, Unauthorized,
+};
 use backbone_web::{ApiError, ApiResult};
 use backbone_web::{Caller, CiJson, Created, Envelope, PagedEnvelope, QueryParams, Routes};
 use chrono::{DateTime, Utc};
@@ -18,44 +20,47 @@ use crate::domain::Relationship;
 
 pub fn routes() -> Routes<RelationshipsState> {
     Routes::new()
-        .route(
-            "/api/v2/Relationships",
-            get(get_relationships).post(post_relationship),
-        )
-        .route("/api/v2/Relationships/CanCreate", get(get_can_create))
-        .route("/api/v2/Relationships/{id}", get(get_relationship))
-        .route("/api/v2/Relationships/{id}/Accept", put(put_accept))
-        .route("/api/v2/Relationships/{id}/Reject", put(put_reject))
-        .route("/api/v2/Relationships/{id}/Revoke", put(put_revoke))
-        .route("/api/v2/Relationships/{id}/Terminate", put(put_terminate))
-        .route("/api/v2/Relationships/{id}/Reactivate", put(put_reactivate))
-        .route(
-            "/api/v2/Relationships/{id}/Reactivate/Accept",
-            put(put_accept_reactivation),
-        )
-        .route(
-            "/api/v2/Relationships/{id}/Reactivate/Reject",
-            put(put_reject_reactivation),
-        )
-        .route(
-            "/api/v2/Relationships/{id}/Reactivate/Revoke",
-            put(put_revoke_reactivation),
-        )
-        .route("/api/v2/Relationships/{id}/Decompose", put(put_decompose))
+        .routes(routes!(get_relationships, post_relationship))
+        .routes(routes!(get_can_create))
+        .routes(routes!(get_relationship))
+        .routes(routes!(put_accept))
+        .routes(routes!(put_reject))
+        .routes(routes!(put_revoke))
+        .routes(routes!(put_terminate))
+        .routes(routes!(put_reactivate))
+        .routes(routes!(put_accept_reactivation))
+        .routes(routes!(put_reject_reactivation))
+        .routes(routes!(put_revoke_reactivation))
+        .routes(routes!(put_decompose))
 }
 
 fn parse_id(id: &str) -> ApiResult<RelationshipId> {
     RelationshipId::parse(id).ok_or_else(|| ApiError::invalid_id("id"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CreateRelationshipRequest {
+    #[schema(pattern = r"^RLT[A-Za-z0-9]{1,17}$")]
     relationship_template_id: String,
+    /// The encrypted creation content (base64 or base64url).
     creation_content: Option<String>,
 }
 
-/// §4.3
+/// Request a relationship
+///
+/// From a template the caller may read (which allocates it), to its creator (spec exchange
+/// §4.3); counts for the `NumberOfRelationships` quota.
+#[utoipa::path(
+    post, path = "/api/v2/Relationships", tag = "Relationships",
+    security(("bearer" = [])),
+    request_body = CreateRelationshipRequest,
+    responses(
+        (status = 201, description = "The relationship was requested", body = ResultBody<RelationshipMetadataDto>,
+            headers(("Location" = String, description = "Always empty"))),
+        BadRequest, Unauthorized, NotFound, TooManyRequests,
+    ),
+)]
 async fn post_relationship(
     State(state): State<RelationshipsState>,
     caller: Caller,
@@ -74,14 +79,26 @@ async fn post_relationship(
     Ok(Created::new(RelationshipMetadataDto::from(&relationship)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CanCreateRelationshipDto)]
 struct CanCreateDto {
     can_create: bool,
     code: Option<&'static str>,
 }
 
-/// §4.4
+/// Whether a relationship to a peer may be requested
+///
+/// Spec exchange §4.4; `code` names the rule that forbids it.
+#[utoipa::path(
+    get, path = "/api/v2/Relationships/CanCreate", tag = "Relationships",
+    params(("peer" = String, Query, description = "The peer's identity address")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The answer", body = ResultBody<CanCreateDto>),
+        BadRequest, Unauthorized, NotFound,
+    ),
+)]
 async fn get_can_create(
     State(state): State<RelationshipsState>,
     caller: Caller,
@@ -98,7 +115,18 @@ async fn get_can_create(
     }))
 }
 
-/// §4.5
+/// Get a relationship
+///
+/// With both contents (spec exchange §4.5); once the caller decomposed it, 400.
+#[utoipa::path(
+    get, path = "/api/v2/Relationships/{id}", tag = "Relationships",
+    params(("id" = String, Path, pattern = r"^REL[A-Za-z0-9]{1,17}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The relationship", body = ResultBody<RelationshipDto>),
+        BadRequest, Unauthorized, NotFound,
+    ),
+)]
 async fn get_relationship(
     State(state): State<RelationshipsState>,
     caller: Caller,
@@ -113,7 +141,22 @@ async fn get_relationship(
     ))
 }
 
-/// §4.6
+/// List relationships by ID
+///
+/// The caller's relationships among `ids` (spec exchange §4.6); at least one ID is required.
+#[utoipa::path(
+    get, path = "/api/v2/Relationships", tag = "Relationships",
+    params(
+        ("ids" = Vec<String>, Query, style = Form, explode,
+            description = "Relationship IDs (`REL` and up to 17 letters or digits)"),
+        Paging,
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of relationships", body = PagedResultBody<RelationshipDto>),
+        BadRequest, Unauthorized,
+    ),
+)]
 async fn get_relationships(
     State(state): State<RelationshipsState>,
     caller: Caller,
@@ -136,9 +179,11 @@ async fn get_relationships(
 }
 
 /// The body of accept/reject/revoke; it must be present, its member is optional.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = RelationshipAnswerRequest)]
 struct AnswerRequest {
+    /// The encrypted response content (base64 or base64url).
     creation_response_content: Option<String>,
 }
 
@@ -183,6 +228,20 @@ async fn answer(
     Ok(Envelope(RelationshipMetadataDto::from(&relationship)))
 }
 
+/// Accept a relationship request
+///
+/// The addressee accepts; counts for the `NumberOfRelationships` quota. A rule of the state machine
+/// that forbids it is 400 (spec exchange §4.7).
+#[utoipa::path(
+    put, path = "/api/v2/Relationships/{id}/Accept", tag = "Relationships",
+    params(("id" = String, Path, pattern = r"^REL[A-Za-z0-9]{1,17}$")),
+    security(("bearer" = [])),
+    request_body = AnswerRequest,
+    responses(
+        (status = 200, description = "The relationship after the change", body = ResultBody<RelationshipMetadataDto>),
+        BadRequest, Unauthorized, NotFound, TooManyRequests,
+    ),
+)]
 async fn put_accept(
     State(state): State<RelationshipsState>,
     caller: Caller,
@@ -193,6 +252,19 @@ async fn put_accept(
     answer(&state, caller, &id, request, quota, Relationship::accept).await
 }
 
+/// Reject a relationship request
+///
+/// The addressee rejects. A rule of the state machine that forbids it is 400 (spec exchange §4.7).
+#[utoipa::path(
+    put, path = "/api/v2/Relationships/{id}/Reject", tag = "Relationships",
+    params(("id" = String, Path, pattern = r"^REL[A-Za-z0-9]{1,17}$")),
+    security(("bearer" = [])),
+    request_body = AnswerRequest,
+    responses(
+        (status = 200, description = "The relationship after the change", body = ResultBody<RelationshipMetadataDto>),
+        BadRequest, Unauthorized, NotFound, TooManyRequests,
+    ),
+)]
 async fn put_reject(
     State(state): State<RelationshipsState>,
     caller: Caller,
@@ -202,6 +274,20 @@ async fn put_reject(
     answer(&state, caller, &id, request, None, Relationship::reject).await
 }
 
+/// Revoke a relationship request
+///
+/// The requester takes its request back. A rule of the state machine that forbids it is 400 (spec
+/// exchange §4.7).
+#[utoipa::path(
+    put, path = "/api/v2/Relationships/{id}/Revoke", tag = "Relationships",
+    params(("id" = String, Path, pattern = r"^REL[A-Za-z0-9]{1,17}$")),
+    security(("bearer" = [])),
+    request_body = AnswerRequest,
+    responses(
+        (status = 200, description = "The relationship after the change", body = ResultBody<RelationshipMetadataDto>),
+        BadRequest, Unauthorized, NotFound, TooManyRequests,
+    ),
+)]
 async fn put_revoke(
     State(state): State<RelationshipsState>,
     caller: Caller,
@@ -211,6 +297,19 @@ async fn put_revoke(
     answer(&state, caller, &id, request, None, Relationship::revoke).await
 }
 
+/// Terminate a relationship
+///
+/// Ends an active relationship; it can be reactivated or decomposed. A rule of the state machine
+/// that forbids it is 400 (spec exchange §4.8).
+#[utoipa::path(
+    put, path = "/api/v2/Relationships/{id}/Terminate", tag = "Relationships",
+    params(("id" = String, Path, pattern = r"^REL[A-Za-z0-9]{1,17}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The relationship after the change", body = ResultBody<RelationshipMetadataDto>),
+        BadRequest, Unauthorized, NotFound, TooManyRequests,
+    ),
+)]
 async fn put_terminate(
     State(state): State<RelationshipsState>,
     caller: Caller,
@@ -219,6 +318,19 @@ async fn put_terminate(
     apply(&state, caller, &id, Relationship::terminate).await
 }
 
+/// Request the reactivation of a relationship
+///
+/// Of a terminated relationship. A rule of the state machine that forbids it is 400 (spec exchange
+/// §4.9).
+#[utoipa::path(
+    put, path = "/api/v2/Relationships/{id}/Reactivate", tag = "Relationships",
+    params(("id" = String, Path, pattern = r"^REL[A-Za-z0-9]{1,17}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The relationship after the change", body = ResultBody<RelationshipMetadataDto>),
+        BadRequest, Unauthorized, NotFound, TooManyRequests,
+    ),
+)]
 async fn put_reactivate(
     State(state): State<RelationshipsState>,
     caller: Caller,
@@ -227,6 +339,19 @@ async fn put_reactivate(
     apply(&state, caller, &id, Relationship::request_reactivation).await
 }
 
+/// Accept the peer's reactivation request
+///
+/// The relationship becomes active again. A rule of the state machine that forbids it is 400 (spec
+/// exchange §4.9).
+#[utoipa::path(
+    put, path = "/api/v2/Relationships/{id}/Reactivate/Accept", tag = "Relationships",
+    params(("id" = String, Path, pattern = r"^REL[A-Za-z0-9]{1,17}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The relationship after the change", body = ResultBody<RelationshipMetadataDto>),
+        BadRequest, Unauthorized, NotFound, TooManyRequests,
+    ),
+)]
 async fn put_accept_reactivation(
     State(state): State<RelationshipsState>,
     caller: Caller,
@@ -235,6 +360,19 @@ async fn put_accept_reactivation(
     apply(&state, caller, &id, Relationship::accept_reactivation).await
 }
 
+/// Reject the peer's reactivation request
+///
+/// The relationship stays terminated. A rule of the state machine that forbids it is 400 (spec
+/// exchange §4.9).
+#[utoipa::path(
+    put, path = "/api/v2/Relationships/{id}/Reactivate/Reject", tag = "Relationships",
+    params(("id" = String, Path, pattern = r"^REL[A-Za-z0-9]{1,17}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The relationship after the change", body = ResultBody<RelationshipMetadataDto>),
+        BadRequest, Unauthorized, NotFound, TooManyRequests,
+    ),
+)]
 async fn put_reject_reactivation(
     State(state): State<RelationshipsState>,
     caller: Caller,
@@ -243,6 +381,19 @@ async fn put_reject_reactivation(
     apply(&state, caller, &id, Relationship::reject_reactivation).await
 }
 
+/// Revoke the own reactivation request
+///
+/// The relationship stays terminated. A rule of the state machine that forbids it is 400 (spec
+/// exchange §4.9).
+#[utoipa::path(
+    put, path = "/api/v2/Relationships/{id}/Reactivate/Revoke", tag = "Relationships",
+    params(("id" = String, Path, pattern = r"^REL[A-Za-z0-9]{1,17}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The relationship after the change", body = ResultBody<RelationshipMetadataDto>),
+        BadRequest, Unauthorized, NotFound, TooManyRequests,
+    ),
+)]
 async fn put_revoke_reactivation(
     State(state): State<RelationshipsState>,
     caller: Caller,
@@ -251,6 +402,19 @@ async fn put_revoke_reactivation(
     apply(&state, caller, &id, Relationship::revoke_reactivation).await
 }
 
+/// Decompose a relationship
+///
+/// Of a terminated relationship; the caller no longer sees it or its messages. A rule of the state
+/// machine that forbids it is 400 (spec exchange §4.10).
+#[utoipa::path(
+    put, path = "/api/v2/Relationships/{id}/Decompose", tag = "Relationships",
+    params(("id" = String, Path, pattern = r"^REL[A-Za-z0-9]{1,17}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The relationship after the change", body = ResultBody<RelationshipMetadataDto>),
+        BadRequest, Unauthorized, NotFound, TooManyRequests,
+    ),
+)]
 async fn put_decompose(
     State(state): State<RelationshipsState>,
     caller: Caller,

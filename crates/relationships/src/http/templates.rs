@@ -1,10 +1,13 @@
 //! `/api/v2/RelationshipTemplates` (spec exchange §2) and the public references (§3).
 
 use axum::extract::{Path, State};
-use axum::routing::get;
 use backbone_core::encoding::{date_format, decode_bytes, parse_date};
 use backbone_core::ids::RelationshipTemplateId;
 use backbone_core::{Actor, IdentityAddress};
+use backbone_web::openapi::{
+    routes, BadRequest, Forbidden, NotFound, PagedResultBody, Paging, ResultBody, TooManyRequests,
+    Unauthorized,
+};
 use backbone_web::{ApiError, ApiResult};
 use backbone_web::{Caller, CiJson, Created, Envelope, NoContent, PagedEnvelope, QueryParams, Routes};
 use chrono::{DateTime, Utc};
@@ -16,18 +19,9 @@ use crate::service::{validate_password, NewTemplate, TemplateQuery};
 
 pub fn routes() -> Routes<RelationshipsState> {
     Routes::new()
-        .route(
-            "/api/v2/RelationshipTemplates",
-            get(get_templates).post(post_template),
-        )
-        .route(
-            "/api/v2/RelationshipTemplates/{id}",
-            get(get_template).delete(delete_template),
-        )
-        .route(
-            "/api/poc/PublicRelationshipTemplateReferences",
-            get(get_public_references),
-        )
+        .routes(routes!(get_templates, post_template))
+        .routes(routes!(get_template, delete_template))
+        .routes(routes!(get_public_references))
 }
 
 /// Bytes from a JSON body: base64url or standard base64.
@@ -47,25 +41,44 @@ fn parse_template_id(id: &str) -> ApiResult<RelationshipTemplateId> {
     RelationshipTemplateId::parse(id).ok_or_else(|| ApiError::invalid_id("id"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CreateRelationshipTemplateRequest)]
 struct CreateTemplateRequest {
+    /// The encrypted content (base64 or base64url).
     content: String,
+    /// Must lie in the future.
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
     max_number_of_allocations: Option<i64>,
+    /// The only identity that may read the template.
     for_identity: Option<String>,
+    /// 1 to 200 bytes (base64 or base64url).
     password: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CreatedRelationshipTemplateDto)]
 struct CreatedTemplateDto {
     id: String,
     #[serde(with = "date_format")]
     created_at: DateTime<Utc>,
 }
 
-/// §2.2
+/// Create a relationship template
+///
+/// Spec exchange §2.2; counts for the `NumberOfRelationshipTemplates` quota.
+#[utoipa::path(
+    post, path = "/api/v2/RelationshipTemplates", tag = "RelationshipTemplates",
+    security(("bearer" = [])),
+    request_body = CreateTemplateRequest,
+    responses(
+        (status = 201, description = "The template was created", body = ResultBody<CreatedTemplateDto>,
+            headers(("Location" = String, description = "The template's URL"))),
+        BadRequest, Unauthorized, TooManyRequests,
+    ),
+)]
 async fn post_template(
     State(state): State<RelationshipsState>,
     caller: Caller,
@@ -98,7 +111,23 @@ async fn post_template(
     ))
 }
 
-/// §2.3: reading as a non-owner allocates.
+/// Get a relationship template
+///
+/// Reading it as a non-owner allocates it (spec exchange §2.3); a password-protected template
+/// needs its password. Unknown, expired, foreign (`forIdentity`) and wrongly protected
+/// templates are all 404.
+#[utoipa::path(
+    get, path = "/api/v2/RelationshipTemplates/{id}", tag = "RelationshipTemplates",
+    params(
+        ("id" = String, Path, pattern = r"^RLT[A-Za-z0-9]{1,17}$"),
+        ("password" = Option<String>, Query, description = "1 to 200 bytes, base64"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The template", body = ResultBody<TemplateDto>),
+        BadRequest, Unauthorized, NotFound,
+    ),
+)]
 async fn get_template(
     State(state): State<RelationshipsState>,
     caller: Caller,
@@ -114,7 +143,28 @@ async fn get_template(
     Ok(Envelope(template.into()))
 }
 
-/// §2.4: `templates.<i>.id` / `templates.<i>.password`, or the legacy repeated `ids`.
+/// List relationship templates by ID
+///
+/// Only those the caller may see; the others are left out (spec exchange §2.4). The IDs come
+/// as `templates.0.id`, `templates.0.password`, `templates.1.id`, … (read from index 0 until
+/// one is missing), or as the legacy repeated `ids`; at least one is required.
+#[utoipa::path(
+    get, path = "/api/v2/RelationshipTemplates", tag = "RelationshipTemplates",
+    params(
+        ("templates.0.id" = Option<String>, Query, pattern = r"^RLT[A-Za-z0-9]{1,17}$",
+            description = "The first template; further ones as `templates.1.id`, …"),
+        ("templates.0.password" = Option<String>, Query,
+            description = "The first template's password (base64); `templates.1.password`, …"),
+        ("ids" = Option<Vec<String>>, Query, style = Form, explode,
+            description = "Template IDs without passwords, when no `templates.0.id` is given"),
+        Paging,
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of the visible templates", body = PagedResultBody<TemplateDto>),
+        BadRequest, Unauthorized,
+    ),
+)]
 async fn get_templates(
     State(state): State<RelationshipsState>,
     caller: Caller,
@@ -157,7 +207,18 @@ async fn get_templates(
     Ok(PagedEnvelope(templates.map(TemplateDto::from)))
 }
 
-/// §2.5
+/// Delete a relationship template
+///
+/// Only its creator may (spec exchange §2.5).
+#[utoipa::path(
+    delete, path = "/api/v2/RelationshipTemplates/{id}", tag = "RelationshipTemplates",
+    params(("id" = String, Path, pattern = r"^RLT[A-Za-z0-9]{1,17}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The template was deleted"),
+        BadRequest, Unauthorized, Forbidden, NotFound, TooManyRequests,
+    ),
+)]
 async fn delete_template(
     State(state): State<RelationshipsState>,
     caller: Caller,
@@ -170,7 +231,18 @@ async fn delete_template(
     Ok(NoContent)
 }
 
-/// §3: configured per OAuth client; unknown clients get an empty list.
+/// Public relationship template references
+///
+/// Configured per OAuth client; other clients get an empty list (spec exchange §3).
+#[utoipa::path(
+    get, path = "/api/poc/PublicRelationshipTemplateReferences", tag = "RelationshipTemplates",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The references for the caller's client",
+            body = ResultBody<Vec<PublicTemplateReference>>),
+        BadRequest, Unauthorized,
+    ),
+)]
 async fn get_public_references(
     State(state): State<RelationshipsState>,
     caller: Caller,
