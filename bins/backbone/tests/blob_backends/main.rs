@@ -14,6 +14,7 @@
 mod helpers;
 
 mod emulator;
+mod gcs_protocol;
 
 use std::path::PathBuf;
 use std::process::Command;
