@@ -10,7 +10,7 @@
 //
 // Environment: BACKBONE_BIN (default target/debug/backbone), SCHEMATHESIS_BIN (default
 // `schemathesis` on the PATH), FUZZ_MAX_EXAMPLES (per operation, default 10), FUZZ_SEED (default
-// random; the run prints the one it used), FUZZ_WORKERS (default 2).
+// random; the run prints the one it used), FUZZ_WORKERS (default 1).
 // Reports in target/test-logs: schemathesis-<pass>-junit.xml (one test case per operation),
 // the server's log server-fuzz.log. The last lines printed are the figures scripts/test.sh reads:
 //   fuzz examples: E                      (test cases generated)
@@ -32,7 +32,10 @@ const LOGS = join(ROOT, "target/test-logs");
 const BACKBONE_BIN = process.env.BACKBONE_BIN ?? join(ROOT, "target/debug/backbone");
 const SCHEMATHESIS_BIN = process.env.SCHEMATHESIS_BIN ?? "schemathesis";
 const MAX_EXAMPLES = process.env.FUZZ_MAX_EXAMPLES ?? "10";
-const WORKERS = process.env.FUZZ_WORKERS ?? "2";
+// One worker: with several threads, hypothesis (on Python 3.11) now and then fails while it
+// parses its own source ("AST constructor recursion depth mismatch"), an error of the tool
+// that would count as a failed operation. The server has the other core.
+const WORKERS = process.env.FUZZ_WORKERS ?? "1";
 
 // "No 5xx and no response that contradicts the document".
 const CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance", "response_schema_conformance", "response_headers_conformance"];
