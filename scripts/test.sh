@@ -13,8 +13,12 @@
 #   7. Admin UI in headless Chromium          (tests/admin-ui-browser: the operator's flows against
 #                                              the real binary, identities from @nmshd/transport;
 #                                              screenshots and page weight in target/test-logs)
+#   8. schemathesis against the Consumer API  (tests/api-fuzz: the real binary on a fresh SQLite
+#                                              database, fuzzed from its own /docs/v2/openapi.json;
+#                                              one check per operation; FUZZ_MAX_EXAMPLES per
+#                                              operation, default 10)
 # Logs go to target/test-logs/. The last line printed is always "N passed, M failed";
-# the exit status is non-zero if any stage failed.
+# the exit status is non-zero if any stage failed. `scripts/test.sh --fuzz-only` runs stage 8 alone.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -257,6 +261,32 @@ run_admin_ui_browser() {
     done < <(sed -n 's/^ *not ok [0-9]* - //p' "$log")
 }
 
+# schemathesis (PyPI; .ci/run installs it, SCHEMATHESIS_BIN if not on the PATH) sends generated
+# requests to every Consumer API operation and fails one that answers 5xx or contradicts the
+# document. tests/api-fuzz/run.mjs starts the server, creates its identities with the client
+# library (tests/interop's node_modules) and prints the figures; each operation is one check.
+run_api_fuzz() {
+    local log="$LOG_DIR/api-fuzz.log" status=0
+    say "schemathesis against the Consumer API"
+    {
+        command -v "${SCHEMATHESIS_BIN:-schemathesis}" >/dev/null ||
+            { echo "error: schemathesis is missing (pip install schemathesis; .ci/run does)"; false; } &&
+            ensure_node_modules "$INTEROP_DIR" &&
+            (cd "$ROOT" && cargo build -p backbone) &&
+            BACKBONE_BIN="$BACKBONE_BIN_PATH" node "$ROOT/tests/api-fuzz/run.mjs"
+    } 2>&1 | tee "$log" || status=$?
+    local counts
+    read -r -a counts <<<"$(sed -n 's/^fuzz operations: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$log" | tail -n 1)"
+    local passed=${counts[0]:-0} failed=${counts[1]:-0}
+    # A stage that could not run at all still counts as one failure.
+    [[ $status -ne 0 && $failed -eq 0 ]] && failed=1
+    record_stage "schemathesis" "$status" "$passed" "$failed" "$log"
+    local operation
+    while IFS= read -r operation; do
+        FAILURES+=("schemathesis: $operation")
+    done < <(sed -n 's/^fuzz failed: //p' "$log")
+}
+
 # --- Main --------------------------------------------------------------------------------------
 
 main() {
@@ -266,6 +296,13 @@ main() {
     # shell would change what is tested.
     local variable
     for variable in $(compgen -e | grep '^BACKBONE_' || true); do unset "$variable"; done
+
+    if [[ ${1:-} == --fuzz-only ]]; then
+        run_api_fuzz
+        print_summary
+        [[ $ANY_STAGE_FAILED -eq 0 && $TOTAL_FAILED -eq 0 ]]
+        return
+    fi
 
     say "PostgreSQL at $PG_HOST:$PG_PORT"
     if ! ensure_postgres; then
@@ -281,6 +318,7 @@ main() {
     run_deploy_checks
     run_onboarding_browser
     run_admin_ui_browser
+    run_api_fuzz
 
     print_summary
     [[ $ANY_STAGE_FAILED -eq 0 && $TOTAL_FAILED -eq 0 ]]

@@ -350,7 +350,7 @@ fn files_service(
     );
     Ok(FilesService {
         store: FilesStore::new(db.clone()),
-        blobs: Arc::new(blobs),
+        blobs,
         quotas: ports.gate.clone(),
         clock: clock.clone(),
         paging: settings.paging(),

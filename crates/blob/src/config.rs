@@ -31,7 +31,7 @@ use object_store::local::LocalFileSystem;
 use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
 
-use crate::ObjectBlobStore;
+use crate::{BlobStore, ObjectBlobStore};
 
 mod azure;
 mod gcs;
@@ -138,8 +138,15 @@ impl BlobStorageConfig {
 
     /// Opens the configured store. The local directory (default `<data_dir>/blobs`) is created;
     /// an Azure container or an S3 or GCS bucket must exist already. No request is sent yet.
-    pub fn open(&self, data_dir: &Path) -> anyhow::Result<ObjectBlobStore> {
-        Ok(ObjectBlobStore::new(self.object_store(data_dir)?))
+    pub fn open(&self, data_dir: &Path) -> anyhow::Result<Arc<dyn BlobStore>> {
+        let objects = |store| -> Arc<dyn BlobStore> { Arc::new(ObjectBlobStore::new(store)) };
+        Ok(match self {
+            Self::Local(local) => objects(open_local(&local_path(local, data_dir))?),
+            Self::Azure(azure) => objects(azure.object_store()?),
+            Self::S3(s3) => objects(s3.object_store()?),
+            // object_store's GCS client speaks only the XML API (see gcs.rs).
+            Self::Gcs(gcs) => Arc::new(gcs.blob_store()?),
+        })
     }
 
     /// A short description for the logs (no secrets).
@@ -159,22 +166,14 @@ impl BlobStorageConfig {
             ),
         }
     }
+}
 
-    fn object_store(&self, data_dir: &Path) -> anyhow::Result<Arc<dyn ObjectStore>> {
-        match self {
-            Self::Local(local) => {
-                let path = local_path(local, data_dir);
-                std::fs::create_dir_all(&path)
-                    .with_context(|| format!("creating the blob directory {}", path.display()))?;
-                Ok(Arc::new(LocalFileSystem::new_with_prefix(&path).with_context(
-                    || format!("opening the blob directory {}", path.display()),
-                )?))
-            }
-            Self::Azure(azure) => azure.object_store(),
-            Self::S3(s3) => s3.object_store(),
-            Self::Gcs(gcs) => gcs.object_store(),
-        }
-    }
+fn open_local(path: &Path) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    std::fs::create_dir_all(path)
+        .with_context(|| format!("creating the blob directory {}", path.display()))?;
+    Ok(Arc::new(LocalFileSystem::new_with_prefix(path).with_context(
+        || format!("opening the blob directory {}", path.display()),
+    )?))
 }
 
 fn local_path(local: &LocalConfig, data_dir: &Path) -> PathBuf {

@@ -1,16 +1,17 @@
 //! Blob storage behind one small trait, [`BlobStore`], so the Files module never knows where its
 //! bytes live (spec consumer-api-exchange §7.2, admin-and-services §6.2).
 //!
-//! One implementation, [`ObjectBlobStore`], covers every backend through the `object_store`
-//! crate: the local file system (the default, under `<data_dir>/blobs`), Azure Blob Storage, S3
-//! (path-style with a custom endpoint, as upstream) and Google Cloud Storage.
-//! [`BlobStorageConfig`] picks one.
+//! [`ObjectBlobStore`] covers three backends through the `object_store` crate: the local file
+//! system (the default, under `<data_dir>/blobs`), Azure Blob Storage and S3 (path-style with a
+//! custom endpoint, as upstream). [`GcsBlobStore`] speaks Google Cloud Storage's JSON API, which
+//! `object_store` does not (it uses GCS's XML API). [`BlobStorageConfig`] picks one.
 //!
 //! Contents are streamed in both directions: [`BlobStore::put`] reads a byte stream and writes
 //! it as it arrives (counting bytes and refusing more than a limit), [`BlobStore::get`] hands
 //! back a stream. Neither holds a whole blob in memory.
 
 mod config;
+mod gcs;
 mod object;
 mod sweep;
 
@@ -19,6 +20,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 
 pub use config::{AzureConfig, BlobStorageConfig, GcsConfig, LocalConfig, S3Config, Secret};
+pub use gcs::GcsBlobStore;
 pub use object::ObjectBlobStore;
 pub use sweep::{sweep_orphans, SweepReport};
 

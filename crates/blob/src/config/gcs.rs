@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use object_store::gcp::{GcpCredential, GoogleCloudStorageBuilder};
-use object_store::{ObjectStore, StaticCredentialProvider};
+use object_store::gcp::{GcpCredential, GoogleCloudStorage, GoogleCloudStorageBuilder};
+use object_store::StaticCredentialProvider;
 use serde::{Deserialize, Serialize};
 
 use super::{check_url, Secret};
+use crate::GcsBlobStore;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,7 +49,7 @@ impl GcsConfig {
         if self.anonymous && has_key {
             bail!("{key}: set either service_account_json or anonymous, not both");
         }
-        self.object_store().map(drop).with_context(|| {
+        self.credentials_client().map(drop).with_context(|| {
             if has_key {
                 format!("{key}.service_account_json is not a service account key")
             } else {
@@ -57,11 +58,23 @@ impl GcsConfig {
         })
     }
 
-    pub(super) fn object_store(&self) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    /// The store on GCS's JSON API, with `object_store`'s credential provider.
+    pub(super) fn blob_store(&self) -> anyhow::Result<GcsBlobStore> {
+        let credentials = self.credentials_client()?.credentials().clone();
+        Ok(GcsBlobStore::new(
+            self.endpoint.as_deref(),
+            &self.bucket,
+            credentials,
+        )?)
+    }
+
+    /// `object_store`'s GCS client, built only for its credential provider: it reads the
+    /// service account key or finds the application default credentials, and refreshes tokens.
+    fn credentials_client(&self) -> anyhow::Result<GoogleCloudStorage> {
         let mut builder = GoogleCloudStorageBuilder::new().with_bucket_name(&self.bucket);
         if self.anonymous {
-            // Not `with_skip_signature`: object_store 0.13 still fetches a token for uploads
-            // then, from the metadata server.
+            // An empty token, which the store does not send. Not `with_skip_signature`: its
+            // provider would still ask the metadata server for a token.
             let empty = GcpCredential {
                 bearer: String::new(),
             };
@@ -74,10 +87,7 @@ impl GcsConfig {
         {
             builder = builder.with_service_account_key(json.expose());
         }
-        if let Some(endpoint) = &self.endpoint {
-            builder = builder.with_base_url(endpoint.trim_end_matches('/'));
-        }
-        Ok(Arc::new(builder.build()?))
+        Ok(builder.build()?)
     }
 }
 
