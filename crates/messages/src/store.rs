@@ -305,32 +305,32 @@ impl MessagesStore {
     /// deletes messages that name nobody any more.
     pub async fn anonymise_identity(
         &self,
+        conn: &mut AnyConnection,
         identity: &IdentityAddress,
         anonymous: &IdentityAddress,
     ) -> sqlx::Result<()> {
-        let mut tx = self.db.begin_write().await?;
         sqlx::query("UPDATE messages SET created_by = $1 WHERE created_by = $2")
             .bind(anonymous.as_str())
             .bind(identity.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         sqlx::query("UPDATE message_recipients SET address = $1 WHERE address = $2")
             .bind(anonymous.as_str())
             .bind(identity.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         // The entries' copy of the sender follows, or an identity later created with the same
         // address would see these messages as its own.
         sqlx::query("UPDATE message_recipients SET sender = $1 WHERE sender = $2")
             .bind(anonymous.as_str())
             .bind(identity.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         sqlx::query(sql::DELETE_ORPHANED)
             .bind(anonymous.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-        tx.commit().await
+        Ok(())
     }
 
     /// The messages of these rows with their recipients and attachments, in row order: two

@@ -439,7 +439,11 @@ impl RelationshipsService {
             self.store.enqueue_all(&mut tx, &events, now).await?;
             tx.commit().await?;
         }
-        self.store.anonymise_identity(identity, anonymous).await?;
+        let mut tx = self.store.db().begin_write().await?;
+        self.store
+            .anonymise_identity(&mut tx, identity, anonymous)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -368,21 +368,24 @@ impl SynchronizationStore {
 
     /// Deletes an identity's external events, sync runs (with their errors) and datawallet
     /// (with its modifications): the deletion job's step for this module.
-    pub async fn delete_identity(&self, owner: &IdentityAddress) -> sqlx::Result<()> {
-        let mut tx = self.db.begin_write().await?;
+    pub async fn delete_identity(
+        &self,
+        conn: &mut AnyConnection,
+        owner: &IdentityAddress,
+    ) -> sqlx::Result<()> {
         sqlx::query("DELETE FROM external_events WHERE owner = $1")
             .bind(owner.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         sqlx::query("DELETE FROM sync_runs WHERE owner = $1")
             .bind(owner.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         sqlx::query("DELETE FROM datawallets WHERE owner = $1")
             .bind(owner.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-        tx.commit().await
+        Ok(())
     }
 
     // Datawallet ------------------------------------------------------------------------------
