@@ -2,10 +2,25 @@
 
 use crate::error::ValidationError;
 
-#[derive(Debug, Clone, Copy)]
+/// The `[pagination]` section of the configuration, shared by every list endpoint.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PagingLimits {
     pub default_page_size: u32,
     pub max_page_size: u32,
+}
+
+impl PagingLimits {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !(1..=1000).contains(&self.max_page_size)
+            || !(1..=self.max_page_size).contains(&self.default_page_size)
+        {
+            anyhow::bail!(
+                "pagination.default_page_size and pagination.max_page_size must be 1..=1000, default <= max"
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Default for PagingLimits {

@@ -10,6 +10,7 @@
 pub mod admin_clients;
 pub mod admin_identities;
 pub mod administration;
+mod config;
 pub mod crypto;
 pub mod deletion;
 pub mod domain;
@@ -23,6 +24,7 @@ mod statistics;
 pub mod store;
 
 pub use administration::AdministrationError;
+pub use config::{DevicesConfig, DevicesContext};
 pub use error::DevicesError;
 pub use http::{
     admin_routes, admin_schemas, identity_details, routes, ClientOverviewDto, CreatedClientDto, DevicesState,

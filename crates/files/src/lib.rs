@@ -15,6 +15,7 @@
 //! - [`service`]: the use cases in upstream's check order, the upload and the orphan sweep;
 //! - `http`: thin handlers for `/api/v2/Files`, streaming in both directions.
 
+mod config;
 mod deleter;
 pub mod domain;
 pub mod error;
@@ -23,6 +24,7 @@ mod http;
 pub mod service;
 pub mod store;
 
+pub use config::FilesConfig;
 pub use domain::File;
 pub use error::FilesError;
 pub use http::{routes, FilesState, FORM_FIELDS_ALLOWANCE};
