@@ -133,13 +133,13 @@ impl MessagesStore {
             .bind(message.body.as_slice())
             .execute(&mut *conn)
             .await?;
-        for (position, recipient) in message.recipients.iter().enumerate() {
+        for (position, recipient) in (0_i64..).zip(&message.recipients) {
             sqlx::query(
                 "INSERT INTO message_recipients (message_id, position, address, relationship_id, encrypted_key, \
                  sender, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(message.id.as_str())
-            .bind(position as i64)
+            .bind(position)
             .bind(recipient.address.as_str())
             .bind(&recipient.relationship_id)
             .bind(recipient.encrypted_key.as_slice())
@@ -148,12 +148,12 @@ impl MessagesStore {
             .execute(&mut *conn)
             .await?;
         }
-        for (position, file) in message.attachments.iter().enumerate() {
+        for (position, file) in (0_i64..).zip(&message.attachments) {
             sqlx::query(
                 "INSERT INTO message_attachments (message_id, position, file_id) VALUES ($1, $2, $3)",
             )
             .bind(message.id.as_str())
-            .bind(position as i64)
+            .bind(position)
             .bind(file)
             .execute(&mut *conn)
             .await?;

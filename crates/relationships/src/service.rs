@@ -227,7 +227,7 @@ impl RelationshipsService {
         let total = visible.len() as u64;
         let items = visible
             .into_iter()
-            .skip(page.offset() as usize)
+            .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
             .take(page.size as usize)
             .collect();
         Ok(Page {

@@ -298,14 +298,14 @@ impl RelationshipsStore {
         r: &Relationship,
         from: usize,
     ) -> sqlx::Result<()> {
-        for (position, entry) in r.audit_log.iter().enumerate().skip(from) {
+        for (position, entry) in (0_i64..).zip(&r.audit_log).skip(from) {
             sqlx::query(
                 "INSERT INTO relationship_audit_log (id, relationship_id, position, created_at, created_by, \
                  created_by_device, reason, old_status, new_status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(entry.id.as_str())
             .bind(r.id.as_str())
-            .bind(position as i64)
+            .bind(position)
             .bind(to_millis(&entry.created_at))
             .bind(entry.created_by.as_str())
             .bind(entry.created_by_device.as_ref().map(|d| d.as_str().to_owned()))

@@ -31,6 +31,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         Self::default()
     }
 
+    #[must_use]
     pub fn route(mut self, path: &'static str, method_router: MethodRouter<S>) -> Self {
         self.segments
             .extend(path.split('/').filter(|s| !s.is_empty() && !s.starts_with('{')));
@@ -39,6 +40,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         self
     }
 
+    #[must_use]
     pub fn merge(mut self, other: Routes<S>) -> Self {
         self.segments.extend(other.segments);
         self.paths.extend(other.paths);

@@ -46,7 +46,7 @@ impl HousekeepingReport {
         tracing::info!(
             sweep = name,
             deleted,
-            duration_ms = started.elapsed().as_millis() as u64,
+            duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "housekeeping deleted data"
         );
         self.sweeps.push((name, deleted));
