@@ -201,10 +201,7 @@ impl Application {
     }
 
     pub fn relationships_state(&self) -> RelationshipsState {
-        RelationshipsState {
-            service: self.relationships.clone(),
-            public_references: Arc::new(self.settings.relationships.public_template_references.clone()),
-        }
+        RelationshipsState::new(self.relationships.clone(), &self.settings.relationships)
     }
 
     pub fn synchronization_state(&self) -> SynchronizationState {
@@ -340,22 +337,14 @@ fn files_service(
     clock: &SharedClock,
     ports: &Ports,
 ) -> anyhow::Result<FilesService> {
-    let blob_storage = &settings.files.blob_storage;
-    let blobs = blob_storage
-        .open(&settings.data_dir)
-        .context("files.blob_storage")?;
-    tracing::info!(
-        "file contents are kept in the {}",
-        blob_storage.describe(&settings.data_dir)
-    );
-    Ok(FilesService {
-        store: FilesStore::new(db.clone()),
-        blobs,
-        quotas: ports.gate.clone(),
-        clock: clock.clone(),
-        paging: settings.paging(),
-        max_file_size: settings.files.max_file_size_bytes,
-    })
+    FilesService::new(
+        &settings.files,
+        &settings.data_dir,
+        FilesStore::new(db.clone()),
+        ports.gate.clone(),
+        clock.clone(),
+        settings.paging(),
+    )
 }
 
 /// The service that queues pushes and the sender that delivers them, over the same connectors.

@@ -6,11 +6,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use std::collections::BTreeMap;
 
 use backbone_blob::BlobStorageConfig;
+use backbone_core::paging::PagingLimits;
 use backbone_onboarding::{AppOnboardingConfig, WellKnownEndpointsConfig};
-use backbone_relationships::PublicTemplateReference;
 use backbone_tags::TagsConfig;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -47,15 +46,15 @@ pub struct Settings {
     pub rate_limits: backbone_gateway::RateLimitsConfig,
     pub metrics: MetricsSettings,
     pub authentication: AuthenticationSettings,
-    pub devices: DevicesConfig,
-    pub pagination: PaginationSettings,
+    pub devices: backbone_devices::DevicesConfig,
+    pub pagination: PagingLimits,
     pub cors: CorsSettings,
-    pub files: FilesConfig,
+    pub files: backbone_files::FilesConfig,
     pub jobs: JobsConfig,
-    pub messages: MessagesConfig,
+    pub messages: backbone_messages::MessagesConfig,
     /// Push notifications: FCM, APNs, dummy, SSE, delivery retries and texts.
     pub push: backbone_push::PushConfig,
-    pub relationships: RelationshipsConfig,
+    pub relationships: backbone_relationships::RelationshipsConfig,
     pub tags: TagsConfig,
     /// The `/r/{referenceId}` onboarding page; not set: 404.
     pub app_onboarding: Option<AppOnboardingConfig>,
@@ -132,28 +131,6 @@ pub struct AuthenticationSettings {
     pub lockout_seconds: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DevicesConfig {
-    pub max_number_of_feature_flags_per_identity: usize,
-    /// `relaxed` (any non-empty password) or `strict` (upstream's production policy).
-    /// Default: relaxed in dev, strict otherwise.
-    pub password_policy: Option<String>,
-    /// Length of an identity's deletion grace period, in days (the client may override it).
-    pub deletion_grace_period_days: f64,
-    /// Days before the end of the grace period at which reminders 1, 2 and 3 are due.
-    pub grace_period_reminder_days: [f64; 3],
-    /// How long housekeeping keeps the deletion audit log of a deleted identity, in days.
-    pub audit_log_retention_days: u32,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PaginationSettings {
-    pub default_page_size: u32,
-    pub max_page_size: u32,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct CorsSettings {
@@ -163,17 +140,6 @@ pub struct CorsSettings {
     pub exposed_headers: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FilesConfig {
-    /// Largest file content accepted, in bytes (upstream: 10 MiB). The upload route's body
-    /// limit follows it (plus room for the form fields).
-    pub max_file_size_bytes: u64,
-    /// Where file contents live: `provider = "local"` (default, `<data_dir>/blobs`), `"azure"`
-    /// or `"s3"`; see `config/backbone.example.toml`.
-    pub blob_storage: BlobStorageConfig,
-}
-
 /// How often the worker runs each job, in seconds; 0 disables a job (run it with `backbone job run`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -181,23 +147,6 @@ pub struct JobsConfig {
     pub identity_deletion_interval_seconds: u64,
     pub grace_period_reminders_interval_seconds: u64,
     pub housekeeping_interval_seconds: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MessagesConfig {
-    /// Recipients per message (upstream's production default is 1, its dev default 20).
-    pub max_number_of_recipients: usize,
-    /// Messages a recipient may have from one sender that it has not fetched yet (1..=100).
-    pub max_number_of_unreceived_messages_from_one_sender: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RelationshipsConfig {
-    /// OAuth client ID → template references shown to its users
-    /// (`/api/poc/PublicRelationshipTemplateReferences`).
-    pub public_template_references: BTreeMap<String, Vec<PublicTemplateReference>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -323,33 +272,18 @@ impl Default for Settings {
                 max_failed_logins: 3,
                 lockout_seconds: None,
             },
-            devices: DevicesConfig {
-                deletion_grace_period_days: 14.0,
-                grace_period_reminder_days: [12.0, 10.0, 5.0],
-                audit_log_retention_days: 731,
-                max_number_of_feature_flags_per_identity: 200,
-                password_policy: None,
-            },
-            pagination: PaginationSettings {
-                default_page_size: 50,
-                max_page_size: 200,
-            },
+            devices: backbone_devices::DevicesConfig::default(),
+            pagination: PagingLimits::default(),
             cors: CorsSettings::default(),
-            files: FilesConfig {
-                max_file_size_bytes: backbone_files::domain::DEFAULT_MAX_FILE_SIZE,
-                blob_storage: BlobStorageConfig::default(),
-            },
+            files: backbone_files::FilesConfig::default(),
             jobs: JobsConfig {
                 identity_deletion_interval_seconds: 3600,
                 grace_period_reminders_interval_seconds: 3600,
                 housekeeping_interval_seconds: 86_400,
             },
-            messages: MessagesConfig {
-                max_number_of_recipients: 20,
-                max_number_of_unreceived_messages_from_one_sender: 20,
-            },
+            messages: backbone_messages::MessagesConfig::default(),
             push: backbone_push::PushConfig::default(),
-            relationships: RelationshipsConfig::default(),
+            relationships: backbone_relationships::RelationshipsConfig::default(),
             tags: TagsConfig::default(),
             app_onboarding: None,
             well_known_endpoints: None,
@@ -408,22 +342,8 @@ impl Settings {
         if !domain_is_valid {
             bail!("did_domain_name must be a lower-case host name of 3 to 45 characters");
         }
-        let paging = &self.pagination;
-        if !(1..=1000).contains(&paging.max_page_size)
-            || !(1..=paging.max_page_size).contains(&paging.default_page_size)
-        {
-            bail!(
-                "pagination.default_page_size and pagination.max_page_size must be 1..=1000, default <= max"
-            );
-        }
-        if self.devices.max_number_of_feature_flags_per_identity < 1 {
-            bail!("devices.max_number_of_feature_flags_per_identity must be at least 1");
-        }
-        if let Some(policy) = &self.devices.password_policy {
-            if policy != "relaxed" && policy != "strict" {
-                bail!("devices.password_policy must be \"relaxed\" or \"strict\"");
-            }
-        }
+        self.pagination.validate()?;
+        self.devices.validate()?;
         if let Some(url) = &self.database.url {
             backbone_db::Dialect::from_url(url).context("database.url")?;
         }
@@ -452,16 +372,8 @@ impl Settings {
             well_known.validate()?;
         }
         self.push.validate()?;
-        if self.files.max_file_size_bytes < 1 {
-            bail!("files.max_file_size_bytes must be at least 1");
-        }
-        self.files.blob_storage.validate("files.blob_storage")?;
-        if !(1..=1000).contains(&self.messages.max_number_of_recipients) {
-            bail!("messages.max_number_of_recipients must be between 1 and 1000");
-        }
-        if !(1..=100).contains(&self.messages.max_number_of_unreceived_messages_from_one_sender) {
-            bail!("messages.max_number_of_unreceived_messages_from_one_sender must be between 1 and 100");
-        }
+        self.files.validate()?;
+        self.messages.validate()?;
         if !(10..=60_000).contains(&self.worker.relay_interval_milliseconds) {
             bail!("worker.relay_interval_milliseconds must be between 10 and 60000");
         }
@@ -497,11 +409,9 @@ impl Settings {
         self.landscape != Landscape::Dev
     }
 
-    pub fn strict_passwords(&self) -> bool {
-        match self.devices.password_policy.as_deref() {
-            Some(policy) => policy == "strict",
-            None => self.landscape != Landscape::Dev,
-        }
+    /// The landscape's password policy when `devices.password_policy` is not set.
+    pub fn strict_passwords_by_default(&self) -> bool {
+        self.landscape != Landscape::Dev
     }
 
     pub fn lockout_seconds(&self) -> i64 {

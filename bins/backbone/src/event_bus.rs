@@ -132,7 +132,7 @@ impl Events {
         match &self.broker {
             Broker::InProcess => {}
             Broker::RabbitMq(bus) => bus.consume(self.dispatcher.clone(), prefetch),
-            Broker::PubSub(bus) => bus.consume(self.dispatcher.clone(), prefetch),
+            Broker::PubSub(bus) => bus.consume(&self.dispatcher, prefetch),
         }
     }
 }

@@ -88,6 +88,10 @@ async fn bus_is_healthy(http: &reqwest::Client, base: &str) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one outage scenario: load, stop the broker, restart it, then count every event"
+)]
 async fn a_broker_outage_under_load_loses_and_duplicates_no_event() {
     let mut broker = RabbitNode::start().await;
     let db = PostgresDatabase::new();
@@ -155,7 +159,7 @@ async fn a_broker_outage_under_load_loses_and_duplicates_no_event() {
     );
     assert_eq!(sent.len(), 1000);
 
-    let db_view = backbone_db::Database::connect(&db.url, Default::default())
+    let db_view = backbone_db::Database::connect(&db.url, backbone_db::PoolOptions::default())
         .await
         .unwrap();
     wait_until(

@@ -13,7 +13,7 @@ use serde_json::Value;
 const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 const SEED: &str = include_str!("../../../tools/seed/seed.sql");
 /// Tables with at least this many rows after seeding must not be read sequentially.
-const LARGE_TABLE_ROWS: f64 = 1000.0;
+const LARGE_TABLE_ROWS: f32 = 1000.0;
 const ANONYMOUS: &str = "did:e:localhost:dids:anonymous";
 
 #[tokio::test]
@@ -116,7 +116,7 @@ async fn large_tables(conn: &mut PgConnection) -> Vec<String> {
         "SELECT relname::text FROM pg_class WHERE relkind = 'r' \
          AND relnamespace = 'public'::regnamespace AND reltuples >= $1",
     )
-    .bind(LARGE_TABLE_ROWS as f32)
+    .bind(LARGE_TABLE_ROWS)
     .fetch_all(conn)
     .await
     .unwrap()

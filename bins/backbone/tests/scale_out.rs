@@ -115,7 +115,7 @@ impl Cluster {
         settings.database.url = Some(self.db.url.clone());
         settings.event_bus.provider = backbone_eventbus::Provider::Rabbitmq;
         settings.event_bus.rabbitmq.url = RABBITMQ.into();
-        settings.event_bus.rabbitmq.exchange = self.exchange.clone();
+        settings.event_bus.rabbitmq.exchange.clone_from(&self.exchange);
         settings.event_bus.rabbitmq.queue_prefix = format!("{}.", self.exchange);
         settings
     }
@@ -153,6 +153,10 @@ async fn scalar(db: &backbone_db::Database, sql: &str) -> i64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one cluster scenario: the processes start once and every step uses them"
+)]
 async fn replicas_and_workers_share_one_database_and_rabbitmq() {
     let mut cluster = Cluster::start().await;
     let proxy = Proxy::start(cluster.apis.iter().map(|(_, address)| *address).collect()).await;
@@ -183,7 +187,7 @@ async fn replicas_and_workers_share_one_database_and_rabbitmq() {
         Some("ConnectionOpened")
     );
     // Pushes for the relationship's own events may still arrive; wait for the message's.
-    let db = backbone_db::Database::connect(&cluster.db.url, Default::default())
+    let db = backbone_db::Database::connect(&cluster.db.url, backbone_db::PoolOptions::default())
         .await
         .unwrap();
     let relationship_events = format!(

@@ -49,13 +49,12 @@ impl DayChart {
         let scale = max.max(1);
         let slot = WIDTH / days.max(1);
         let plot = HEIGHT - AXIS;
-        let columns = counts
-            .iter()
-            .enumerate()
+        let columns = (0_i64..)
+            .zip(&counts)
             .map(|(i, (day, count))| {
                 let height = count * plot / scale;
                 Column {
-                    x: i as i64 * slot + 1,
+                    x: i * slot + 1,
                     y: plot - height,
                     width: (slot - 2).max(1),
                     height,
@@ -64,13 +63,12 @@ impl DayChart {
             })
             .collect();
         // A label every week and one for the last day, so that they never overlap.
-        let last = counts.len().saturating_sub(1);
-        let ticks = counts
-            .iter()
-            .enumerate()
+        let last = days - 1;
+        let ticks = (0_i64..)
+            .zip(&counts)
             .filter(|(i, _)| (i % 7 == 0 && i + 4 <= last) || *i == last)
             .map(|(i, (day, _))| Tick {
-                x: if i == last { WIDTH } else { i as i64 * slot + 1 },
+                x: if i == last { WIDTH } else { i * slot + 1 },
                 label: day.format("%d %b").to_string(),
                 anchor: if i == last { "end" } else { "start" },
             })
@@ -103,12 +101,12 @@ pub const LABEL_WIDTH: i64 = 220;
 pub fn bars(data: &[(String, i64)]) -> Vec<Bar> {
     let max = data.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
     let room = WIDTH - LABEL_WIDTH - 60;
-    data.iter()
-        .enumerate()
+    (0_i64..)
+        .zip(data)
         .map(|(i, (label, value))| Bar {
             label: label.clone(),
             value: *value,
-            y: i as i64 * (BAR_HEIGHT + 6),
+            y: i * (BAR_HEIGHT + 6),
             width: (value * room / max).max(i64::from(*value > 0)),
         })
         .collect()
@@ -116,7 +114,7 @@ pub fn bars(data: &[(String, i64)]) -> Vec<Bar> {
 
 /// The height of the SVG for `count` bars.
 pub fn bars_height(count: usize) -> i64 {
-    (count.max(1) as i64) * (BAR_HEIGHT + 6)
+    i64::try_from(count.max(1)).map_or(i64::MAX, |count| count.saturating_mul(BAR_HEIGHT + 6))
 }
 
 #[cfg(test)]

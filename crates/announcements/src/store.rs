@@ -83,13 +83,14 @@ impl AnnouncementsStore {
             .execute(&mut *conn)
             .await?;
         }
-        for (position, action) in a.actions.iter().enumerate() {
-            let names = serde_json::to_string(&action.display_name).expect("a map of strings serializes");
+        for (position, action) in (0_i64..).zip(&a.actions) {
+            let names =
+                serde_json::to_string(&action.display_name).map_err(|e| sqlx::Error::Encode(e.into()))?;
             sqlx::query(
                 "INSERT INTO announcement_actions (announcement_id, position, display_name, link) VALUES ($1, $2, $3, $4)",
             )
             .bind(a.id.as_str())
-            .bind(position as i64)
+            .bind(position)
             .bind(names)
             .bind(&action.link)
             .execute(&mut *conn)

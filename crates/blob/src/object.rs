@@ -208,7 +208,7 @@ mod tests {
         assert_eq!(store.put("small", &mut small, 3).await.unwrap(), 3);
         assert_eq!(read(&store, "small").await, b"abc");
 
-        let big: Vec<u8> = (0..PART_SIZE * 2 + 17).map(|i| (i % 251) as u8).collect();
+        let big: Vec<u8> = (0..=250).cycle().take(PART_SIZE * 2 + 17).collect();
         let chunks = big
             .chunks(64 * 1024)
             .map(|c| Ok(Bytes::copy_from_slice(c)))

@@ -1,6 +1,6 @@
 //! The current time, injected everywhere so tests and the interop suite can move it.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -43,12 +43,12 @@ impl ManualClock {
     }
 
     pub fn advance(&self, by: Duration) {
-        *self.now.lock().expect("clock lock poisoned") += by;
+        *self.now.lock().unwrap_or_else(PoisonError::into_inner) += by;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.now.lock().expect("clock lock poisoned")
+        *self.now.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -2,10 +2,25 @@
 
 use crate::error::ValidationError;
 
-#[derive(Debug, Clone, Copy)]
+/// The `[pagination]` section of the configuration, shared by every list endpoint.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PagingLimits {
     pub default_page_size: u32,
     pub max_page_size: u32,
+}
+
+impl PagingLimits {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !(1..=1000).contains(&self.max_page_size)
+            || !(1..=self.max_page_size).contains(&self.default_page_size)
+        {
+            anyhow::bail!(
+                "pagination.default_page_size and pagination.max_page_size must be 1..=1000, default <= max"
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Default for PagingLimits {
@@ -30,9 +45,9 @@ impl PageRequest {
         size: Option<i64>,
         limits: PagingLimits,
     ) -> Result<Self, ValidationError> {
-        let number = match number {
+        let number = match number.map(u32::try_from) {
             None => 1,
-            Some(n) if n >= 1 && n <= i64::from(u32::MAX) => n as u32,
+            Some(Ok(n)) if n >= 1 => n,
             Some(_) => {
                 return Err(ValidationError::invalid_property_value(
                     "'pageNumber' must be greater than or equal to 1.",
@@ -50,12 +65,9 @@ impl PageRequest {
                     ),
                 ))
             }
-            Some(s) if s >= 1 => s as u32,
-            Some(_) => {
-                return Err(ValidationError::invalid_property_value(
-                    "'pageSize' must be greater than or equal to 1.",
-                ))
-            }
+            Some(s) => u32::try_from(s).ok().filter(|s| *s >= 1).ok_or_else(|| {
+                ValidationError::invalid_property_value("'pageSize' must be greater than or equal to 1.")
+            })?,
         };
         Ok(Self { number, size })
     }

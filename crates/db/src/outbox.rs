@@ -36,3 +36,13 @@ pub async fn forget_published_naming(
         .await?;
     Ok(())
 }
+
+/// Housekeeping: forgets the events published before `before`, in batches; returns how many.
+pub async fn forget_published_before(db: &crate::Database, before: DateTime<Utc>) -> sqlx::Result<u64> {
+    crate::Sweep {
+        select: "SELECT event_id FROM outbox_events WHERE published_at IS NOT NULL AND published_at < $2 LIMIT $1",
+        statements: &["DELETE FROM outbox_events WHERE event_id IN ({keys})"],
+    }
+    .run(db, Some(to_millis(&before)))
+    .await
+}

@@ -18,6 +18,11 @@ pub fn retention_cutoff(now: chrono::DateTime<chrono::Utc>) -> i64 {
     backbone_core::encoding::to_millis(&(now - RETENTION))
 }
 
+/// Whether a batch of `keys` keys was the last: it was not full.
+pub fn is_last_batch(keys: usize) -> bool {
+    usize::try_from(BATCH_SIZE).is_ok_and(|size| keys < size)
+}
+
 /// One housekeeping sweep over a table.
 #[derive(Debug, Clone, Copy)]
 pub struct Sweep<'a> {
@@ -37,7 +42,7 @@ impl Sweep<'_> {
         loop {
             let (batch, keys) = self.run_batch(db, cutoff).await?;
             deleted += batch;
-            if (keys.len() as i64) < BATCH_SIZE {
+            if is_last_batch(keys.len()) {
                 return Ok(deleted);
             }
         }

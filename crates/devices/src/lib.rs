@@ -10,10 +10,17 @@
 pub mod admin_clients;
 pub mod admin_identities;
 pub mod administration;
+mod config;
 pub mod crypto;
 pub mod deletion;
 pub mod domain;
 pub mod error;
+// On `CreatedIdentityDto::new`, which takes the identity it describes; here while the handlers'
+// OpenAPI annotations are being written in that module.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the DTO is built from the identity and device the use case hands over"
+)]
 mod http;
 pub mod identity_list;
 pub mod quota;
@@ -23,6 +30,7 @@ mod statistics;
 pub mod store;
 
 pub use administration::AdministrationError;
+pub use config::{DevicesConfig, DevicesContext};
 pub use error::DevicesError;
 pub use http::{
     admin_routes, admin_schemas, identity_details, routes, ClientOverviewDto, CreatedClientDto, DevicesState,

@@ -5,7 +5,7 @@
 //! against: changing or deleting the client changes the stored hash and invalidates the entry.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
 
@@ -19,14 +19,14 @@ pub struct VerifiedSecrets {
 
 impl VerifiedSecrets {
     pub fn is_known(&self, client_id: &str, stored_hash: &str, secret: &str) -> bool {
-        let entries = self.entries.lock().expect("secret cache lock poisoned");
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         entries
             .get(client_id)
             .is_some_and(|(hash, digest)| hash == stored_hash && *digest == digest_of(secret))
     }
 
     pub fn remember(&self, client_id: &str, stored_hash: &str, secret: &str) {
-        let mut entries = self.entries.lock().expect("secret cache lock poisoned");
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= CAPACITY {
             entries.clear();
         }

@@ -166,7 +166,7 @@ impl PubSubBus {
     }
 
     /// Starts a streaming pull of every handler's subscription (for the life of the process).
-    pub fn consume(&self, dispatcher: Dispatcher, prefetch: u16) {
+    pub fn consume(&self, dispatcher: &Dispatcher, prefetch: u16) {
         for (id, handler, _) in self.subscriptions.iter() {
             let (bus, dispatcher, id, handler) = (self.clone(), dispatcher.clone(), id.clone(), *handler);
             tokio::spawn(async move {

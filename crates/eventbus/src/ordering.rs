@@ -224,7 +224,7 @@ mod tests {
         let refs: Vec<&Event> = events.iter().collect();
         let bus = Recorder {
             failing: &["1"],
-            seen: Default::default(),
+            seen: Mutex::default(),
         };
         let outcomes = publish_in_order(&bus, &refs, 4).await;
         let kinds: Vec<&str> = outcomes

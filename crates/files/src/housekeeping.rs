@@ -1,7 +1,7 @@
 //! Housekeeping (spec admin-and-services §4.7): files go 30 days after they expired, their
 //! rows first and then their blobs.
 
-use backbone_db::sweep::{retention_cutoff, Sweep, BATCH_SIZE};
+use backbone_db::sweep::{is_last_batch, retention_cutoff, Sweep};
 use chrono::{DateTime, Utc};
 
 use crate::FilesService;
@@ -25,7 +25,7 @@ impl FilesService {
                     tracing::warn!(file = %id, %error, "could not delete the blob of an expired file; the orphan sweep will");
                 }
             }
-            if (ids.len() as i64) < BATCH_SIZE {
+            if is_last_batch(ids.len()) {
                 return Ok(deleted);
             }
         }

@@ -15,14 +15,22 @@
 //! - [`service`]: the use cases in upstream's check order, the upload and the orphan sweep;
 //! - `http`: thin handlers for `/api/v2/Files`, streaming in both directions.
 
+mod config;
 mod deleter;
 pub mod domain;
 pub mod error;
 pub mod housekeeping;
+// On `multipart_error` and `into_io_error` (used as `map_err(..)`, which passes the error by
+// value); here while the handlers' OpenAPI annotations are being written in that file.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "map_err(multipart_error) hands the error over by value"
+)]
 mod http;
 pub mod service;
 pub mod store;
 
+pub use config::FilesConfig;
 pub use domain::File;
 pub use error::FilesError;
 pub use http::{routes, FilesState, FORM_FIELDS_ALLOWANCE};

@@ -134,6 +134,10 @@ impl Drop for Upload {
 }
 
 /// A broken request body: over the route's body limit, or malformed multipart.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "used as map_err(body_error), which hands the error over by value"
+)]
 fn body_error(error: std::io::Error) -> ValidationError {
     if error.kind() == std::io::ErrorKind::FileTooLarge {
         ValidationError::body_too_large()

@@ -33,6 +33,10 @@ pub trait GaugeSource: Send + Sync {
 
 /// The process-wide recorder; installed on first use. Every application in the process (tests
 /// start many) records into it, so `/metrics` shows the whole process.
+///
+/// # Panics
+///
+/// Never: the latency buckets are a non-empty constant.
 pub fn recorder() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {

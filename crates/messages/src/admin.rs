@@ -10,6 +10,7 @@ use axum::routing::get;
 use backbone_core::encoding::{date_format, from_millis};
 use backbone_core::paging::{Page, PageRequest};
 use backbone_db::sqlx::{self, Row};
+use backbone_db::{fetch_page, PagedSql, Param};
 use backbone_web::{ApiError, ApiResult};
 use backbone_web::{PagedEnvelope, QueryParams, Routes};
 use chrono::{DateTime, Utc};
@@ -89,6 +90,17 @@ pub struct MessageRecipientDto {
     pub received_at: Option<DateTime<Utc>>,
 }
 
+fn overview_from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<MessageOverviewDto> {
+    Ok(MessageOverviewDto {
+        message_id: row.try_get("id")?,
+        sender_address: row.try_get("created_by")?,
+        sender_device: row.try_get("created_by_device")?,
+        send_date: from_millis(row.try_get("created_at")?),
+        number_of_attachments: row.try_get("attachments")?,
+        recipients: Vec::new(),
+    })
+}
+
 impl MessagesStore {
     async fn overviews(
         &self,
@@ -97,44 +109,23 @@ impl MessagesStore {
         page: PageRequest,
     ) -> sqlx::Result<Page<MessageOverviewDto>> {
         let condition = direction.condition();
-        let sql = format!(
+        let list = format!(
             "SELECT m.id, m.created_by, m.created_by_device, m.created_at, \
              (SELECT COUNT(*) FROM message_attachments a WHERE a.message_id = m.id) AS attachments \
              FROM messages m WHERE {condition} ORDER BY m.created_at, m.id LIMIT $2 OFFSET $3"
         );
-        let rows = sqlx::query(&sql)
-            .bind(participant)
-            .bind(page.limit())
-            .bind(page.offset())
-            .fetch_all(self.db().pool())
-            .await?;
-        let mut items = Vec::with_capacity(rows.len());
-        for row in &rows {
-            items.push(MessageOverviewDto {
-                message_id: row.try_get("id")?,
-                sender_address: row.try_get("created_by")?,
-                sender_device: row.try_get("created_by_device")?,
-                send_date: from_millis(row.try_get("created_at")?),
-                number_of_attachments: row.try_get("attachments")?,
-                recipients: Vec::new(),
-            });
-        }
-        self.attach_recipients(&mut items).await?;
-        let total_records = if let Some(total) = page.total_if_short(items.len()) {
-            total
-        } else {
-            let count = format!("SELECT COUNT(*) FROM messages m WHERE {condition}");
-            let total: i64 = sqlx::query_scalar(&count)
-                .bind(participant)
-                .fetch_one(self.db().pool())
-                .await?;
-            u64::try_from(total).unwrap_or_default()
+        let count = format!("SELECT COUNT(*) FROM messages m WHERE {condition}");
+        let mut conn = self.db().pool().acquire().await?;
+        let sql = PagedSql {
+            list: &list,
+            count: &count,
         };
-        Ok(Page {
-            items,
-            request: page,
-            total_records,
-        })
+        let mut page = fetch_page(&mut conn, sql, &[Param::Text(participant)], page)
+            .await?
+            .try_map(overview_from_row)?;
+        drop(conn);
+        self.attach_recipients(&mut page.items).await?;
+        Ok(page)
     }
 
     /// The recipients of the page's messages, in one query.
@@ -192,20 +183,12 @@ pub fn admin_routes(state: MessagesState) -> Routes {
         .with_state(state)
 }
 
-/// A required query value, as ASP.NET binds a non-nullable parameter.
-fn required<'q>(query: &'q QueryParams, name: &str) -> ApiResult<&'q str> {
-    query
-        .get(name)
-        .filter(|value| !value.is_empty())
-        .ok_or_else(|| ApiError::cannot_parse(format!("'{name}': The {name} field is required.")))
-}
-
 async fn get_messages(
     State(state): State<MessagesState>,
     query: QueryParams,
 ) -> ApiResult<PagedEnvelope<MessageOverviewDto>> {
-    let participant = required(&query, "participant")?;
-    let direction = Direction::parse(required(&query, "type")?)?;
+    let participant = query.required("participant")?;
+    let direction = Direction::parse(query.required("type")?)?;
     let page = query.page(state.service.settings.paging)?;
     let messages = state
         .service

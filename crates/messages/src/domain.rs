@@ -62,6 +62,7 @@ impl Message {
 
     /// What the caller gets to see: the sender all recipients (anonymised where it decomposed),
     /// a recipient only its own entry.
+    #[must_use]
     pub fn shaped_for(mut self, caller: &IdentityAddress, anonymous: &IdentityAddress) -> Self {
         if &self.created_by == caller {
             for recipient in &mut self.recipients {

@@ -4,6 +4,7 @@
 //! (raised as `MessageCreated`, turned into `MessageReceived` by the Synchronization module).
 
 pub mod admin;
+mod config;
 mod deleter;
 pub mod domain;
 pub mod error;
@@ -14,6 +15,7 @@ mod statistics;
 pub mod store;
 
 pub use admin::{admin_routes, MessagesAdminError};
+pub use config::MessagesConfig;
 pub use error::MessagesError;
 pub use http::{routes, MessagesState};
 pub use service::{MessagesService, MessagesSettings, QuotaGate};

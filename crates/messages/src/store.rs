@@ -133,13 +133,13 @@ impl MessagesStore {
             .bind(message.body.as_slice())
             .execute(&mut *conn)
             .await?;
-        for (position, recipient) in message.recipients.iter().enumerate() {
+        for (position, recipient) in (0_i64..).zip(&message.recipients) {
             sqlx::query(
                 "INSERT INTO message_recipients (message_id, position, address, relationship_id, encrypted_key, \
                  sender, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(message.id.as_str())
-            .bind(position as i64)
+            .bind(position)
             .bind(recipient.address.as_str())
             .bind(&recipient.relationship_id)
             .bind(recipient.encrypted_key.as_slice())
@@ -148,12 +148,12 @@ impl MessagesStore {
             .execute(&mut *conn)
             .await?;
         }
-        for (position, file) in message.attachments.iter().enumerate() {
+        for (position, file) in (0_i64..).zip(&message.attachments) {
             sqlx::query(
                 "INSERT INTO message_attachments (message_id, position, file_id) VALUES ($1, $2, $3)",
             )
             .bind(message.id.as_str())
-            .bind(position as i64)
+            .bind(position)
             .bind(file)
             .execute(&mut *conn)
             .await?;
@@ -305,32 +305,32 @@ impl MessagesStore {
     /// deletes messages that name nobody any more.
     pub async fn anonymise_identity(
         &self,
+        conn: &mut AnyConnection,
         identity: &IdentityAddress,
         anonymous: &IdentityAddress,
     ) -> sqlx::Result<()> {
-        let mut tx = self.db.begin_write().await?;
         sqlx::query("UPDATE messages SET created_by = $1 WHERE created_by = $2")
             .bind(anonymous.as_str())
             .bind(identity.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         sqlx::query("UPDATE message_recipients SET address = $1 WHERE address = $2")
             .bind(anonymous.as_str())
             .bind(identity.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         // The entries' copy of the sender follows, or an identity later created with the same
         // address would see these messages as its own.
         sqlx::query("UPDATE message_recipients SET sender = $1 WHERE sender = $2")
             .bind(anonymous.as_str())
             .bind(identity.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         sqlx::query(sql::DELETE_ORPHANED)
             .bind(anonymous.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-        tx.commit().await
+        Ok(())
     }
 
     /// The messages of these rows with their recipients and attachments, in row order: two

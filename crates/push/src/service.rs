@@ -42,6 +42,7 @@ impl Audience {
         }
     }
 
+    #[must_use]
     pub fn except(mut self, device: DeviceId) -> Self {
         self.except_device = Some(device);
         self

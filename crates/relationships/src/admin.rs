@@ -8,6 +8,7 @@ use axum::routing::get;
 use backbone_core::encoding::{date_format, from_millis};
 use backbone_core::paging::{Page, PageRequest};
 use backbone_db::sqlx::{self, Row};
+use backbone_db::{fetch_page, PagedSql, Param};
 use backbone_web::{ApiError, ApiResult};
 use backbone_web::{PagedEnvelope, QueryParams, Routes};
 use chrono::{DateTime, Utc};
@@ -76,38 +77,22 @@ fn overview_from_row(participant: &str, row: &sqlx::any::AnyRow) -> sqlx::Result
     })
 }
 
+const OVERVIEW_COUNT: &str = "SELECT COUNT(*) FROM relationships WHERE from_address = $1 OR to_address = $1";
+
 impl RelationshipsStore {
     async fn overviews(
         &self,
         participant: &str,
         page: PageRequest,
     ) -> sqlx::Result<Page<RelationshipOverviewDto>> {
-        let rows = sqlx::query(OVERVIEW)
-            .bind(participant)
-            .bind(page.limit())
-            .bind(page.offset())
-            .fetch_all(self.db().pool())
-            .await?;
-        let items = rows
-            .iter()
-            .map(|row| overview_from_row(participant, row))
-            .collect::<sqlx::Result<Vec<_>>>()?;
-        let total_records = if let Some(total) = page.total_if_short(items.len()) {
-            total
-        } else {
-            let total: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM relationships WHERE from_address = $1 OR to_address = $1",
-            )
-            .bind(participant)
-            .fetch_one(self.db().pool())
-            .await?;
-            u64::try_from(total).unwrap_or_default()
+        let mut conn = self.db().pool().acquire().await?;
+        let sql = PagedSql {
+            list: OVERVIEW,
+            count: OVERVIEW_COUNT,
         };
-        Ok(Page {
-            items,
-            request: page,
-            total_records,
-        })
+        fetch_page(&mut conn, sql, &[Param::Text(participant)], page)
+            .await?
+            .try_map(|row| overview_from_row(participant, row))
     }
 }
 
@@ -132,11 +117,7 @@ async fn get_relationships(
     State(state): State<RelationshipsState>,
     query: QueryParams,
 ) -> ApiResult<PagedEnvelope<RelationshipOverviewDto>> {
-    // Required, as ASP.NET binds a non-nullable parameter.
-    let participant = query
-        .get("participant")
-        .filter(|value| !value.is_empty())
-        .ok_or_else(|| ApiError::cannot_parse("'participant': The participant field is required."))?;
+    let participant = query.required("participant")?;
     let page = query.page(state.service.paging)?;
     let relationships = state
         .service

@@ -3,6 +3,7 @@
 //! machine and audit log.
 
 pub mod admin;
+mod config;
 mod deleter;
 pub mod domain;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod housekeeping;
 mod http;
 
 pub use admin::{admin_routes, RelationshipsAdminError};
+pub use config::RelationshipsConfig;
 pub use error::RelationshipsError;
 pub use http::{routes, PublicTemplateReference, RelationshipsState};
 pub mod quota;

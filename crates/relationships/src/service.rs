@@ -227,7 +227,7 @@ impl RelationshipsService {
         let total = visible.len() as u64;
         let items = visible
             .into_iter()
-            .skip(page.offset() as usize)
+            .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
             .take(page.size as usize)
             .collect();
         Ok(Page {
@@ -439,7 +439,11 @@ impl RelationshipsService {
             self.store.enqueue_all(&mut tx, &events, now).await?;
             tx.commit().await?;
         }
-        self.store.anonymise_identity(identity, anonymous).await?;
+        let mut tx = self.store.db().begin_write().await?;
+        self.store
+            .anonymise_identity(&mut tx, identity, anonymous)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -298,14 +298,14 @@ impl RelationshipsStore {
         r: &Relationship,
         from: usize,
     ) -> sqlx::Result<()> {
-        for (position, entry) in r.audit_log.iter().enumerate().skip(from) {
+        for (position, entry) in (0_i64..).zip(&r.audit_log).skip(from) {
             sqlx::query(
                 "INSERT INTO relationship_audit_log (id, relationship_id, position, created_at, created_by, \
                  created_by_device, reason, old_status, new_status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(entry.id.as_str())
             .bind(r.id.as_str())
-            .bind(position as i64)
+            .bind(position)
             .bind(to_millis(&entry.created_at))
             .bind(entry.created_by.as_str())
             .bind(entry.created_by_device.as_ref().map(|d| d.as_str().to_owned()))
@@ -490,39 +490,39 @@ impl RelationshipsStore {
     /// addressed to it and in its allocations; its own templates are deleted.
     pub async fn anonymise_identity(
         &self,
+        conn: &mut AnyConnection,
         identity: &IdentityAddress,
         anonymous: &IdentityAddress,
     ) -> sqlx::Result<()> {
-        let mut tx = self.db.begin_write().await?;
         for (column, other) in [("from_address", "to_address"), ("to_address", "from_address")] {
             sqlx::query(&format!(
                 "UPDATE relationships SET {column} = $1, pair_key = 'anonymised ' || id WHERE {column} = $2 AND {other} <> $2"
             ))
             .bind(anonymous.as_str())
             .bind(identity.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         }
         sqlx::query("UPDATE relationship_audit_log SET created_by = $1 WHERE created_by = $2")
             .bind(anonymous.as_str())
             .bind(identity.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         sqlx::query("UPDATE relationships SET template_id = NULL WHERE template_id IN (SELECT id FROM relationship_templates WHERE created_by = $1)")
             .bind(identity.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         sqlx::query("DELETE FROM relationship_templates WHERE created_by = $1")
             .bind(identity.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         sqlx::query("UPDATE relationship_templates SET for_identity = $1 WHERE for_identity = $2")
             .bind(anonymous.as_str())
             .bind(identity.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-        sql::ALLOCATIONS.hand_over(&mut tx, identity, anonymous).await?;
-        tx.commit().await
+        sql::ALLOCATIONS.hand_over(conn, identity, anonymous).await?;
+        Ok(())
     }
 
     /// Who hears about `identity`'s feature flags: peers of pending or active relationships and

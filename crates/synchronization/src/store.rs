@@ -179,7 +179,9 @@ impl SynchronizationStore {
             .bind(MAX_SYNC_ERRORS)
             .execute(&mut *conn)
             .await?
-            .rows_affected() as i64;
+            .rows_affected();
+        // A run's events are far fewer than i64::MAX.
+        let assigned = i64::try_from(assigned).unwrap_or(i64::MAX);
         sqlx::query("UPDATE sync_runs SET event_count = $1 WHERE id = $2")
             .bind(assigned)
             .bind(run.as_str())
@@ -368,21 +370,24 @@ impl SynchronizationStore {
 
     /// Deletes an identity's external events, sync runs (with their errors) and datawallet
     /// (with its modifications): the deletion job's step for this module.
-    pub async fn delete_identity(&self, owner: &IdentityAddress) -> sqlx::Result<()> {
-        let mut tx = self.db.begin_write().await?;
+    pub async fn delete_identity(
+        &self,
+        conn: &mut AnyConnection,
+        owner: &IdentityAddress,
+    ) -> sqlx::Result<()> {
         sqlx::query("DELETE FROM external_events WHERE owner = $1")
             .bind(owner.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         sqlx::query("DELETE FROM sync_runs WHERE owner = $1")
             .bind(owner.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         sqlx::query("DELETE FROM datawallets WHERE owner = $1")
             .bind(owner.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-        tx.commit().await
+        Ok(())
     }
 
     // Datawallet ------------------------------------------------------------------------------
@@ -462,9 +467,8 @@ impl SynchronizationStore {
     ) -> sqlx::Result<Option<Vec<(DatawalletModificationId, i64)>>> {
         let newest = self.newest_modification_index(&mut *conn, datawallet).await?;
         let mut created = Vec::with_capacity(modifications.len());
-        for (offset, modification) in modifications.iter().enumerate() {
+        for (index, modification) in (newest.map_or(0, |n| n + 1)..).zip(modifications) {
             let id = DatawalletModificationId::generate();
-            let index = newest.map_or(0, |n| n + 1) + offset as i64;
             let result = sqlx::query(&format!(
                 "INSERT INTO datawallet_modifications (datawallet_id, created_by, {MODIFICATION_COLUMNS}) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"

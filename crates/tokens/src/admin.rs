@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::routing::{get, patch};
 use backbone_core::ids::TokenId;
 use backbone_core::paging::{Page, PageRequest};
-use backbone_db::{sqlx, Dialect};
+use backbone_db::{fetch_page, sqlx, Dialect, PagedSql, Param};
 use backbone_web::{ApiError, ApiResult};
 use backbone_web::{NoContent, PagedEnvelope, QueryParams, Routes};
 
@@ -50,30 +50,15 @@ fn list_created_by(dialect: Dialect) -> String {
 
 impl TokensStore {
     async fn created_by(&self, identity: &str, page: PageRequest) -> sqlx::Result<Page<crate::Token>> {
-        let rows = sqlx::query(&list_created_by(self.db().dialect()))
-            .bind(identity)
-            .bind(page.limit())
-            .bind(page.offset())
-            .fetch_all(self.db().pool())
-            .await?;
-        let items = rows
-            .iter()
-            .map(token_from_row)
-            .collect::<sqlx::Result<Vec<_>>>()?;
-        let total_records = if let Some(total) = page.total_if_short(items.len()) {
-            total
-        } else {
-            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE created_by = $1")
-                .bind(identity)
-                .fetch_one(self.db().pool())
-                .await?;
-            u64::try_from(total).unwrap_or_default()
+        let list = list_created_by(self.db().dialect());
+        let sql = PagedSql {
+            list: &list,
+            count: "SELECT COUNT(*) FROM tokens WHERE created_by = $1",
         };
-        Ok(Page {
-            items,
-            request: page,
-            total_records,
-        })
+        let mut conn = self.db().pool().acquire().await?;
+        fetch_page(&mut conn, sql, &[Param::Text(identity)], page)
+            .await?
+            .try_map(token_from_row)
     }
 
     async fn reset_access_failed_count(&self, id: &TokenId) -> sqlx::Result<bool> {
@@ -138,10 +123,7 @@ async fn get_tokens(
     State(state): State<TokensState>,
     query: QueryParams,
 ) -> ApiResult<PagedEnvelope<TokenDto>> {
-    let created_by = query
-        .get("createdBy")
-        .filter(|value| !value.is_empty())
-        .ok_or_else(|| ApiError::cannot_parse("'createdBy': The createdBy field is required."))?;
+    let created_by = query.required("createdBy")?;
     let page = match query.get("pageSize") {
         None => PageRequest::everything(),
         Some(_) => query.page(state.service.paging)?,

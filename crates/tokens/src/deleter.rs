@@ -1,4 +1,4 @@
-//! This module's step of identity deletion.
+//! This module's step of identity deletion: one write transaction, owned here.
 
 use backbone_core::ports::IdentityDataDeleter;
 use backbone_core::IdentityAddress;
@@ -16,7 +16,9 @@ impl IdentityDataDeleter for TokensService {
         identity: &IdentityAddress,
         anonymous: &IdentityAddress,
     ) -> anyhow::Result<()> {
-        self.store.delete_identity(identity, anonymous).await?;
+        let mut tx = self.store.db().begin_write().await?;
+        self.store.delete_identity(&mut tx, identity, anonymous).await?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -342,15 +342,15 @@ mod tests {
         t.expires_at = now() - Duration::seconds(1);
         assert_eq!(update(&t, &address(3), None), Err(Refusal::Expired));
 
-        let mut filled = token(Some(1));
-        filled.password = Some(b"secret".to_vec());
+        let mut protected = token(Some(1));
+        protected.password = Some(b"secret".to_vec());
         assert_eq!(
-            update(&filled, &address(1), None),
+            update(&protected, &address(1), None),
             Err(Refusal::WrongPassword),
             "the creator is not exempt from the password"
         );
         assert_eq!(
-            update(&filled, &address(1), Some(b"secret")),
+            update(&protected, &address(1), Some(b"secret")),
             Err(Refusal::ContentAlreadyExists)
         );
     }

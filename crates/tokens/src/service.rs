@@ -132,11 +132,13 @@ impl TokensService {
         match decision {
             Ok(Read::Granted) => Ok(token),
             Ok(Read::GrantedWithAllocation) => {
-                let actor = actor.expect("only authenticated callers are allocated");
-                self.store
-                    .allocate(&mut tx, id, &actor.address, &actor.device, now)
-                    .await?;
-                tx.commit().await?;
+                // The rules grant with an allocation only to an authenticated reader.
+                if let Some(actor) = actor {
+                    self.store
+                        .allocate(&mut tx, id, &actor.address, &actor.device, now)
+                        .await?;
+                    tx.commit().await?;
+                }
                 Ok(token)
             }
             Err(Refusal::WrongPassword) => Err(self.count_failed_attempt(tx, &token, now).await?),

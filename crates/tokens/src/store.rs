@@ -76,21 +76,21 @@ impl TokensStore {
     /// for it and its allocations name the anonymous address instead.
     pub async fn delete_identity(
         &self,
+        conn: &mut AnyConnection,
         identity: &IdentityAddress,
         anonymous: &IdentityAddress,
     ) -> sqlx::Result<()> {
-        let mut tx = self.db.begin_write().await?;
         sqlx::query("DELETE FROM tokens WHERE created_by = $1")
             .bind(identity.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         sqlx::query("UPDATE tokens SET for_identity = $1 WHERE for_identity = $2")
             .bind(anonymous.as_str())
             .bind(identity.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-        sql::ALLOCATIONS.hand_over(&mut tx, identity, anonymous).await?;
-        tx.commit().await
+        sql::ALLOCATIONS.hand_over(conn, identity, anonymous).await?;
+        Ok(())
     }
 
     pub fn db(&self) -> &Database {

@@ -43,6 +43,10 @@ pub fn catch_panics(
     tower_http::catch_panic::CatchPanicLayer::custom(panic_response as fn(_) -> _)
 }
 
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "tower-http's CatchPanicLayer::custom hands the payload over by value"
+)]
 fn panic_response(panic: Box<dyn std::any::Any + Send>) -> Response {
     let message = panic
         .downcast_ref::<String>()

@@ -68,7 +68,7 @@ pub async fn common_headers(request: Request, next: Next) -> Response {
     if status.is_server_error() {
         tracing::error!(parent: &span, %status, "request failed");
     } else {
-        tracing::debug!(parent: &span, %status, elapsed_ms = started.elapsed().as_millis() as u64, "request handled");
+        tracing::debug!(parent: &span, %status, elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX), "request handled");
     }
     response
 }
@@ -159,7 +159,7 @@ mod tests {
         let map = Arc::new(map);
         let request = Request::builder()
             .uri("/API/v2/devices/DVCabc?PageSize=2")
-            .body(Default::default())
+            .body(axum::body::Body::default())
             .unwrap();
         assert_eq!(
             canonicalise_path(request, &map).uri().to_string(),
@@ -167,7 +167,7 @@ mod tests {
         );
         let request = Request::builder()
             .uri("/api/v2/Devices/self")
-            .body(Default::default())
+            .body(axum::body::Body::default())
             .unwrap();
         assert_eq!(
             canonicalise_path(request, &map).uri().path(),

@@ -30,6 +30,14 @@ impl QueryParams {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The first value of `name`, which must be present and not empty, as ASP.NET binds a
+    /// non-nullable parameter.
+    pub fn required(&self, name: &str) -> ApiResult<&str> {
+        self.get(name)
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| ApiError::cannot_parse(format!("'{name}': The {name} field is required.")))
+    }
+
     /// All values of `name`, e.g. repeated `ids`.
     pub fn all(&self, name: &str) -> Vec<&str> {
         let name = name.to_ascii_lowercase();

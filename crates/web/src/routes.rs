@@ -41,6 +41,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         Self::default()
     }
 
+    #[must_use]
     /// A route that is not part of the `OpenAPI` document (the consumer API's drift test
     /// allows only the few listed there).
     pub fn route(mut self, path: &str, method_router: MethodRouter<S>) -> Self {
@@ -82,6 +83,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         self.paths.insert(path.to_owned());
     }
 
+    #[must_use]
     pub fn merge(mut self, other: Routes<S>) -> Self {
         self.segments.extend(other.segments);
         self.paths.extend(other.paths);

@@ -215,11 +215,15 @@ pub(crate) async fn login(http: &reqwest::Client, args: &Args, username: &str) -
     Ok(elapsed)
 }
 
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "a benchmark report: counts far below 2^52, where f64 is exact enough"
+)]
 pub(crate) fn report(name: &str, latencies: &[Duration], wall: Duration) {
     let mut sorted = latencies.to_vec();
     sorted.sort_unstable();
-    let percentile = |p: f64| sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1];
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let percentile = |p: f64| stats::percentile(&sorted, p);
+    let ms = stats::ms;
     println!(
         "{name}: n={} p50={:.1} ms p99={:.1} ms max={:.1} ms throughput={:.1}/s",
         sorted.len(),

@@ -83,6 +83,10 @@ impl Target {
     }
 }
 
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "a benchmark report: counts far below 2^52, where f64 is exact enough"
+)]
 pub(crate) async fn mixed(args: &Args) -> anyhow::Result<()> {
     if args.count < args.concurrency {
         bail!(

@@ -22,6 +22,10 @@ pub(crate) fn load_average() -> String {
     )
 }
 
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "a benchmark report: counts far below 2^52, where f64 is exact enough"
+)]
 fn mib(kb: u64) -> String {
     format!("{:.1} MiB", kb as f64 / 1024.0)
 }

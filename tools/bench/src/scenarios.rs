@@ -390,6 +390,10 @@ pub async fn deletion_setup(http: &reqwest::Client, args: &Args) -> anyhow::Resu
 
 /// Uploads and downloads one file of `count` MiB (streamed both ways on the client too), and
 /// reports both throughputs; run it with the server's file size limit raised accordingly.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "a benchmark report: counts far below 2^52, where f64 is exact enough"
+)]
 pub async fn files(http: &reqwest::Client, args: &Args) -> anyhow::Result<()> {
     use futures::StreamExt;
     let me = session(http, args).await?;

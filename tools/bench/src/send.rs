@@ -191,6 +191,10 @@ struct Summary<'a> {
 
 impl Summary<'_> {
     /// A readable report, then one `RESULT` line of key=value pairs for the script's table.
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "a benchmark report: counts far below 2^52, where f64 is exact enough"
+    )]
     fn print(&self, start_backlog: i64, end_backlog: i64, max_backlog: i64) {
         let accepted = self.recorder.ok(SEND);
         let failed: u64 = self.recorder.failures().values().sum();

@@ -89,6 +89,10 @@ impl Recorder {
     }
 }
 
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "a benchmark report: counts far below 2^52, where f64 is exact enough"
+)]
 fn print_row(op: &str, stats: &OpStats, wall: Duration) {
     let n = stats.latencies.len();
     if n == 0 {
@@ -107,6 +111,12 @@ fn print_row(op: &str, stats: &OpStats, wall: Duration) {
 }
 
 /// The nearest-rank percentile of sorted values.
+#[expect(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "the nearest rank ceil(n * p) of a length n, with p in 0..=1, is a small whole number"
+)]
 pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;

@@ -1,6 +1,7 @@
 //! Unit tests of the settings.
 
 use super::*;
+use backbone_devices::domain::PasswordPolicy;
 
 #[test]
 fn defaults_are_valid() {
@@ -47,11 +48,22 @@ fn errors_name_the_key() {
 #[test]
 fn landscape_picks_password_policy_and_lockout() {
     let mut settings = Settings::default();
-    assert!(!settings.strict_passwords());
+    assert_eq!(
+        settings.devices_settings().password_policy,
+        PasswordPolicy::Relaxed
+    );
     assert_eq!(settings.lockout_seconds(), 60);
     settings.landscape = Landscape::Stage;
-    assert!(settings.strict_passwords());
+    assert_eq!(
+        settings.devices_settings().password_policy,
+        PasswordPolicy::Strict
+    );
     assert_eq!(settings.lockout_seconds(), 600);
+    settings.devices.password_policy = Some("relaxed".into());
+    assert_eq!(
+        settings.devices_settings().password_policy,
+        PasswordPolicy::Relaxed
+    );
 }
 
 #[test]

@@ -7,8 +7,7 @@ use std::fmt;
 use std::future::Future;
 use std::time::Instant;
 
-use backbone_db::sqlx;
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
 use crate::app::Application;
 
@@ -47,7 +46,7 @@ impl HousekeepingReport {
         tracing::info!(
             sweep = name,
             deleted,
-            duration_ms = started.elapsed().as_millis() as u64,
+            duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "housekeeping deleted data"
         );
         self.sweeps.push((name, deleted));
@@ -69,8 +68,19 @@ impl fmt::Display for HousekeepingReport {
 /// Runs every sweep once, at the application clock's current time.
 pub async fn housekeeping(app: &Application) -> anyhow::Result<HousekeepingReport> {
     let now = app.clock.now();
-    let audit_retention = Duration::days(app.settings.devices.audit_log_retention_days.into());
     let mut report = HousekeepingReport::default();
+    sweep_accounts(&mut report, app, now).await?;
+    sweep_exchange(&mut report, app, now).await?;
+    sweep_delivery(&mut report, app, now).await?;
+    Ok(report)
+}
+
+/// Announcements, Challenges, Devices.
+async fn sweep_accounts(
+    report: &mut HousekeepingReport,
+    app: &Application,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     report
         .record(
             "announcements",
@@ -93,9 +103,18 @@ pub async fn housekeeping(app: &Application) -> anyhow::Result<HousekeepingRepor
     report
         .record(
             "deletion audit log entries",
-            devices.delete_expired_deletion_audit_log(now, audit_retention),
+            devices.delete_expired_deletion_audit_log(now, app.settings.devices.audit_log_retention()),
         )
         .await?;
+    Ok(())
+}
+
+/// Files, Relationships, Synchronization, Tokens.
+async fn sweep_exchange(
+    report: &mut HousekeepingReport,
+    app: &Application,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     report
         .record("files", app.files.delete_expired_files(now))
         .await?;
@@ -134,6 +153,15 @@ pub async fn housekeeping(app: &Application) -> anyhow::Result<HousekeepingRepor
     report
         .record("tokens", app.tokens.delete_expired_tokens(now))
         .await?;
+    Ok(())
+}
+
+/// Push and the outbox.
+async fn sweep_delivery(
+    report: &mut HousekeepingReport,
+    app: &Application,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     report
         .record(
             "push deliveries",
@@ -143,20 +171,8 @@ pub async fn housekeeping(app: &Application) -> anyhow::Result<HousekeepingRepor
     report
         .record(
             "outbox events",
-            forget_published_events(app, now - PUBLISHED_EVENT_RETENTION),
+            backbone_db::outbox::forget_published_before(&app.db, now - PUBLISHED_EVENT_RETENTION),
         )
         .await?;
-    Ok(report)
-}
-
-async fn forget_published_events(
-    app: &Application,
-    before: chrono::DateTime<chrono::Utc>,
-) -> sqlx::Result<u64> {
-    backbone_db::Sweep {
-        select: "SELECT event_id FROM outbox_events WHERE published_at IS NOT NULL AND published_at < $2 LIMIT $1",
-        statements: &["DELETE FROM outbox_events WHERE event_id IN ({keys})"],
-    }
-    .run(&app.db, Some(backbone_core::encoding::to_millis(&before)))
-    .await
+    Ok(())
 }

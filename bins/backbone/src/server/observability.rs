@@ -29,6 +29,12 @@ fn gauge_sources(app: &Application) -> Vec<Arc<dyn GaugeSource>> {
     ]
 }
 
+/// A count as a gauge's value. The counts here (connections, events, streams) stay far below
+/// `u32::MAX`, the most a gauge shows.
+fn as_gauge(count: impl TryInto<u32>) -> f64 {
+    f64::from(count.try_into().unwrap_or(u32::MAX))
+}
+
 /// `backbone_db_pool_connections{pool,state}` (in use, idle) and `backbone_db_pool_max`.
 /// sqlx does not expose how many callers wait for a connection; a pool whose connections are
 /// all in use has callers waiting, and one that makes them wait too long answers 503
@@ -40,7 +46,7 @@ impl GaugeSource for DatabasePool {
     async fn sample(&self) -> anyhow::Result<()> {
         for (name, pool) in [("read", self.0.pool()), ("write", self.0.writer())] {
             let size = f64::from(pool.size());
-            let idle = pool.num_idle() as f64;
+            let idle = as_gauge(pool.num_idle());
             metrics::gauge!("backbone_db_pool_connections", "pool" => name, "state" => "in_use")
                 .set(size - idle);
             metrics::gauge!("backbone_db_pool_connections", "pool" => name, "state" => "idle").set(idle);
@@ -63,9 +69,11 @@ impl GaugeSource for Outbox {
     async fn sample(&self) -> anyhow::Result<()> {
         let backlog = self.relay.backlog().await?;
         let lag = backlog.oldest.map_or(0.0, |oldest| {
-            (self.clock.now() - oldest).num_milliseconds().max(0) as f64 / 1000.0
+            (self.clock.now() - oldest)
+                .max(chrono::TimeDelta::zero())
+                .as_seconds_f64()
         });
-        metrics::gauge!("backbone_outbox_pending").set(backlog.pending as f64);
+        metrics::gauge!("backbone_outbox_pending").set(as_gauge(backlog.pending));
         metrics::gauge!("backbone_outbox_relay_lag_seconds").set(lag);
         Ok(())
     }
@@ -79,7 +87,7 @@ struct DeadLetters(DeadLetterStore);
 impl GaugeSource for DeadLetters {
     async fn sample(&self) -> anyhow::Result<()> {
         let count = self.0.count().await?;
-        metrics::gauge!("backbone_dead_letter_events").set(count as f64);
+        metrics::gauge!("backbone_dead_letter_events").set(as_gauge(count));
         Ok(())
     }
 }
@@ -91,7 +99,7 @@ struct SseStreams(Option<SseHub>);
 impl GaugeSource for SseStreams {
     async fn sample(&self) -> anyhow::Result<()> {
         let open = self.0.as_ref().map_or(0, SseHub::connection_count);
-        metrics::gauge!("backbone_sse_open_streams").set(open as f64);
+        metrics::gauge!("backbone_sse_open_streams").set(as_gauge(open));
         Ok(())
     }
 }

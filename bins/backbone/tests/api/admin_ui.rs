@@ -3,6 +3,7 @@
 //! carries the security headers. The screens themselves are driven in a real browser by
 //! tests/admin-ui-browser.
 
+use futures::future::join_all;
 use reqwest::header::{HeaderMap, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 
@@ -16,6 +17,7 @@ on_both_databases!(
     every_response_carries_the_security_headers,
     log_out_ends_the_session,
     the_dashboard_shows_what_the_modules_count,
+    parallel_form_posts_each_take_effect_once,
 );
 
 /// A browser of the tests: cookies by hand, redirects not followed.
@@ -361,4 +363,52 @@ async fn the_dashboard_shows_what_the_modules_count(app: TestApp) {
     // Identities created per day: today's column; no message was sent.
     assert!(html.contains("1 in the last 30 days"), "{html}");
     assert!(html.contains("0 in the last 30 days (highest day: 0)"), "{html}");
+}
+
+/// Operators submit forms at once, in two sessions logged in at the same time: every post is
+/// answered with a redirect, each distinct tier is created once, and of four posts of the
+/// same name exactly one creates it (the other three lead back to the list).
+async fn parallel_form_posts_each_take_effect_once(app: TestApp) {
+    let browser = Browser::new(&app);
+    let sessions = join_all((0..2).map(|_| browser.log_in())).await;
+    assert_ne!(sessions[0].0, sessions[1].0, "each login starts its own session");
+    let names: Vec<String> = (0..6)
+        .map(|i| format!("Parallel {i}"))
+        .chain((0..4).map(|_| "Twin".to_owned()))
+        .collect();
+    let posts = names.iter().enumerate().map(|(i, name)| {
+        let (session, csrf) = &sessions[i % 2];
+        let form = [("name", name.as_str()), ("_csrf", csrf.as_str())];
+        let browser = &browser;
+        async move {
+            browser
+                .post_form("/ui/tiers", session, &form, HeaderMap::new())
+                .await
+        }
+    });
+    // A created tier leads to its page, a refused one back to the list with the message.
+    let mut created = 0;
+    for response in join_all(posts).await {
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let location = response.headers()[LOCATION].to_str().unwrap().to_owned();
+        if location.starts_with("/ui/tiers/TIR") {
+            created += 1;
+        } else {
+            assert_eq!(location, "/ui/tiers");
+        }
+    }
+    assert_eq!(created, 7);
+    let tiers = tier_names(&app).await;
+    for name in names.iter().take(6) {
+        assert_eq!(tiers.iter().filter(|tier| *tier == name).count(), 1, "{tiers:?}");
+    }
+    assert_eq!(
+        tiers.iter().filter(|tier| *tier == "Twin").count(),
+        1,
+        "{tiers:?}"
+    );
+    // Both sessions still open pages.
+    for (session, _) in &sessions {
+        assert_eq!(browser.get("/ui/tiers", Some(session)).await.status(), 200);
+    }
 }

@@ -25,7 +25,7 @@ async fn relayed_events_are_published_once(app: TestApp) {
     app.create_datawallet(&identity).await;
     let pending = unpublished(&app).await;
     assert!(pending >= 1, "IdentityCreated at least");
-    assert_eq!(app.process_events().await as i64, pending);
+    assert_eq!(i64::try_from(app.process_events().await).unwrap(), pending);
     assert_eq!(unpublished(&app).await, 0);
     assert_eq!(app.process_events().await, 0, "nothing is published twice");
 }
@@ -93,7 +93,7 @@ async fn events_survive_an_unavailable_bus() {
     app.create_identity().await;
     let bus = Arc::new(FlakyBus {
         up: false.into(),
-        delivered: Default::default(),
+        delivered: std::sync::Mutex::default(),
     });
     let relay = backbone_eventbus::OutboxRelay::new(app.app.db.clone(), bus.clone(), app.app.clock.clone());
     assert!(relay.relay_batch(10).await.is_err());

@@ -19,6 +19,7 @@ on_both_databases!(
     challenges_tokens_and_files_go_30_days_after_expiry,
     templates_and_relationships_go_30_days_after_they_are_done,
     queued_pushes_of_deleted_identities_are_dropped,
+    overlapping_runs_delete_each_row_once,
 );
 
 /// The first column of every row `sql` selects, sorted.
@@ -113,6 +114,55 @@ async fn challenges_tokens_and_files_go_30_days_after_expiry(app: TestApp) {
     assert_eq!(blob_names(&app).await, [young_file]);
     assert!(!old_file.is_empty() && !old_token.is_empty());
 
+    let again = run(&app).await;
+    assert!(again.sweeps.iter().all(|(_, count)| *count == 0), "{again}");
+}
+
+/// `count` copies of the token `id` (same owner and expiry), written straight to the table.
+async fn copy_token(app: &TestApp, id: &str, count: usize) {
+    let mut tx = app.app.db.begin_write().await.unwrap();
+    for copy in 0..count {
+        backbone_db::sqlx::query(
+            "INSERT INTO tokens (id, created_by, created_by_device, created_at, expires_at, for_identity, \
+             password, content, access_failed_count) SELECT $1, created_by, created_by_device, created_at, \
+             expires_at, for_identity, password, content, access_failed_count FROM tokens WHERE id = $2",
+        )
+        .bind(format!("TOKcopy{copy:013}"))
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// Two runs at once (the CronJob and an operator's `backbone job run housekeeping`): both
+/// finish, between them they delete every expired row exactly once (2,500 tokens take three
+/// batches each), and what has not expired stays.
+async fn overlapping_runs_delete_each_row_once(app: TestApp) {
+    let owner = app.create_identity().await;
+    let old_token = create_token(&app, &owner).await;
+    copy_token(&app, &old_token, 2_499).await;
+    for _ in 0..3 {
+        upload_file(&app, &owner).await;
+    }
+    app.clock.advance(Duration::days(1));
+    let owner = app.relogin(&owner).await;
+    let young_token = create_token(&app, &owner).await;
+    let young_file = upload_file(&app, &owner).await;
+    app.clock
+        .advance(Duration::days(29) + Duration::hours(1) + Duration::minutes(1));
+
+    let (first, second) = tokio::join!(run(&app), run(&app));
+    let deleted = |sweep: &str| first.count(sweep).unwrap() + second.count(sweep).unwrap();
+    assert_eq!(deleted("tokens"), 2_500, "{first} | {second}");
+    assert_eq!(deleted("files"), 3, "{first} | {second}");
+    assert_eq!(column(&app, "SELECT id FROM tokens").await, [young_token]);
+    assert_eq!(
+        column(&app, "SELECT id FROM files").await,
+        std::slice::from_ref(&young_file)
+    );
+    assert_eq!(blob_names(&app).await, [young_file]);
     let again = run(&app).await;
     assert!(again.sweeps.iter().all(|(_, count)| *count == 0), "{again}");
 }

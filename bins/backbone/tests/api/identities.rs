@@ -329,19 +329,20 @@ async fn feature_flags_are_stored_and_camel_cased(app: TestApp) {
     let identity = app.create_identity().await;
     let path = "/api/v2/Identities/Self/FeatureFlags";
     let flags_path = format!("/api/v2/Identities/{}/FeatureFlags", identity.address);
-    let patch = |body: Value| app.request(reqwest::Method::PATCH, path, Some(&identity.token), Some(body));
-    patch(json!({ "feature1": true, "MyFlag": false }))
+    let patch_flags =
+        |body: Value| app.request(reqwest::Method::PATCH, path, Some(&identity.token), Some(body));
+    patch_flags(json!({ "feature1": true, "MyFlag": false }))
         .await
         .expect_status(204);
     let response = app.get(&flags_path, Some(&identity.token)).await;
     assert_eq!(response.result(), &json!({ "feature1": true, "myFlag": false }));
-    patch(json!({ "feature1": false })).await.expect_status(204);
+    patch_flags(json!({ "feature1": false })).await.expect_status(204);
     let response = app.get(&flags_path, Some(&identity.token)).await;
     assert_eq!(response.result(), &json!({ "feature1": false, "myFlag": false }));
-    patch(json!({ "feature1": "yes" }))
+    patch_flags(json!({ "feature1": "yes" }))
         .await
         .expect_error(400, "error.platform.inputCannotBeParsed");
-    patch(json!({ "x".repeat(201): true }))
+    patch_flags(json!({ "x".repeat(201): true }))
         .await
         .expect_error(400, "error.platform.validation.invalidPropertyValue");
     let events: i64 = backbone_db::sqlx::query_scalar(

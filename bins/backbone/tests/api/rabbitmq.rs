@@ -20,7 +20,7 @@ async fn spawn(backend: Backend) -> TestApp {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.event_bus.provider = Provider::Rabbitmq;
         settings.event_bus.rabbitmq.url = RABBITMQ.into();
-        settings.event_bus.rabbitmq.exchange = name.clone();
+        settings.event_bus.rabbitmq.exchange.clone_from(&name);
         settings.event_bus.rabbitmq.queue_prefix = format!("{name}.");
         settings.event_bus.max_attempts = 2;
         settings.event_bus.first_retry_delay_milliseconds = 10;

@@ -271,6 +271,10 @@ async fn accepting_rejecting_and_revoking(app: TestApp) {
     );
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one relationship's life, step by step; each step starts from the state the previous one left"
+)]
 async fn termination_reactivation_and_decomposition_notify_the_peer(app: TestApp) {
     let (owner, requester, id) = pending(&app).await;
     act(&app, &owner, &id, "Accept").await.expect_status(200);
@@ -294,10 +298,14 @@ async fn termination_reactivation_and_decomposition_notify_the_peer(app: TestApp
         400,
         "error.platform.validation.relationship.noAcceptableRelationshipReactivationRequestExists",
     );
-    let requested = act(&app, &owner, &id, "Reactivate").await;
-    assert_eq!(requested.result()["status"], "Terminated");
+    let reactivation = act(&app, &owner, &id, "Reactivate").await;
+    assert_eq!(reactivation.result()["status"], "Terminated");
     assert_eq!(
-        requested.result()["auditLog"].as_array().unwrap().last().unwrap()["reason"],
+        reactivation.result()["auditLog"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()["reason"],
         "ReactivationRequested"
     );
     act(&app, &requester, &id, "Reactivate")

@@ -186,6 +186,10 @@ async fn starting_a_run_checks_header_datawallet_and_identity_status(app: TestAp
     );
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one sync run's life, step by step; each step starts from the state the previous one left"
+)]
 async fn external_events_are_delivered_and_results_recorded(app: TestApp) {
     let identity = app.create_identity().await;
     app.create_datawallet(&identity).await;

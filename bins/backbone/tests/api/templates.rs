@@ -97,8 +97,8 @@ async fn creation_validates_its_input(app: TestApp) {
     post(json!({ "content": content, "expiresAt": "someday" }))
         .await
         .expect_error(400, "error.platform.inputCannotBeParsed");
-    let past = (app.clock_now() - Duration::seconds(1)).to_rfc3339();
-    let response = post(json!({ "content": content, "expiresAt": past })).await;
+    let a_second_ago = (app.clock_now() - Duration::seconds(1)).to_rfc3339();
+    let response = post(json!({ "content": content, "expiresAt": a_second_ago })).await;
     response.expect_error(400, "error.platform.validation.invalidPropertyValue");
     assert!(response.body["error"]["message"]
         .as_str()

@@ -1,10 +1,9 @@
 //! Spec consumer-api-exchange §6 (Tokens): create, get with the access rules of §6.3, list by
 //! IDs, delete, `UpdateContent`.
 
-use std::future::Future;
-
 use backbone_core::encoding::{encode_bytes, format_date};
 use chrono::Duration;
+use futures::future::join_all;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_date, assert_keys, standard_base64, Response, TestApp, TestIdentity};
@@ -278,6 +277,10 @@ async fn anonymous_callers_create_short_lived_empty_tokens(app: TestApp) {
     assert_eq!(app.count("tokens").await, 3);
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "a table of bad requests with their codes, read as the spec's list"
+)]
 async fn invalid_create_requests_are_refused_without_writing(app: TestApp) {
     let creator = app.create_identity().await;
     let post = |body: Value| app.post("/api/v2/Tokens", Some(&creator.token), body);
@@ -575,39 +578,12 @@ async fn concurrent_wrong_passwords_lock_exactly_once(app: TestApp) {
     let id = create_with(&app, &creator, json!({ "password": standard_base64(PASSWORD) })).await;
     set_failed_count(&app, &id, 95).await;
     let attempts = (0..10).map(|_| get_token(&app, &id, Some(&peer), Some(b"wrong")));
-    let responses = futures_join_all(attempts).await;
+    let responses = join_all(attempts).await;
     let mut statuses: Vec<u16> = responses.iter().map(|r| r.status.as_u16()).collect();
     statuses.sort_unstable();
     assert_eq!(statuses, [400, 400, 400, 400, 400, 400, 404, 404, 404, 404]);
     assert_eq!(failed_count(&app, &id).await, 100);
     assert_eq!(outbox_payloads(&app, "TokenLocked").await.len(), 1);
-}
-
-/// Runs the requests concurrently on this task.
-async fn futures_join_all<F: Future<Output = Response>>(futures: impl Iterator<Item = F>) -> Vec<Response> {
-    let mut set = Vec::new();
-    for future in futures {
-        set.push(Box::pin(future));
-    }
-    let mut results: Vec<Option<Response>> = set.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (future, result) in set.iter_mut().zip(results.iter_mut()) {
-            if result.is_none() {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(response) => *result = Some(response),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    results.into_iter().map(Option::unwrap).collect()
 }
 
 /// Rules 1 (anonymous and anonymous token) and 7.

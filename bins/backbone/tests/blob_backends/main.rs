@@ -37,8 +37,10 @@ const CONTAINER: &str = "files";
 // --- The contract ----------------------------------------------------------------------------
 
 fn content(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+    (0..=u8::MAX)
+        .cycle()
+        .take(len)
+        .map(|i| i.wrapping_mul(31).wrapping_add(seed))
         .collect()
 }
 
@@ -66,7 +68,7 @@ async fn names(store: &dyn BlobStore) -> Vec<String> {
 }
 
 fn is_not_found<T>(result: Result<T, BlobError>) -> bool {
-    matches!(result, Err(BlobError::NotFound))
+    matches!(result.err(), Some(BlobError::NotFound))
 }
 
 /// Runs every rule of the trait against an empty store.

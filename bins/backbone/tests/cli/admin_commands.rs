@@ -183,6 +183,77 @@ fn announcement_and_token_commands(env: &Env) {
     );
 }
 
+/// Runs every command line at once, each as its own process; the outputs in order.
+fn run_at_once(env: &Env, commands: &[Vec<String>]) -> Vec<std::process::Output> {
+    let children: Vec<_> = commands
+        .iter()
+        .map(|args| {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            env.command(&args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("the binary starts")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| child.wait_with_output().expect("the binary runs"))
+        .collect()
+}
+
+fn words(line: &str) -> Vec<String> {
+    line.split(' ').map(str::to_owned).collect()
+}
+
+/// Operators send and delete announcements at the same time: six concurrent sends create six
+/// announcements; deleting each twice at once deletes each exactly once, the other command
+/// fails with "not found".
+fn concurrent_announcement_commands(env: &Env) {
+    prepared(env);
+    let sends: Vec<Vec<String>> = (0..6)
+        .map(|i| {
+            words(&format!(
+                "announcement send --severity low --silent --title t{i} --body b"
+            ))
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for sent in run_at_once(env, &sends) {
+        assert!(sent.status.success(), "{}", stderr(&sent));
+        ids.push(json_prefix(&stdout(&sent))["id"].as_str().unwrap().to_owned());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 6);
+    assert_eq!(scalar(env, "SELECT COUNT(*) FROM announcements"), 6);
+
+    let deletes: Vec<Vec<String>> = ids
+        .iter()
+        .chain(&ids)
+        .map(|id| words(&format!("announcement delete --id {id}")))
+        .collect();
+    let outputs = run_at_once(env, &deletes);
+    for (index, id) in ids.iter().enumerate() {
+        let pair = [&outputs[index], &outputs[index + ids.len()]];
+        let succeeded = pair.iter().filter(|output| output.status.success()).count();
+        assert_eq!(succeeded, 1, "{id}: {} | {}", stderr(pair[0]), stderr(pair[1]));
+        let refused = pair.iter().find(|output| !output.status.success()).unwrap();
+        assert!(stderr(refused).contains("not found"), "{}", stderr(refused));
+    }
+    assert_eq!(scalar(env, "SELECT COUNT(*) FROM announcements"), 0);
+}
+
+#[test]
+fn concurrent_announcement_commands_on_sqlite() {
+    concurrent_announcement_commands(&Env::sqlite());
+}
+
+#[test]
+fn concurrent_announcement_commands_on_postgres() {
+    concurrent_announcement_commands(&Env::postgres());
+}
+
 /// `announcement send` on a terminal: util-linux `script` gives the binary a pseudo-terminal
 /// and forwards `input` to it.
 fn on_terminal(env: &Env, command: &str, input: &str) -> std::process::Output {

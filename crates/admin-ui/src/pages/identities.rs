@@ -235,10 +235,11 @@ pub async fn list(ctx: Ctx, RawQuery(query): RawQuery) -> PageResult {
         .as_array()
         .map(|rows| rows.iter().map(IdentityRow::from_json).collect())
         .unwrap_or_default();
-    let total = answer["@odata.count"].as_i64().unwrap_or(rows.len() as i64);
+    let shown = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+    let total = answer["@odata.count"].as_i64().unwrap_or(shown);
     let (page, size) = (filters.page(), filters.page_size());
     let first = (page - 1) * size + 1;
-    let last = first + rows.len() as i64 - 1;
+    let last = first + shown - 1;
     let chosen_tiers = filters.form.all("tier");
     let chosen_clients = filters.form.all("client");
     let page_link = |page: i64| filters.link(&[("page", page.to_string())]);

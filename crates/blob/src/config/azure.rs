@@ -93,8 +93,8 @@ fn parse_connection_string(text: &str) -> anyhow::Result<ConnectionString> {
             "accountname" => parsed.account = Some(value.to_owned()),
             "accountkey" => parsed.access_key = Some(value.to_owned()),
             "blobendpoint" => parsed.endpoint = Some(value.trim_end_matches('/').to_owned()),
-            "defaultendpointsprotocol" => protocol = value.to_owned(),
-            "endpointsuffix" => suffix = value.to_owned(),
+            "defaultendpointsprotocol" => value.clone_into(&mut protocol),
+            "endpointsuffix" => value.clone_into(&mut suffix),
             "usedevelopmentstorage" => development = value.eq_ignore_ascii_case("true"),
             // SAS tokens, queue/table endpoints and the like do not concern blobs we write.
             _ => {}

@@ -20,12 +20,12 @@ fn addr(seed: u8) -> String {
 }
 
 /// Decodes `stored`, checks the name, and that publishing the value writes `stored` again.
-fn stored<E: IntegrationEvent + PartialEq + Debug>(name: &str, stored: Value) -> E {
+fn stored<E: IntegrationEvent + PartialEq + Debug>(name: &str, stored: &Value) -> E {
     assert_eq!(E::EVENT_TYPE, name);
-    let event: E = super::decode_payload(&stored).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let event: E = super::decode_payload(stored).unwrap_or_else(|e| panic!("{name}: {e}"));
     let published = DomainEvent::from_event(&event);
     assert_eq!(published.event_type, name);
-    assert_eq!(published.payload, stored, "{name}");
+    assert_eq!(&published.payload, stored, "{name}");
     assert_eq!(
         published.payload.to_string(),
         stored.to_string(),
@@ -38,7 +38,7 @@ fn stored<E: IntegrationEvent + PartialEq + Debug>(name: &str, stored: Value) ->
 fn relationship_events_keep_their_stored_form() {
     let changed: RelationshipStatusChanged = stored(
         "RelationshipStatusChanged",
-        json!({ "RelationshipId": "RELaaaaaaaaaaaaaaaaa", "NewStatus": "DeletionProposed", "Initiator": addr(1), "Peer": addr(2), "WasDueToIdentityDeletion": false }),
+        &json!({ "RelationshipId": "RELaaaaaaaaaaaaaaaaa", "NewStatus": "DeletionProposed", "Initiator": addr(1), "Peer": addr(2), "WasDueToIdentityDeletion": false }),
     );
     assert_eq!(
         changed.new_status,
@@ -46,35 +46,35 @@ fn relationship_events_keep_their_stored_form() {
     );
     stored::<RelationshipReactivationRequested>(
         "RelationshipReactivationRequested",
-        json!({ "RelationshipId": "RELaaaaaaaaaaaaaaaaa", "RequestingIdentity": addr(1), "Peer": addr(2) }),
+        &json!({ "RelationshipId": "RELaaaaaaaaaaaaaaaaa", "RequestingIdentity": addr(1), "Peer": addr(2) }),
     );
     stored::<RelationshipReactivationCompleted>(
         "RelationshipReactivationCompleted",
-        json!({ "RelationshipId": "RELaaaaaaaaaaaaaaaaa", "NewRelationshipStatus": "Active", "Peer": addr(2) }),
+        &json!({ "RelationshipId": "RELaaaaaaaaaaaaaaaaa", "NewRelationshipStatus": "Active", "Peer": addr(2) }),
     );
     stored::<RelationshipTemplateCreated>(
         "RelationshipTemplateCreated",
-        json!({ "TemplateId": "RLTaaaaaaaaaaaaaaaaa", "CreatedBy": addr(1) }),
+        &json!({ "TemplateId": "RLTaaaaaaaaaaaaaaaaa", "CreatedBy": addr(1) }),
     );
     stored::<RelationshipTemplateAllocationsExhausted>(
         "RelationshipTemplateAllocationsExhausted",
-        json!({ "RelationshipTemplateId": "RLTaaaaaaaaaaaaaaaaa", "CreatedBy": addr(1) }),
+        &json!({ "RelationshipTemplateId": "RLTaaaaaaaaaaaaaaaaa", "CreatedBy": addr(1) }),
     );
     stored::<PeerFeatureFlagsChanged>(
         "PeerFeatureFlagsChanged",
-        json!({ "PeerAddress": addr(1), "NotifiedIdentityAddress": addr(2) }),
+        &json!({ "PeerAddress": addr(1), "NotifiedIdentityAddress": addr(2) }),
     );
     stored::<PeerToBeDeleted>(
         "PeerToBeDeleted",
-        json!({ "PeerOfIdentityToBeDeleted": addr(2), "RelationshipId": "RELaaaaaaaaaaaaaaaaa", "IdentityToBeDeleted": addr(1), "GracePeriodEndsAt": "2030-01-02T03:04:05.678Z" }),
+        &json!({ "PeerOfIdentityToBeDeleted": addr(2), "RelationshipId": "RELaaaaaaaaaaaaaaaaa", "IdentityToBeDeleted": addr(1), "GracePeriodEndsAt": "2030-01-02T03:04:05.678Z" }),
     );
     stored::<PeerDeletionCancelled>(
         "PeerDeletionCancelled",
-        json!({ "PeerOfIdentityWithDeletionCancelled": addr(2), "RelationshipId": "RELaaaaaaaaaaaaaaaaa", "IdentityWithDeletionCancelled": addr(1) }),
+        &json!({ "PeerOfIdentityWithDeletionCancelled": addr(2), "RelationshipId": "RELaaaaaaaaaaaaaaaaa", "IdentityWithDeletionCancelled": addr(1) }),
     );
     stored::<PeerDeleted>(
         "PeerDeleted",
-        json!({ "PeerOfDeletedIdentity": addr(2), "RelationshipId": "RELaaaaaaaaaaaaaaaaa", "DeletedIdentity": addr(1) }),
+        &json!({ "PeerOfDeletedIdentity": addr(2), "RelationshipId": "RELaaaaaaaaaaaaaaaaa", "DeletedIdentity": addr(1) }),
     );
 }
 
@@ -82,20 +82,20 @@ fn relationship_events_keep_their_stored_form() {
 fn device_events_keep_their_stored_form() {
     stored::<IdentityCreated>(
         "IdentityCreated",
-        json!({ "Address": addr(1), "Tier": "TIRaaaaaaaaaaaaaaaaa" }),
+        &json!({ "Address": addr(1), "Tier": "TIRaaaaaaaaaaaaaaaaa" }),
     );
-    stored::<BackupDeviceUsed>("BackupDeviceUsed", json!({ "IdentityAddress": addr(1) }));
+    stored::<BackupDeviceUsed>("BackupDeviceUsed", &json!({ "IdentityAddress": addr(1) }));
     stored::<FeatureFlagsOfIdentityChanged>(
         "FeatureFlagsOfIdentityChanged",
-        json!({ "IdentityAddress": addr(1) }),
+        &json!({ "IdentityAddress": addr(1) }),
     );
     stored::<TierCreated>(
         "TierCreated",
-        json!({ "Id": "TIRaaaaaaaaaaaaaaaaa", "Name": "Basic" }),
+        &json!({ "Id": "TIRaaaaaaaaaaaaaaaaa", "Name": "Basic" }),
     );
     stored::<TierOfIdentityChanged>(
         "TierOfIdentityChanged",
-        json!({ "OldTierId": "TIRaaaaaaaaaaaaaaaaa", "NewTierId": "TIRbbbbbbbbbbbbbbbbb", "IdentityAddress": addr(1) }),
+        &json!({ "OldTierId": "TIRaaaaaaaaaaaaaaaaa", "NewTierId": "TIRbbbbbbbbbbbbbbbbb", "IdentityAddress": addr(1) }),
     );
     // Dates keep chrono's form, whatever precision they were written with.
     for date in [
@@ -105,18 +105,21 @@ fn device_events_keep_their_stored_form() {
     ] {
         stored::<IdentityToBeDeleted>(
             "IdentityToBeDeleted",
-            json!({ "IdentityAddress": addr(1), "GracePeriodEndsAt": date }),
+            &json!({ "IdentityAddress": addr(1), "GracePeriodEndsAt": date }),
         );
     }
-    stored::<IdentityDeletionCancelled>("IdentityDeletionCancelled", json!({ "IdentityAddress": addr(1) }));
-    stored::<IdentityDeleted>("IdentityDeleted", json!({ "IdentityAddress": addr(1) }));
+    stored::<IdentityDeletionCancelled>(
+        "IdentityDeletionCancelled",
+        &json!({ "IdentityAddress": addr(1) }),
+    );
+    stored::<IdentityDeleted>("IdentityDeleted", &json!({ "IdentityAddress": addr(1) }));
     stored::<IdentityDeletionProcessStatusChanged>(
         "IdentityDeletionProcessStatusChanged",
-        json!({ "DeletionProcessOwner": addr(1), "DeletionProcessId": "IDPaaaaaaaaaaaaaaaaa", "Initiator": addr(1) }),
+        &json!({ "DeletionProcessOwner": addr(1), "DeletionProcessId": "IDPaaaaaaaaaaaaaaaaa", "Initiator": addr(1) }),
     );
     stored::<DeletionProcessGracePeriodReminder>(
         "DeletionProcessGracePeriodReminder",
-        json!({ "IdentityAddress": addr(1), "DaysUntilDeletion": 5 }),
+        &json!({ "IdentityAddress": addr(1), "DaysUntilDeletion": 5 }),
     );
 }
 
@@ -124,7 +127,7 @@ fn device_events_keep_their_stored_form() {
 fn message_token_file_and_sync_events_keep_their_stored_form() {
     let created: MessageCreated = stored(
         "MessageCreated",
-        json!({ "Id": "MSGaaaaaaaaaaaaaaaaa", "CreatedBy": addr(1), "Recipients": [
+        &json!({ "Id": "MSGaaaaaaaaaaaaaaaaa", "CreatedBy": addr(1), "Recipients": [
             { "Address": addr(2), "RelationshipId": "RELaaaaaaaaaaaaaaaaa", "IsDeliveryBlocked": true },
         ] }),
     );
@@ -141,31 +144,31 @@ fn message_token_file_and_sync_events_keep_their_stored_form() {
     // Anonymous tokens keep their null creator.
     stored::<TokenLocked>(
         "TokenLocked",
-        json!({ "TokenId": "TOKaaaaaaaaaaaaaaaaa", "CreatedBy": null }),
+        &json!({ "TokenId": "TOKaaaaaaaaaaaaaaaaa", "CreatedBy": null }),
     );
     stored::<TokenCreated>(
         "TokenCreated",
-        json!({ "TokenId": "TOKaaaaaaaaaaaaaaaaa", "CreatedBy": addr(1) }),
+        &json!({ "TokenId": "TOKaaaaaaaaaaaaaaaaa", "CreatedBy": addr(1) }),
     );
     stored::<FileUploaded>(
         "FileUploaded",
-        json!({ "FileId": "FILaaaaaaaaaaaaaaaaa", "Owner": addr(1) }),
+        &json!({ "FileId": "FILaaaaaaaaaaaaaaaaa", "Owner": addr(1) }),
     );
     stored::<FileOwnershipLocked>(
         "FileOwnershipLocked",
-        json!({ "FileId": "FILaaaaaaaaaaaaaaaaa", "OwnerAddress": addr(1) }),
+        &json!({ "FileId": "FILaaaaaaaaaaaaaaaaa", "OwnerAddress": addr(1) }),
     );
     stored::<FileOwnershipClaimed>(
         "FileOwnershipClaimed",
-        json!({ "FileId": "FILaaaaaaaaaaaaaaaaa", "OldOwnerAddress": addr(1), "NewOwnerAddress": addr(2) }),
+        &json!({ "FileId": "FILaaaaaaaaaaaaaaaaa", "OldOwnerAddress": addr(1), "NewOwnerAddress": addr(2) }),
     );
     stored::<ExternalEventCreated>(
         "ExternalEventCreated",
-        json!({ "EventId": "SYIaaaaaaaaaaaaaaaaa", "Owner": addr(1), "IsDeliveryBlocked": false }),
+        &json!({ "EventId": "SYIaaaaaaaaaaaaaaaaa", "Owner": addr(1), "IsDeliveryBlocked": false }),
     );
     stored::<DatawalletModified>(
         "DatawalletModified",
-        json!({ "Identity": addr(1), "ModifiedByDevice": "DVCaaaaaaaaaaaaaaaaa" }),
+        &json!({ "Identity": addr(1), "ModifiedByDevice": "DVCaaaaaaaaaaaaaaaaa" }),
     );
 }
 

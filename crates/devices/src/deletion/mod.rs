@@ -80,12 +80,16 @@ impl Default for ReminderSchedule {
 impl DeletionProcess {
     /// The reminder (1, 2 or 3) to send now, if any: at most one per run, the most urgent due
     /// one, never one that was sent (upstream's rules).
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "the days left of a grace period are a small whole number after ceil()"
+    )]
     pub fn reminder_due(&self, now: DateTime<Utc>, schedule: ReminderSchedule) -> Option<(usize, i64)> {
         let ends = self.grace_period_ends_at?;
         if self.status != ProcessStatus::Active {
             return None;
         }
-        let days = (ends - now).num_milliseconds() as f64 / Duration::days(1).num_milliseconds() as f64;
+        let days = (ends - now).as_seconds_f64() / Duration::days(1).as_seconds_f64();
         let [first, second, third] = schedule.days_before_end;
         let [sent1, sent2, sent3] = self.reminders_sent_at.map(|sent| sent.is_some());
         let due = if sent3 {

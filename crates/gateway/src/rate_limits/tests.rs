@@ -5,9 +5,9 @@ use chrono::Utc;
 
 use super::*;
 
-fn limits(config: RateLimitsConfig) -> (RateLimits, Arc<ManualClock>) {
+fn limits(config: &RateLimitsConfig) -> (RateLimits, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    let limits = RateLimits::new(&config, true, LimiterClock::injected(clock.clone())).unwrap();
+    let limits = RateLimits::new(config, true, LimiterClock::injected(clock.clone())).unwrap();
     (limits, clock)
 }
 
@@ -24,7 +24,7 @@ fn a_burst_is_allowed_then_one_request_per_period() {
         },
         ..RateLimitsConfig::default()
     };
-    let (limits, clock) = limits(config);
+    let (limits, clock) = limits(&config);
     let client = ip("198.51.100.1");
     for _ in 0..3 {
         limits.check_client(Category::Write, client).unwrap();
@@ -79,7 +79,7 @@ fn limits_are_off_when_disabled_and_bad_rates_are_named() {
 
 #[test]
 fn idle_keys_are_forgotten_once_their_bucket_is_full_again() {
-    let (limits, clock) = limits(RateLimitsConfig::default());
+    let (limits, clock) = limits(&RateLimitsConfig::default());
     limits.check_client(Category::Token, ip("198.51.100.1")).unwrap();
     assert_eq!(limits.token_per_ip.len(), 1);
     clock.advance(chrono::Duration::minutes(5));

@@ -89,7 +89,7 @@ impl ServiceAccount {
     /// The signed JWT that is exchanged for an access token.
     pub fn assertion(&self, now: DateTime<Utc>) -> anyhow::Result<String> {
         let mut header = Header::new(Algorithm::RS256);
-        header.kid = self.private_key_id.clone();
+        header.kid.clone_from(&self.private_key_id);
         let claims = AssertionClaims {
             iss: &self.client_email,
             scope: MESSAGING_SCOPE,

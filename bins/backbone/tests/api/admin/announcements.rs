@@ -139,18 +139,23 @@ fn valid() -> Value {
 
 fn with(changes: Value) -> Value {
     let mut body = valid();
-    for (key, value) in changes.as_object().unwrap() {
+    let Value::Object(changes) = changes else {
+        panic!("the changes are an object")
+    };
+    for (key, value) in changes {
         if value.is_null() && key != "iqlQuery" && key != "expiresAt" {
-            body.as_object_mut().unwrap().remove(key);
+            body.as_object_mut().unwrap().remove(&key);
         } else {
-            body[key] = value.clone();
+            body[key] = value;
         }
     }
     body
 }
 
 fn action(names: Value, link: &str) -> Value {
-    json!([{ "displayName": names, "link": link }])
+    let mut action = json!({ "link": link });
+    action["displayName"] = names;
+    Value::Array(vec![action])
 }
 
 fn addresses(count: u8) -> Vec<String> {

@@ -282,7 +282,7 @@ async fn a_limit_set_during_identity_creation_holds(app: TestApp) {
         Some(json!({ "defaultTier": basic, "maxIdentities": 2 })),
     );
     let (created, updated) = futures::join!(creations, update);
-    let created = created.iter().filter(|c| c.status == 201).count() as i64;
+    let created = i64::try_from(created.iter().filter(|c| c.status == 201).count()).unwrap();
     assert_eq!(app.count("identities").await, created);
     if updated.status == 200 {
         assert!(created <= 2, "{created} identities despite a limit of 2");

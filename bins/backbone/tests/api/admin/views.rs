@@ -3,6 +3,7 @@
 //! upstream, §0.3), and unlocking a token.
 
 use chrono::Duration;
+use futures::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -17,6 +18,7 @@ on_both_databases!(
     relationships_are_shown_from_the_participants_side,
     messages_are_shown_by_direction,
     tokens_are_listed_without_content_and_unlocked,
+    parallel_unlocks_all_succeed_and_each_token_opens,
     views_refuse_bad_queries,
 );
 
@@ -277,6 +279,50 @@ async fn tokens_are_listed_without_content_and_unlocked(app: TestApp) {
     )
     .await
     .expect_error(400, "error.platform.validation.invalidPropertyValue");
+}
+
+/// Operators unlock the same tokens at once (twice each, interleaved): every answer is 204,
+/// and every token is unlocked and readable with its password afterwards.
+async fn parallel_unlocks_all_succeed_and_each_token_opens(app: TestApp) {
+    let creator = app.create_identity().await;
+    let reader = app.create_identity().await;
+    let mut locked = Vec::new();
+    for _ in 0..4 {
+        let id = create_token(&app, &creator, Some(b"secret")).await;
+        backbone_db::sqlx::query("UPDATE tokens SET access_failed_count = 100 WHERE id = $1")
+            .bind(&id)
+            .execute(app.app.db.writer())
+            .await
+            .unwrap();
+        locked.push(id);
+    }
+    let paths: Vec<String> = locked
+        .iter()
+        .chain(&locked)
+        .map(|id| format!("/api/v1/Tokens/{id}/ResetAccessFailedCount"))
+        .collect();
+    let answers = join_all(paths.iter().map(|path| admin(&app, Method::PATCH, path, None))).await;
+    let statuses: Vec<u16> = answers.iter().map(|answer| answer.status.as_u16()).collect();
+    assert_eq!(statuses, [204; 8]);
+    let password = standard_base64(b"secret")
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    for id in &locked {
+        let count: i64 =
+            backbone_db::sqlx::query_scalar("SELECT access_failed_count FROM tokens WHERE id = $1")
+                .bind(id)
+                .fetch_one(app.app.db.pool())
+                .await
+                .unwrap();
+        assert_eq!(count, 0, "{id}");
+        app.get(
+            &format!("/api/v2/Tokens/{id}?password={password}"),
+            Some(&reader.token),
+        )
+        .await
+        .expect_status(200);
+    }
 }
 
 async fn views_refuse_bad_queries(app: TestApp) {
