@@ -3,6 +3,10 @@
 // requests, and a response fails when it is a 5xx or contradicts the document (status code,
 // content type, headers or body schema).
 //
+// Operations on `/{id}` paths get the identifiers of records the fuzzing identity owns half of
+// the time (tests/interop/lib/seed.mjs makes them with the client library; a schemathesis.toml
+// binds them), so they reach the handlers' logic and not only the 404.
+//
 // The server: tests/interop's BackboneServer (fresh SQLite database in a temp dir, free ports,
 // `GET /health` = 200 within a deadline, stopped and removed afterwards). The bearer token: an
 // identity created with the published client library (@nmshd/transport, through tests/interop's
@@ -19,13 +23,14 @@
 // Exit status: schemathesis's (non-zero on any failure or error), or 2 if the run could not start.
 
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { BackboneServer } from "../interop/lib/backbone.mjs";
 import { MemoryLoggerFactory, createAccount, createDatabaseConnection, createTransport, describeError, hasIdentity } from "../interop/lib/client.mjs";
+import { seedResources } from "../interop/lib/seed.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const LOGS = join(ROOT, "target/test-logs");
@@ -63,20 +68,53 @@ class FuzzServer extends BackboneServer {
     }
 }
 
-/** An identity made with the client library, and its device's access token from /connect/token. */
-async function accessToken(server, name) {
-    const loggerFactory = new MemoryLoggerFactory();
-    // The host must be "localhost": the library derives the address from it (DID domain).
-    const transport = await createTransport({ baseUrl: `http://localhost:${server.consumerPort}`, loggerFactory });
-    const connection = createDatabaseConnection();
-    try {
-        const { account, initError } = await createAccount(transport, connection, `fuzz-${name}`);
-        if (!hasIdentity(account)) throw new Error(`the library created no identity: ${describeError(initError)}\n${loggerFactory.tail()}`);
-        console.log(`identity ${account.identity.address} with device ${account.activeDevice.id}`);
-        return await account.authenticator.getToken();
-    } finally {
-        await connection.close().catch(() => undefined);
+/** The client library's side: one Transport, accounts in an in-memory database. */
+class Clients {
+    constructor(server) {
+        this.server = server;
+        this.loggerFactory = new MemoryLoggerFactory();
+        this.connection = createDatabaseConnection();
     }
+
+    /** A new identity with its first device. */
+    async account(name) {
+        // The host must be "localhost": the library derives the address from it (DID domain).
+        this.transport ??= await createTransport({ baseUrl: `http://localhost:${this.server.consumerPort}`, loggerFactory: this.loggerFactory });
+        const { account, initError } = await createAccount(this.transport, this.connection, `fuzz-${name}`);
+        if (!hasIdentity(account)) throw new Error(`the library created no identity: ${describeError(initError)}\n${this.loggerFactory.tail()}`);
+        console.log(`identity ${account.identity.address} with device ${account.activeDevice.id}`);
+        return account;
+    }
+
+    async close() {
+        await this.connection.close().catch(() => undefined);
+    }
+}
+
+/**
+ * Path parameters that meet real records (see tests/interop/lib/seed.mjs) half of the time;
+ * the other half schemathesis makes up its own. Resource: the path pattern and parameter.
+ */
+const SEEDED_PARAMETERS = {
+    relationships: ["^/api/v2/Relationships/\\{id\\}", "id"],
+    relationshipTemplates: ["^/api/v2/RelationshipTemplates/\\{id\\}", "id"],
+    tokens: ["^/api/v2/Tokens/\\{id\\}", "id"],
+    files: ["^/api/v2/Files/\\{id\\}", "id"],
+    messages: ["^/api/v2/Messages/\\{id\\}", "id"],
+    devices: ["^/api/v2/Devices/\\{id\\}", "id"],
+    identities: ["^/api/v2/Identities/\\{identityAddress\\}", "identityAddress"]
+};
+
+/** schemathesis.toml: a dictionary of identifiers per resource, bound to its operations. */
+function seedConfig(seeded) {
+    const toml = (value) => JSON.stringify(value); // TOML's basic strings and arrays read like JSON's
+    const lines = [];
+    for (const [resource, [pathRegex, parameter]] of Object.entries(SEEDED_PARAMETERS)) {
+        lines.push(`[dictionaries.${resource}]`, `values = ${toml(seeded[resource])}`, "");
+        lines.push("[[operations]]", `include-path-regex = ${toml(pathRegex)}`);
+        lines.push(`parameters = { ${toml(`path.${parameter}`)} = { dictionary = ${toml(resource)}, probability = 0.5 } }`, "");
+    }
+    return lines.join("\n");
 }
 
 /**
@@ -86,12 +124,14 @@ async function accessToken(server, name) {
  */
 const DELETION_PROCESSES = "^/api/v2/Identities/Self/DeletionProcesses";
 const PASSES = [
-    { name: "main", filter: ["--exclude-path-regex", `${EXCLUDED_PATHS}|${DELETION_PROCESSES}`] },
+    { name: "main", filter: ["--exclude-path-regex", `${EXCLUDED_PATHS}|${DELETION_PROCESSES}`], seed: true },
     { name: "deletion", filter: ["--include-path-regex", DELETION_PROCESSES] }
 ];
 
-function schemathesisArgs(server, token, pass) {
+function schemathesisArgs(server, token, pass, configFile) {
     const args = [
+        "--config-file",
+        configFile,
         "run",
         `${server.consumerUrl}/docs/v2/openapi.json`,
         "--checks",
@@ -123,13 +163,8 @@ function schemathesisArgs(server, token, pass) {
 
 const junitReport = (pass) => join(LOGS, `schemathesis-${pass.name}-junit.xml`);
 
-/**
- * Runs a command with its output passed through and kept, for the summary's figures. It runs
- * in a temp dir: schemathesis keeps a cache of the failures it found (.schemathesis/) in its
- * working directory and replays them first next time; each run here starts fresh.
- */
-function run(command, args) {
-    const cwd = mkdtempSync(join(tmpdir(), "backbone-fuzz-"));
+/** Runs a command in `cwd` with its output passed through and kept, for the summary's figures. */
+function run(command, args, cwd) {
     return new Promise((resolvePromise) => {
         const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "inherit"] });
         let output = "";
@@ -139,7 +174,7 @@ function run(command, args) {
         });
         child.on("error", (error) => resolvePromise({ code: null, error, output }));
         child.on("close", (code, signal) => resolvePromise({ code, signal, output }));
-    }).finally(() => rmSync(cwd, { recursive: true, force: true }));
+    });
 }
 
 /** Operations passed and failed (JUnit report); test cases, failures and errors (summary). */
@@ -160,13 +195,27 @@ function countRun(pass, output) {
 
 const unescapeXml = (text) => text.replace(/&(lt|gt|quot|apos|amp);/g, (_, entity) => ({ lt: "<", gt: ">", quot: '"', apos: "'", amp: "&" })[entity]);
 
-async function fuzz(server, pass) {
+/**
+ * One pass with an identity of its own. It runs in a temp dir, which also holds its
+ * schemathesis.toml: schemathesis keeps a cache of the failures it found (.schemathesis/) in
+ * its working directory and replays them first next time; each run here starts fresh.
+ */
+async function fuzz(server, clients, pass) {
     console.log(`\n# ${pass.name} pass`);
-    const token = await accessToken(server, pass.name);
-    const result = await run(SCHEMATHESIS_BIN, schemathesisArgs(server, token, pass));
-    if (result.error) throw new Error(`${SCHEMATHESIS_BIN} could not run: ${result.error.message} (pip install schemathesis; .ci/run does)`);
-    if (!existsSync(junitReport(pass))) throw new Error(`schemathesis wrote no report (exit ${result.code}, signal ${result.signal})`);
-    return { code: result.code ?? 1, ...countRun(pass, result.output) };
+    const account = await clients.account(pass.name);
+    const seeded = pass.seed ? await seedResources(account, await clients.account(`${pass.name}-peer`), clients) : undefined;
+    const token = await account.authenticator.getToken();
+    const cwd = mkdtempSync(join(tmpdir(), "backbone-fuzz-"));
+    try {
+        const configFile = join(cwd, "schemathesis.toml");
+        writeFileSync(configFile, seeded ? seedConfig(seeded) : "");
+        const result = await run(SCHEMATHESIS_BIN, schemathesisArgs(server, token, pass, configFile), cwd);
+        if (result.error) throw new Error(`${SCHEMATHESIS_BIN} could not run: ${result.error.message} (pip install schemathesis; .ci/run does)`);
+        if (!existsSync(junitReport(pass))) throw new Error(`schemathesis wrote no report (exit ${result.code}, signal ${result.signal})`);
+        return { code: result.code ?? 1, ...countRun(pass, result.output) };
+    } finally {
+        rmSync(cwd, { recursive: true, force: true });
+    }
 }
 
 async function main() {
@@ -180,9 +229,14 @@ async function main() {
         await server.start();
         const started = Date.now();
         const runs = [];
-        for (const pass of PASSES) {
-            rmSync(junitReport(pass), { force: true });
-            runs.push(await fuzz(server, pass));
+        const clients = new Clients(server);
+        try {
+            for (const pass of PASSES) {
+                rmSync(junitReport(pass), { force: true });
+                runs.push(await fuzz(server, clients, pass));
+            }
+        } finally {
+            await clients.close();
         }
         const total = (key) => runs.reduce((sum, r) => sum + r[key], 0);
         for (const name of runs.flatMap((r) => r.failedNames)) console.log(`fuzz failed: ${name}`);
