@@ -38,9 +38,9 @@ pub fn routes(app: &Application) -> Routes {
 }
 
 pub fn service(app: &Application) -> Router {
-    let routes = routes(app);
-    let document = crate::docs::openapi(routes.openapi().clone());
-    let (router, segments) = routes.merge(crate::docs::routes(document)).into_parts();
+    let documented = routes(app);
+    let document = crate::docs::openapi(documented.openapi().clone());
+    let (router, segments) = documented.merge(crate::docs::routes(document)).into_parts();
     let limits = app.rate_limits.clone();
     let router = router
         .fallback(|| async { StatusCode::NOT_FOUND })

@@ -18,6 +18,7 @@ use axum::Router;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::UtoipaMethodRouter;
 
+#[must_use = "a route table does nothing until it is served"]
 pub struct Routes<S = ()> {
     router: Router<S>,
     segments: BTreeSet<String>,
@@ -41,7 +42,6 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         Self::default()
     }
 
-    #[must_use]
     /// A route that is not part of the `OpenAPI` document (the consumer API's drift test
     /// allows only the few listed there).
     pub fn route(mut self, path: &str, method_router: MethodRouter<S>) -> Self {
@@ -83,7 +83,6 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         self.paths.insert(path.to_owned());
     }
 
-    #[must_use]
     pub fn merge(mut self, other: Routes<S>) -> Self {
         self.segments.extend(other.segments);
         self.paths.extend(other.paths);
