@@ -30,13 +30,23 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A bucket of Google Cloud Storage (or of an emulator at `endpoint`).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GcsBlobStore {
     http: reqwest::Client,
     /// Scheme, host and port, without a trailing slash.
     endpoint: String,
     bucket: String,
     credentials: GcpCredentialProvider,
+}
+
+/// Without the credentials: a provider's `Debug` may show its token or key.
+impl std::fmt::Debug for GcsBlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GcsBlobStore")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What went wrong talking to GCS; carried inside [`BlobError::Storage`].
@@ -234,4 +244,28 @@ impl BlobStore for GcsBlobStore {
 /// Bytes for a request body (a cheap clone of a shared buffer).
 fn body_of(bytes: &Bytes) -> reqwest::Body {
     reqwest::Body::from(bytes.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use object_store::gcp::GcpCredential;
+    use object_store::StaticCredentialProvider;
+
+    use super::GcsBlobStore;
+
+    #[test]
+    fn debug_output_leaves_the_credentials_out() {
+        let token = GcpCredential {
+            bearer: "very-secret-token".into(),
+        };
+        let store = GcsBlobStore::new(None, "files", Arc::new(StaticCredentialProvider::new(token))).unwrap();
+        let debug = format!("{store:?}");
+        assert!(
+            debug.contains("storage.googleapis.com") && debug.contains("files"),
+            "{debug}"
+        );
+        assert!(!debug.contains("very-secret-token"), "{debug}");
+    }
 }
