@@ -38,6 +38,8 @@ struct CreateIdentityRequest {
     #[serde(deserialize_with = "lenient_integer")]
     identity_version: i64,
     signed_challenge: SignedChallengeDto,
+    /// ISO 639-1; default `en`
+    #[schema(pattern = "^[a-z]{2}$")]
     device_communication_language: Option<String>,
 }
 
