@@ -147,13 +147,13 @@ mod tests {
 
     #[tokio::test]
     async fn documented_routes_are_routed_recorded_and_described() {
-        let routes: Routes = Routes::new().routes(routes!(greet));
-        assert!(routes.paths().contains("/api/v2/Greetings/{id}"));
-        let item = &routes.openapi().paths.paths["/api/v2/Greetings/{id}"];
+        let table: Routes = Routes::new().routes(routes!(greet));
+        assert!(table.paths().contains("/api/v2/Greetings/{id}"));
+        let item = &table.openapi().paths.paths["/api/v2/Greetings/{id}"];
         let operation = item.get.as_ref().expect("the GET operation");
         assert_eq!(operation.summary.as_deref(), Some("Say hello"));
         assert!(item.post.is_none());
-        let (router, segments) = routes.into_parts();
+        let (router, segments) = table.into_parts();
         assert_eq!(segments["greetings"], "Greetings");
         let request = Request::get("/api/v2/Greetings/x").body(Body::empty()).unwrap();
         let response = router.oneshot(request).await.unwrap();
