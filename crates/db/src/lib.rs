@@ -8,6 +8,7 @@
 //! [`Allocations`], the outbox and idempotent event handling.
 
 pub mod allocations;
+pub mod anonymise;
 mod connect;
 mod files;
 pub mod outbox;

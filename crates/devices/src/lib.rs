@@ -15,12 +15,6 @@ pub mod crypto;
 pub mod deletion;
 pub mod domain;
 pub mod error;
-// On `CreatedIdentityDto::new`, which takes the identity it describes; here while the handlers'
-// OpenAPI annotations are being written in that module.
-#[expect(
-    clippy::needless_pass_by_value,
-    reason = "the DTO is built from the identity and device the use case hands over"
-)]
 mod http;
 pub mod identity_list;
 pub mod quota;

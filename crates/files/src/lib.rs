@@ -20,12 +20,6 @@ mod deleter;
 pub mod domain;
 pub mod error;
 pub mod housekeeping;
-// On `multipart_error` and `into_io_error` (used as `map_err(..)`, which passes the error by
-// value); here while the handlers' OpenAPI annotations are being written in that file.
-#[expect(
-    clippy::needless_pass_by_value,
-    reason = "map_err(multipart_error) hands the error over by value"
-)]
 mod http;
 pub mod service;
 pub mod store;

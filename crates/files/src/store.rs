@@ -8,6 +8,7 @@ use backbone_core::events::DomainEvent;
 use backbone_core::ids::{DeviceId, FileId};
 use backbone_core::paging::{Page, PageRequest};
 use backbone_core::IdentityAddress;
+use backbone_db::anonymise::replace_address;
 use backbone_db::sqlx::any::AnyRow;
 use backbone_db::sqlx::{self, AnyConnection, Row};
 use backbone_db::{fetch_page, get_flag, outbox, with_ids, Database, PagedSql, Param};
@@ -83,11 +84,8 @@ impl FilesStore {
         creator: &IdentityAddress,
         anonymous: &IdentityAddress,
     ) -> sqlx::Result<()> {
-        sqlx::query("UPDATE files SET created_by = $1 WHERE created_by = $2")
-            .bind(anonymous.as_str())
-            .bind(creator.as_str())
-            .execute(self.db.writer())
-            .await?;
+        let mut conn = self.db.writer().acquire().await?;
+        replace_address(&mut conn, "files", "created_by", creator, anonymous).await?;
         Ok(())
     }
 

@@ -4,6 +4,7 @@ use backbone_core::encoding::{from_millis, to_millis};
 use backbone_core::ids::{DeviceId, MessageId};
 use backbone_core::paging::{Page, PageRequest};
 use backbone_core::IdentityAddress;
+use backbone_db::anonymise::replace_address;
 use backbone_db::sqlx::any::AnyRow;
 use backbone_db::sqlx::{self, AnyConnection, Row};
 use backbone_db::{fetch_page, get_flag, with_ids, Database, PagedSql, Param};
@@ -309,23 +310,11 @@ impl MessagesStore {
         identity: &IdentityAddress,
         anonymous: &IdentityAddress,
     ) -> sqlx::Result<()> {
-        sqlx::query("UPDATE messages SET created_by = $1 WHERE created_by = $2")
-            .bind(anonymous.as_str())
-            .bind(identity.as_str())
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("UPDATE message_recipients SET address = $1 WHERE address = $2")
-            .bind(anonymous.as_str())
-            .bind(identity.as_str())
-            .execute(&mut *conn)
-            .await?;
+        replace_address(conn, "messages", "created_by", identity, anonymous).await?;
+        replace_address(conn, "message_recipients", "address", identity, anonymous).await?;
         // The entries' copy of the sender follows, or an identity later created with the same
         // address would see these messages as its own.
-        sqlx::query("UPDATE message_recipients SET sender = $1 WHERE sender = $2")
-            .bind(anonymous.as_str())
-            .bind(identity.as_str())
-            .execute(&mut *conn)
-            .await?;
+        replace_address(conn, "message_recipients", "sender", identity, anonymous).await?;
         sqlx::query(sql::DELETE_ORPHANED)
             .bind(anonymous.as_str())
             .execute(&mut *conn)

@@ -8,6 +8,7 @@ use backbone_core::ids::{DeviceId, RelationshipAuditLogEntryId, RelationshipId, 
 use backbone_core::paging::{Page, PageRequest};
 use backbone_core::status::UnknownValue;
 use backbone_core::IdentityAddress;
+use backbone_db::anonymise::replace_address;
 use backbone_db::sqlx::any::AnyRow;
 use backbone_db::sqlx::{self, AnyConnection, Row};
 use backbone_db::{fetch_page, get_flag, outbox, with_ids, Database, PagedSql, Param};
@@ -503,11 +504,7 @@ impl RelationshipsStore {
             .execute(&mut *conn)
             .await?;
         }
-        sqlx::query("UPDATE relationship_audit_log SET created_by = $1 WHERE created_by = $2")
-            .bind(anonymous.as_str())
-            .bind(identity.as_str())
-            .execute(&mut *conn)
-            .await?;
+        replace_address(conn, "relationship_audit_log", "created_by", identity, anonymous).await?;
         sqlx::query("UPDATE relationships SET template_id = NULL WHERE template_id IN (SELECT id FROM relationship_templates WHERE created_by = $1)")
             .bind(identity.as_str())
             .execute(&mut *conn)
@@ -516,11 +513,14 @@ impl RelationshipsStore {
             .bind(identity.as_str())
             .execute(&mut *conn)
             .await?;
-        sqlx::query("UPDATE relationship_templates SET for_identity = $1 WHERE for_identity = $2")
-            .bind(anonymous.as_str())
-            .bind(identity.as_str())
-            .execute(&mut *conn)
-            .await?;
+        replace_address(
+            conn,
+            "relationship_templates",
+            "for_identity",
+            identity,
+            anonymous,
+        )
+        .await?;
         sql::ALLOCATIONS.hand_over(conn, identity, anonymous).await?;
         Ok(())
     }

@@ -7,6 +7,7 @@ use backbone_core::events::DomainEvent;
 use backbone_core::ids::{DeviceId, TokenId};
 use backbone_core::paging::{Page, PageRequest};
 use backbone_core::IdentityAddress;
+use backbone_db::anonymise::replace_address;
 use backbone_db::sqlx::any::AnyRow;
 use backbone_db::sqlx::{self, AnyConnection, Row};
 use backbone_db::{fetch_page, outbox, with_ids, Database, PagedSql, Param};
@@ -84,11 +85,7 @@ impl TokensStore {
             .bind(identity.as_str())
             .execute(&mut *conn)
             .await?;
-        sqlx::query("UPDATE tokens SET for_identity = $1 WHERE for_identity = $2")
-            .bind(anonymous.as_str())
-            .bind(identity.as_str())
-            .execute(&mut *conn)
-            .await?;
+        replace_address(conn, "tokens", "for_identity", identity, anonymous).await?;
         sql::ALLOCATIONS.hand_over(conn, identity, anonymous).await?;
         Ok(())
     }

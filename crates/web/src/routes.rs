@@ -130,3 +130,42 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         (self.router, map)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openapi::routes;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    /// Say hello
+    #[utoipa::path(get, path = "/api/v2/Greetings/{id}", responses((status = 200, body = String)))]
+    async fn greet() -> &'static str {
+        "hello"
+    }
+
+    #[tokio::test]
+    async fn documented_routes_are_routed_recorded_and_described() {
+        let table: Routes = Routes::new().routes(routes!(greet));
+        assert!(table.paths().contains("/api/v2/Greetings/{id}"));
+        let item = &table.openapi().paths.paths["/api/v2/Greetings/{id}"];
+        let operation = item.get.as_ref().expect("the GET operation");
+        assert_eq!(operation.summary.as_deref(), Some("Say hello"));
+        assert!(item.post.is_none());
+        let (router, segments) = table.into_parts();
+        assert_eq!(segments["greetings"], "Greetings");
+        let request = Request::get("/api/v2/Greetings/x").body(Body::empty()).unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn merged_routes_keep_both_documents() {
+        let documented: Routes = Routes::new().routes(routes!(greet));
+        let plain: Routes = Routes::new().route("/health", axum::routing::get(|| async { "ok" }));
+        let merged = plain.merge(documented);
+        assert_eq!(merged.paths().len(), 2);
+        assert_eq!(merged.openapi().paths.paths.len(), 1);
+    }
+}

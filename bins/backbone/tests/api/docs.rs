@@ -125,3 +125,72 @@ async fn every_named_schema_is_defined() {
     let bearer = &document["components"]["securitySchemes"]["bearer"];
     assert_eq!(bearer["scheme"], "bearer");
 }
+
+/// The worked example of `backbone_web::openapi`: parameters, body, success and error
+/// responses of one operation, as a generated client sees them.
+#[tokio::test]
+async fn an_operation_carries_its_parameters_bodies_and_responses() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let document = document(&app).await;
+    let update = &document["paths"]["/api/v2/Tokens/{id}/UpdateContent"]["post"];
+    let id = &update["parameters"][0];
+    assert_eq!(
+        (id["name"].as_str(), id["in"].as_str()),
+        (Some("id"), Some("path"))
+    );
+    assert_eq!(id["schema"]["pattern"], "^TOK[A-Za-z0-9]{1,17}$");
+    assert_eq!(
+        update["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/UpdateContentRequest"
+    );
+    let statuses: BTreeSet<&str> = update["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(statuses, BTreeSet::from(["200", "400", "401", "404", "429"]));
+    assert_eq!(
+        update["responses"]["404"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/ErrorEnvelope"
+    );
+    assert_eq!(update["security"], serde_json::json!([{ "bearer": [] }]));
+    let list = &document["paths"]["/api/v2/Tokens"]["get"]["parameters"];
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, ["ids", "PageNumber", "PageSize"]);
+}
+
+/// A real error answer matches the documented envelope, `data` included.
+#[tokio::test]
+async fn the_error_envelope_is_what_the_server_sends() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let document = document(&app).await;
+    let body = &document["components"]["schemas"]["ErrorBody"];
+    let documented: BTreeSet<&str> = body["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let answer = app.get("/api/v2/Tokens/TOKunknown", None).await;
+    answer.expect_error(404, "error.platform.recordNotFound");
+    let sent: BTreeSet<&str> = answer.body["error"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(sent, documented);
+    let required: BTreeSet<&str> = body["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(required, documented, "every member is always sent");
+}

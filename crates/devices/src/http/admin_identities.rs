@@ -75,7 +75,7 @@ async fn post_identity(
             communication_language: request.device_communication_language,
         })
         .await?;
-    Ok(Created::new(CreatedIdentityDto::new(identity, device)))
+    Ok(Created::new(CreatedIdentityDto::new(&identity, device)))
 }
 
 /// `AuditLogEntry`: a missing status is written as `""`, as upstream does.

@@ -29,6 +29,7 @@ struct RegisterDeviceRequest {
     device_password: String,
     signed_challenge: SignedChallengeDto,
     /// ISO 639-1; default `en`
+    #[schema(pattern = "^[a-z]{2}$")]
     communication_language: Option<String>,
     /// A boolean (the strings `true`/`false` are accepted too); default `false`
     #[serde(default, deserialize_with = "lenient_bool")]
@@ -136,6 +137,7 @@ async fn get_self(State(state): State<DevicesState>, caller: Caller) -> ApiResul
 #[serde(rename_all = "camelCase")]
 struct UpdateDeviceRequest {
     /// ISO 639-1 (required in effect: absent is 400)
+    #[schema(pattern = "^[a-z]{2}$")]
     communication_language: Option<String>,
 }
 

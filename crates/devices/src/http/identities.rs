@@ -38,6 +38,8 @@ struct CreateIdentityRequest {
     #[serde(deserialize_with = "lenient_integer")]
     identity_version: i64,
     signed_challenge: SignedChallengeDto,
+    /// ISO 639-1; default `en`
+    #[schema(pattern = "^[a-z]{2}$")]
     device_communication_language: Option<String>,
 }
 
@@ -61,7 +63,7 @@ struct CreatedDeviceDto {
 }
 
 impl CreatedIdentityDto {
-    pub(super) fn new(identity: Identity, device: Device) -> Self {
+    pub(super) fn new(identity: &Identity, device: Device) -> Self {
         Self {
             address: identity.address.to_string(),
             created_at: identity.created_at,
@@ -103,7 +105,7 @@ async fn post_identity(
             communication_language: request.device_communication_language,
         })
         .await?;
-    Ok(Created::new(CreatedIdentityDto::new(identity, device)))
+    Ok(Created::new(CreatedIdentityDto::new(&identity, device)))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

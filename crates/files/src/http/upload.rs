@@ -136,6 +136,10 @@ async fn read_text(field: &mut Field<'_>) -> ApiResult<String> {
     Ok(text)
 }
 
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "used as map_err(..), which hands the error over by value"
+)]
 fn multipart_error(error: MultipartError) -> ApiError {
     if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::body_too_large()
@@ -148,6 +152,10 @@ fn multipart_error(error: MultipartError) -> ApiError {
 }
 
 /// Keeps "over the body limit" recognisable behind the blob store's `io::Error`.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "used as map_err(..), which hands the error over by value"
+)]
 fn into_io_error(error: MultipartError) -> std::io::Error {
     let kind = if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
         std::io::ErrorKind::FileTooLarge
