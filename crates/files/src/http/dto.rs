@@ -27,14 +27,17 @@ pub(super) struct FileMetadataDto {
     deleted_by_device: Option<String>,
     owner: String,
     /// base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]*$")]
     owner_signature: String,
     ownership_is_locked: bool,
     cipher_size: u64,
     /// base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]*$")]
     cipher_hash: String,
     #[serde(with = "date_format")]
     expires_at: DateTime<Utc>,
     /// base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]*$")]
     encrypted_properties: String,
 }
 
@@ -82,10 +85,12 @@ pub(super) struct CreatedFileDto {
     deleted_by: Option<String>,
     owner: String,
     /// base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]*$")]
     owner_signature: String,
     ownership_token: String,
     cipher_size: u64,
     /// base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]*$")]
     cipher_hash: String,
     #[serde(with = "date_format")]
     expires_at: DateTime<Utc>,
