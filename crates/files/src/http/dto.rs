@@ -87,6 +87,7 @@ pub(super) struct CreatedFileDto {
     /// base64url without padding.
     #[schema(pattern = "^[A-Za-z0-9_-]*$")]
     owner_signature: String,
+    #[schema(pattern = r"^[A-Za-z0-9!@#$%^&*()_+=<>?/{}|~\[\]-]{20}$")]
     ownership_token: String,
     cipher_size: u64,
     /// base64url without padding.
@@ -120,13 +121,15 @@ impl From<File> for CreatedFileDto {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct NewOwnershipTokenDto {
+    #[schema(pattern = r"^[A-Za-z0-9!@#$%^&*()_+=<>?/{}|~\[\]-]{20}$")]
     pub(super) new_ownership_token: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct OwnershipTokenRequest {
-    /// Required member.
+    /// 1 to 20 characters of the token alphabet.
+    #[schema(pattern = r"^[A-Za-z0-9!@#$%^&*()_+=<>?/{}|~\[\]-]{1,20}$")]
     pub(super) ownership_token: String,
 }
 
