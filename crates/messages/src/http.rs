@@ -53,6 +53,7 @@ struct MessageRecipientRequest {
     /// The recipient's identity address.
     address: String,
     /// The message key encrypted for the recipient (base64 or base64url).
+    #[schema(pattern = r"^[A-Za-z0-9+/_-]*=*$")]
     encrypted_key: String,
 }
 
@@ -68,6 +69,7 @@ struct MessageAttachmentRequest {
 struct SendMessageRequest {
     recipients: Vec<MessageRecipientRequest>,
     /// The encrypted body (base64 or base64url).
+    #[schema(pattern = r"^[A-Za-z0-9+/_-]*=*$")]
     body: String,
     #[serde(default)]
     attachments: Vec<MessageAttachmentRequest>,
@@ -140,6 +142,7 @@ struct MessageDto {
     created_by: String,
     created_by_device: String,
     /// base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]*$")]
     body: String,
     attachments: Vec<MessageAttachmentDto>,
     recipients: Vec<RecipientOfMessageDto>,
@@ -155,6 +158,7 @@ struct MessageAttachmentDto {
 struct RecipientOfMessageDto {
     address: String,
     /// base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]*$")]
     encrypted_key: String,
     #[serde(with = "date_format::option")]
     received_at: Option<DateTime<Utc>>,

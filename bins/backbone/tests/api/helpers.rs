@@ -72,6 +72,9 @@ pub struct TestApp {
     pub metrics_base: Option<String>,
     pub http: reqwest::Client,
     pub clock: Arc<ManualClock>,
+    /// The Consumer API's `OpenAPI` document, fetched at the first request; every response of
+    /// the Consumer API is checked against it (`conformance`).
+    document: tokio::sync::OnceCell<Value>,
     _data_dir: TempDir,
     postgres_database: Option<String>,
 }
@@ -185,6 +188,7 @@ impl TestApp {
             metrics_base,
             http: reqwest::Client::new(),
             clock,
+            document: tokio::sync::OnceCell::new(),
             _data_dir: data_dir,
             postgres_database,
         }
@@ -204,7 +208,7 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        into_response(request.send().await.expect("the request is sent")).await
+        self.send(request).await
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
@@ -224,7 +228,30 @@ impl TestApp {
     }
 
     pub async fn raw(&self, request: reqwest::RequestBuilder) -> Response {
-        into_response(request.send().await.expect("the request is sent")).await
+        self.send(request).await
+    }
+
+    /// Sends the request; a Consumer API response must be what the document says.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Response {
+        let (client, request) = request.build_split();
+        let request = request.expect("a valid request");
+        let (method, url) = (request.method().clone(), request.url().clone());
+        let response = into_response(client.execute(request).await.expect("the request is sent")).await;
+        let base = reqwest::Url::parse(&self.base).expect("the base URL");
+        if url.origin() == base.origin() {
+            crate::conformance::check(self.document().await, &method, url.path(), &response);
+        }
+        response
+    }
+
+    async fn document(&self) -> &Value {
+        self.document
+            .get_or_init(|| async {
+                let url = format!("{}/docs/v2/openapi.json", self.base);
+                let response = self.http.get(url).send().await.expect("the document is served");
+                response.json().await.expect("the document is JSON")
+            })
+            .await
     }
 
     /// `POST /connect/token` with the given form fields.

@@ -6,6 +6,7 @@ mod helpers;
 mod admin;
 mod admin_ui;
 mod challenges;
+mod conformance;
 mod dead_letters;
 mod deletion;
 mod devices;

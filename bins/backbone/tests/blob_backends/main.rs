@@ -13,6 +13,9 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+#[path = "../api/conformance.rs"]
+mod conformance;
+
 mod emulator;
 mod gcs_protocol;
 

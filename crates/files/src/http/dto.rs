@@ -27,14 +27,17 @@ pub(super) struct FileMetadataDto {
     deleted_by_device: Option<String>,
     owner: String,
     /// base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]*$")]
     owner_signature: String,
     ownership_is_locked: bool,
     cipher_size: u64,
     /// base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]*$")]
     cipher_hash: String,
     #[serde(with = "date_format")]
     expires_at: DateTime<Utc>,
     /// base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]*$")]
     encrypted_properties: String,
 }
 
@@ -82,10 +85,13 @@ pub(super) struct CreatedFileDto {
     deleted_by: Option<String>,
     owner: String,
     /// base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]*$")]
     owner_signature: String,
+    #[schema(pattern = r"^[A-Za-z0-9!@#$%^&*()_+=<>?/{}|~\[\]-]{20}$")]
     ownership_token: String,
     cipher_size: u64,
     /// base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]*$")]
     cipher_hash: String,
     #[serde(with = "date_format")]
     expires_at: DateTime<Utc>,
@@ -115,13 +121,15 @@ impl From<File> for CreatedFileDto {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct NewOwnershipTokenDto {
+    #[schema(pattern = r"^[A-Za-z0-9!@#$%^&*()_+=<>?/{}|~\[\]-]{20}$")]
     pub(super) new_ownership_token: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct OwnershipTokenRequest {
-    /// Required member.
+    /// 1 to 20 characters of the token alphabet.
+    #[schema(pattern = r"^[A-Za-z0-9!@#$%^&*()_+=<>?/{}|~\[\]-]{1,20}$")]
     pub(super) ownership_token: String,
 }
 

@@ -30,16 +30,16 @@ struct UploadForm {
     #[schema(value_type = String, format = Binary)]
     content: Vec<u8>,
     /// base64 or base64url.
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = r"^[A-Za-z0-9+/_-]*=*$")]
     cipher_hash: String,
     /// base64 or base64url.
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = r"^[A-Za-z0-9+/_-]*=*$")]
     owner_signature: String,
     /// Must lie in the future.
     #[schema(format = DateTime)]
     expires_at: String,
     /// base64 or base64url.
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = r"^[A-Za-z0-9+/_-]*=*$")]
     encrypted_properties: String,
 }
 

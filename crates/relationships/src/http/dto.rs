@@ -18,6 +18,7 @@ pub struct TemplateDto {
     #[serde(with = "date_format::option")]
     expires_at: Option<DateTime<Utc>>,
     /// base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]*$")]
     content: String,
     #[serde(with = "date_format")]
     created_at: DateTime<Utc>,
@@ -105,8 +106,10 @@ pub struct RelationshipDto {
     #[serde(flatten)]
     metadata: RelationshipMetadataDto,
     /// base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]*$")]
     creation_content: Option<String>,
     /// base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]*$")]
     creation_response_content: Option<String>,
 }
 

@@ -44,6 +44,7 @@ struct CreateRelationshipRequest {
     #[schema(pattern = r"^RLT[A-Za-z0-9]{1,17}$")]
     relationship_template_id: String,
     /// The encrypted creation content (base64 or base64url).
+    #[schema(pattern = r"^[A-Za-z0-9+/_-]*=*$")]
     creation_content: Option<String>,
 }
 
@@ -184,6 +185,7 @@ async fn get_relationships(
 #[schema(as = RelationshipAnswerRequest)]
 struct AnswerRequest {
     /// The encrypted response content (base64 or base64url).
+    #[schema(pattern = r"^[A-Za-z0-9+/_-]*=*$")]
     creation_response_content: Option<String>,
 }
 

@@ -46,6 +46,7 @@ fn parse_template_id(id: &str) -> ApiResult<RelationshipTemplateId> {
 #[schema(as = CreateRelationshipTemplateRequest)]
 struct CreateTemplateRequest {
     /// The encrypted content (base64 or base64url).
+    #[schema(pattern = r"^[A-Za-z0-9+/_-]*=*$")]
     content: String,
     /// Must lie in the future.
     #[schema(format = DateTime)]
@@ -54,6 +55,7 @@ struct CreateTemplateRequest {
     /// The only identity that may read the template.
     for_identity: Option<String>,
     /// 1 to 200 bytes (base64 or base64url).
+    #[schema(pattern = r"^[A-Za-z0-9+/_-]*=*$")]
     password: Option<String>,
 }
 
@@ -120,7 +122,8 @@ async fn post_template(
     get, path = "/api/v2/RelationshipTemplates/{id}", tag = "RelationshipTemplates",
     params(
         ("id" = String, Path, pattern = r"^RLT[A-Za-z0-9]{1,17}$"),
-        ("password" = Option<String>, Query, description = "1 to 200 bytes, base64"),
+        ("password" = Option<String>, Query, pattern = r"^[A-Za-z0-9+/_-]*=*$",
+            description = "1 to 200 bytes, base64 or base64url"),
     ),
     security(("bearer" = [])),
     responses(
@@ -153,7 +156,7 @@ async fn get_template(
     params(
         ("templates.0.id" = Option<String>, Query, pattern = r"^RLT[A-Za-z0-9]{1,17}$",
             description = "The first template; further ones as `templates.1.id`, …"),
-        ("templates.0.password" = Option<String>, Query,
+        ("templates.0.password" = Option<String>, Query, pattern = r"^[A-Za-z0-9+/_-]*=*$",
             description = "The first template's password (base64); `templates.1.password`, …"),
         ("ids" = Option<Vec<String>>, Query, style = Form, explode,
             description = "Template IDs without passwords, when no `templates.0.id` is given"),

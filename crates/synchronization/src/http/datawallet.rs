@@ -56,6 +56,7 @@ pub(super) struct DatawalletModificationDto {
     #[schema(schema_with = schemas::modification_type)]
     modification_type: String,
     /// base64url without padding.
+    #[schema(pattern = "^[A-Za-z0-9_-]*$")]
     encrypted_payload: Option<String>,
 }
 

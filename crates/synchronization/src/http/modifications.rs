@@ -23,6 +23,7 @@ pub(super) struct NewModificationDto {
     collection: String,
     payload_category: Option<String>,
     /// base64 or base64url.
+    #[schema(pattern = r"^[A-Za-z0-9+/_-]*=*$")]
     encrypted_payload: Option<String>,
     datawallet_version: i64,
 }
