@@ -12,6 +12,18 @@ pub fn hash(value: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(output)
 }
 
+/// [`hash`] of each value, computed off the async worker threads: 100,000 PBKDF2 rounds are
+/// tens of milliseconds of CPU each (seconds in a debug build), which would stall every other
+/// request scheduled on the same worker.
+pub async fn hash_all(values: Vec<String>) -> Vec<String> {
+    let hashing = tokio::task::spawn_blocking(move || values.iter().map(|v| hash(v)).collect());
+    match hashing.await {
+        Ok(hashes) => hashes,
+        // Hashing does not panic; if it ever did, the caller sees the same panic.
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}
+
 /// Message keys of audit entries.
 pub mod keys {
     pub const STARTED_BY_OWNER: &str = "StartedByOwner";

@@ -86,7 +86,8 @@ impl DevicesService {
             keys::STARTED_BY_OWNER,
             (None, Some(ProcessStatus::Active)),
             None,
-        );
+        )
+        .await;
         let store = &self.deletion;
         let mut tx = store.db().begin_write().await?;
         self.check_quota(&mut tx, address, MetricKey::NumberOfStartedDeletionProcesses, now)
@@ -159,7 +160,8 @@ impl DevicesService {
             keys::CANCELLED_BY_OWNER,
             (Some(ProcessStatus::Active), Some(ProcessStatus::Cancelled)),
             None,
-        );
+        )
+        .await;
         let mut tx = store.db().begin_write().await?;
         let process = store.find_process(&mut tx, address, id).await?;
         let mut process = process.ok_or(DevicesError::NotFound("IdentityDeletionProcess"))?;
@@ -215,7 +217,8 @@ impl DevicesService {
                 super::audit::keys::REMINDER_SENT[reminder - 1],
                 (Some(ProcessStatus::Active), Some(ProcessStatus::Active)),
                 None,
-            );
+            )
+            .await;
             let mut tx = self.deletion.db().begin_write().await?;
             self.deletion
                 .mark_reminder_sent(&mut tx, &process.id, reminder, now)
@@ -253,7 +256,8 @@ impl DevicesService {
                 keys::DELETION_STARTED,
                 (Some(ProcessStatus::Active), Some(ProcessStatus::Deleting)),
                 None,
-            );
+            )
+            .await;
             let mut tx = self.deletion.db().begin_write().await?;
             if !self.deletion.start_deleting(&mut tx, &process.id, now).await? {
                 continue;
@@ -324,8 +328,8 @@ impl DevicesService {
         key: &str,
         data: serde_json::Value,
     ) -> anyhow::Result<()> {
+        let entry = AuditEntry::new(None, address, None, key, (None, None), Some(data)).await;
         let mut conn = self.deletion.db().writer().acquire().await?;
-        let entry = AuditEntry::new(None, address, None, key, (None, None), Some(data));
         self.deletion.audit(&mut conn, entry, self.clock.now()).await?;
         Ok(())
     }
@@ -336,7 +340,6 @@ impl DevicesService {
         let usernames = self.deletion.usernames(address).await?;
         self.deletion.delete_identity(address).await?;
         self.audit_data_deleted(address, "Identities").await?;
-        let mut conn = self.deletion.db().writer().acquire().await?;
         let entry = AuditEntry::new(
             None,
             address,
@@ -344,11 +347,13 @@ impl DevicesService {
             keys::DELETION_COMPLETED,
             (Some(ProcessStatus::Deleting), None),
             None,
-        );
+        )
+        .await;
+        let mut conn = self.deletion.db().writer().acquire().await?;
         self.deletion.audit(&mut conn, entry, self.clock.now()).await?;
         // Give the writer back before the next write asks for it (on SQLite it is the only one).
         drop(conn);
-        let hashes: Vec<String> = usernames.iter().map(|u| super::audit::hash(u)).collect();
+        let hashes = super::audit::hash_all(usernames).await;
         self.deletion.attach_username_hashes(address, &hashes).await?;
         Ok(())
     }

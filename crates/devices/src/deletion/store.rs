@@ -49,7 +49,9 @@ pub struct AuditEntry<'a> {
 }
 
 impl<'a> AuditEntry<'a> {
-    pub fn new(
+    /// The entry with the address and device hashed (off the async workers, see
+    /// [`audit::hash_all`]); build it before taking a connection.
+    pub async fn new(
         process: Option<&'a IdentityDeletionProcessId>,
         address: &IdentityAddress,
         device: Option<&DeviceId>,
@@ -57,10 +59,13 @@ impl<'a> AuditEntry<'a> {
         statuses: (Option<ProcessStatus>, Option<ProcessStatus>),
         additional_data: Option<serde_json::Value>,
     ) -> Self {
+        let mut values = vec![address.as_str().to_owned()];
+        values.extend(device.map(|d| d.as_str().to_owned()));
+        let mut hashes = audit::hash_all(values).await.into_iter();
         Self {
             process,
-            address_hash: audit::hash(address.as_str()),
-            device_hash: device.map(|d| audit::hash(d.as_str())),
+            address_hash: hashes.next().unwrap_or_default(),
+            device_hash: hashes.next(),
             message_key,
             old_status: statuses.0,
             new_status: statuses.1,
