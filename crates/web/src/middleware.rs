@@ -125,10 +125,18 @@ pub fn case_insensitive(router: axum::Router, segments: HashMap<String, String>)
 }
 
 /// Refuses a request whose path or query holds a control character (decoded), before any
-/// handler sees it: see [`crate::text`].
+/// handler sees it: see [`crate::text`]. A path that does not decode to UTF-8 (`%FF`) is
+/// refused here too: axum's `Path` extractor would answer it in plain text, not the envelope.
 pub async fn refuse_control_characters(request: Request, next: Next) -> Response {
     use axum::response::IntoResponse;
     let uri = request.uri();
+    if percent_encoding::percent_decode_str(uri.path())
+        .decode_utf8()
+        .is_err()
+    {
+        return crate::ApiError::invalid_property_value("'path' must be valid UTF-8 once percent-decoded.")
+            .into_response();
+    }
     let path_has_control = form_urlencoded::parse(uri.path().as_bytes()).any(|(name, value)| {
         crate::text::has_forbidden_control(&name) || crate::text::has_forbidden_control(&value)
     });

@@ -208,6 +208,10 @@ async fn control_characters_are_refused_in_every_kind_of_input(app: TestApp) {
     app.get("/api/v2/Tokens/TOK%00aaaaaaaaaaaaaaa", token)
         .await
         .expect_error(400, invalid);
+    // Not UTF-8 once decoded: the envelope too, not axum's plain-text rejection.
+    app.get("/api/v2/Messages/MSG%FFaaaaaaaaaaaaaaa", token)
+        .await
+        .expect_error(400, invalid);
     // The token endpoint's form answers in OAuth's shape.
     let login = app
         .token_request(&[
