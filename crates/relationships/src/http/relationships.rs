@@ -299,128 +299,87 @@ async fn put_revoke(
     answer(&state, caller, &id, request, None, Relationship::revoke).await
 }
 
-/// Terminate a relationship
-///
-/// Ends an active relationship; it can be reactivated or decomposed. A rule of the state machine
-/// that forbids it is 400 (spec exchange §4.8).
-#[utoipa::path(
-    put, path = "/api/v2/Relationships/{id}/Terminate", tag = "Relationships",
-    params(("id" = String, Path, pattern = r"^REL[A-Za-z0-9]{1,17}$")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The relationship after the change", body = ResultBody<RelationshipMetadataDto>),
-        BadRequest, Unauthorized, NotFound, TooManyRequests,
-    ),
-)]
-async fn put_terminate(
-    State(state): State<RelationshipsState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Envelope<RelationshipMetadataDto>> {
-    apply(&state, caller, &id, Relationship::terminate).await
+/// The six transitions without a body: a PUT on the relationship that applies one change of the
+/// state machine and answers the relationship's metadata. One macro, so that their handlers and
+/// documented contracts cannot drift apart; a rule that forbids the change is 400.
+macro_rules! transition {
+    ($(#[doc = $doc:tt])* $name:ident, $path:tt, $change:expr) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(
+            put, path = $path, tag = "Relationships",
+            params(("id" = String, Path, pattern = r"^REL[A-Za-z0-9]{1,17}$")),
+            security(("bearer" = [])),
+            responses(
+                (status = 200, description = "The relationship after the change", body = ResultBody<RelationshipMetadataDto>),
+                BadRequest, Unauthorized, NotFound, TooManyRequests,
+            ),
+        )]
+        async fn $name(
+            State(state): State<RelationshipsState>,
+            caller: Caller,
+            Path(id): Path<String>,
+        ) -> ApiResult<Envelope<RelationshipMetadataDto>> {
+            apply(&state, caller, &id, $change).await
+        }
+    };
 }
 
-/// Request the reactivation of a relationship
-///
-/// Of a terminated relationship. A rule of the state machine that forbids it is 400 (spec exchange
-/// §4.9).
-#[utoipa::path(
-    put, path = "/api/v2/Relationships/{id}/Reactivate", tag = "Relationships",
-    params(("id" = String, Path, pattern = r"^REL[A-Za-z0-9]{1,17}$")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The relationship after the change", body = ResultBody<RelationshipMetadataDto>),
-        BadRequest, Unauthorized, NotFound, TooManyRequests,
-    ),
-)]
-async fn put_reactivate(
-    State(state): State<RelationshipsState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Envelope<RelationshipMetadataDto>> {
-    apply(&state, caller, &id, Relationship::request_reactivation).await
-}
+transition!(
+    /// Terminate a relationship
+    ///
+    /// Ends an active relationship; it can be reactivated or decomposed. A rule of the state machine
+    /// that forbids it is 400 (spec exchange §4.8).
+    put_terminate,
+    "/api/v2/Relationships/{id}/Terminate",
+    Relationship::terminate
+);
 
-/// Accept the peer's reactivation request
-///
-/// The relationship becomes active again. A rule of the state machine that forbids it is 400 (spec
-/// exchange §4.9).
-#[utoipa::path(
-    put, path = "/api/v2/Relationships/{id}/Reactivate/Accept", tag = "Relationships",
-    params(("id" = String, Path, pattern = r"^REL[A-Za-z0-9]{1,17}$")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The relationship after the change", body = ResultBody<RelationshipMetadataDto>),
-        BadRequest, Unauthorized, NotFound, TooManyRequests,
-    ),
-)]
-async fn put_accept_reactivation(
-    State(state): State<RelationshipsState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Envelope<RelationshipMetadataDto>> {
-    apply(&state, caller, &id, Relationship::accept_reactivation).await
-}
+transition!(
+    /// Request the reactivation of a relationship
+    ///
+    /// Of a terminated relationship. A rule of the state machine that forbids it is 400 (spec exchange
+    /// §4.9).
+    put_reactivate,
+    "/api/v2/Relationships/{id}/Reactivate",
+    Relationship::request_reactivation
+);
 
-/// Reject the peer's reactivation request
-///
-/// The relationship stays terminated. A rule of the state machine that forbids it is 400 (spec
-/// exchange §4.9).
-#[utoipa::path(
-    put, path = "/api/v2/Relationships/{id}/Reactivate/Reject", tag = "Relationships",
-    params(("id" = String, Path, pattern = r"^REL[A-Za-z0-9]{1,17}$")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The relationship after the change", body = ResultBody<RelationshipMetadataDto>),
-        BadRequest, Unauthorized, NotFound, TooManyRequests,
-    ),
-)]
-async fn put_reject_reactivation(
-    State(state): State<RelationshipsState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Envelope<RelationshipMetadataDto>> {
-    apply(&state, caller, &id, Relationship::reject_reactivation).await
-}
+transition!(
+    /// Accept the peer's reactivation request
+    ///
+    /// The relationship becomes active again. A rule of the state machine that forbids it is 400 (spec
+    /// exchange §4.9).
+    put_accept_reactivation,
+    "/api/v2/Relationships/{id}/Reactivate/Accept",
+    Relationship::accept_reactivation
+);
 
-/// Revoke the own reactivation request
-///
-/// The relationship stays terminated. A rule of the state machine that forbids it is 400 (spec
-/// exchange §4.9).
-#[utoipa::path(
-    put, path = "/api/v2/Relationships/{id}/Reactivate/Revoke", tag = "Relationships",
-    params(("id" = String, Path, pattern = r"^REL[A-Za-z0-9]{1,17}$")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The relationship after the change", body = ResultBody<RelationshipMetadataDto>),
-        BadRequest, Unauthorized, NotFound, TooManyRequests,
-    ),
-)]
-async fn put_revoke_reactivation(
-    State(state): State<RelationshipsState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Envelope<RelationshipMetadataDto>> {
-    apply(&state, caller, &id, Relationship::revoke_reactivation).await
-}
+transition!(
+    /// Reject the peer's reactivation request
+    ///
+    /// The relationship stays terminated. A rule of the state machine that forbids it is 400 (spec
+    /// exchange §4.9).
+    put_reject_reactivation,
+    "/api/v2/Relationships/{id}/Reactivate/Reject",
+    Relationship::reject_reactivation
+);
 
-/// Decompose a relationship
-///
-/// Of a terminated relationship; the caller no longer sees it or its messages. A rule of the state
-/// machine that forbids it is 400 (spec exchange §4.10).
-#[utoipa::path(
-    put, path = "/api/v2/Relationships/{id}/Decompose", tag = "Relationships",
-    params(("id" = String, Path, pattern = r"^REL[A-Za-z0-9]{1,17}$")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The relationship after the change", body = ResultBody<RelationshipMetadataDto>),
-        BadRequest, Unauthorized, NotFound, TooManyRequests,
-    ),
-)]
-async fn put_decompose(
-    State(state): State<RelationshipsState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Envelope<RelationshipMetadataDto>> {
-    apply(&state, caller, &id, Relationship::decompose).await
-}
+transition!(
+    /// Revoke the own reactivation request
+    ///
+    /// The relationship stays terminated. A rule of the state machine that forbids it is 400 (spec
+    /// exchange §4.9).
+    put_revoke_reactivation,
+    "/api/v2/Relationships/{id}/Reactivate/Revoke",
+    Relationship::revoke_reactivation
+);
+
+transition!(
+    /// Decompose a relationship
+    ///
+    /// Of a terminated relationship; the caller no longer sees it or its messages. A rule of the state
+    /// machine that forbids it is 400 (spec exchange §4.10).
+    put_decompose,
+    "/api/v2/Relationships/{id}/Decompose",
+    Relationship::decompose
+);
