@@ -293,24 +293,18 @@ pub async fn messages(http: &reqwest::Client, args: &Args) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Prepares an identity with `count` relationships and ten messages from each peer, then starts
-/// its deletion with no grace period; `scripts/bench.sh` times the deletion job afterwards.
-pub async fn deletion_setup(http: &reqwest::Client, args: &Args) -> anyhow::Result<()> {
+/// `args.count` new identities, each in an active relationship with `target` (requested from
+/// its template, accepted by `target`).
+async fn accepted_peers(
+    http: &reqwest::Client,
+    args: &Args,
+    target: &Session,
+    template: &str,
+) -> anyhow::Result<Vec<Session>> {
     use reqwest::Method;
-    let target = session(http, args).await?;
-    let template = call(
-        http,
-        args,
-        &target.token,
-        Method::POST,
-        "/api/v2/RelationshipTemplates",
-        Some(json!({ "content": b64(b"t") })),
-    )
-    .await?;
-    let template = template["id"].as_str().context("template id")?.to_owned();
     let started = Instant::now();
     let peers = run_concurrently(args.count, args.concurrency, |_| {
-        let (template, target) = (template.clone(), &target);
+        let (template, target) = (template.to_owned(), target);
         async move {
             let peer = session(http, args).await?;
             get(
@@ -349,6 +343,25 @@ pub async fn deletion_setup(http: &reqwest::Client, args: &Args) -> anyhow::Resu
         peers.len(),
         started.elapsed().as_secs_f64()
     );
+    Ok(peers)
+}
+
+/// Prepares an identity with `count` relationships and ten messages from each peer, then starts
+/// its deletion with no grace period; `scripts/bench.sh` times the deletion job afterwards.
+pub async fn deletion_setup(http: &reqwest::Client, args: &Args) -> anyhow::Result<()> {
+    use reqwest::Method;
+    let target = session(http, args).await?;
+    let template = call(
+        http,
+        args,
+        &target.token,
+        Method::POST,
+        "/api/v2/RelationshipTemplates",
+        Some(json!({ "content": b64(b"t") })),
+    )
+    .await?;
+    let template = template["id"].as_str().context("template id")?.to_owned();
+    let peers = accepted_peers(http, args, &target, &template).await?;
     let started = Instant::now();
     let sends = run_concurrently(peers.len() * 10, args.concurrency, |i| {
         let peer = &peers[i % peers.len()];
