@@ -189,7 +189,8 @@ impl RabbitMqBus {
     }
 
     /// A channel on a connection of its own, for inspection: what it does (a passive declare
-    /// of a missing queue closes the channel) cannot disturb publishing or consuming.
+    /// of a missing queue closes the channel) cannot disturb publishing or consuming. The
+    /// channel is not closed on its own but with its connection (see `supervisor::connect`).
     async fn admin_channel(&self) -> anyhow::Result<(lapin::Connection, Channel)> {
         let connection = supervisor::open(&self.shared.config.url).await?;
         let channel = connection.create_channel().await?;

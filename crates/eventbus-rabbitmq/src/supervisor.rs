@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use lapin::options::{ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties, ExchangeKind};
+use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
@@ -132,8 +132,12 @@ async fn connect(shared: &Shared, lost: Arc<Notify>) -> anyhow::Result<Connectio
         }
         lost.notify_one();
     });
-    declare_topology(shared, &connection).await?;
+    // The topology is declared on the publisher channel rather than on one closed after use:
+    // lapin drops a closed channel from its table later, on its internal task, and a connection
+    // closed before that (a CLI command ends at once) drops it a second time and logs
+    // "Connection error: invalid channel". Channels here end only with their connection.
     let publisher = connection.create_channel().await?;
+    declare_topology(shared, &publisher).await?;
     publisher.confirm_select(ConfirmSelectOptions::default()).await?;
     shared.publisher.send_replace(Some(publisher));
     *shared
@@ -143,8 +147,7 @@ async fn connect(shared: &Shared, lost: Arc<Notify>) -> anyhow::Result<Connectio
     Ok(connection)
 }
 
-async fn declare_topology(shared: &Shared, connection: &Connection) -> anyhow::Result<()> {
-    let channel = connection.create_channel().await?;
+async fn declare_topology(shared: &Shared, channel: &Channel) -> anyhow::Result<()> {
     let exchange = &shared.config.exchange;
     let durable = ExchangeDeclareOptions {
         durable: true,
@@ -173,6 +176,5 @@ async fn declare_topology(shared: &Shared, connection: &Connection) -> anyhow::R
                 .await?;
         }
     }
-    channel.close(200, "declared").await?;
     Ok(())
 }
