@@ -7,7 +7,7 @@
 //! annotation. The binary collects the modules' documents; a test checks that every route the
 //! Consumer API serves is documented and nothing else.
 //!
-//! ```ignore
+//! ```text
 //! use backbone_web::openapi::{BadRequest, Forbidden, NotFound, ResultBody, TooManyRequests, Unauthorized};
 //! use backbone_web::openapi::routes;
 //!
