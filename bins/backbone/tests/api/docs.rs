@@ -93,35 +93,12 @@ async fn the_undocumented_routes_are_only_the_listed_ones() {
     assert!(app.get("/docs/index.html", None).await.text.contains("swagger"));
 }
 
-fn references<'v>(value: &'v Value, found: &mut BTreeSet<&'v str>) {
-    match value {
-        Value::Object(map) => {
-            for (key, inner) in map {
-                match (key.as_str(), inner) {
-                    ("$ref", Value::String(target)) => {
-                        found.insert(target.as_str());
-                    }
-                    _ => references(inner, found),
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|item| references(item, found)),
-        _ => {}
-    }
-}
-
 #[tokio::test]
 async fn every_named_schema_is_defined() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let document = document(&app).await;
-    let mut found = BTreeSet::new();
-    references(&document, &mut found);
-    let schemas = document["components"]["schemas"].as_object().unwrap();
+    let found = defined_schema_references(&document);
     assert!(found.contains("#/components/schemas/ErrorEnvelope"), "{found:?}");
-    for target in found {
-        let name = target.strip_prefix("#/components/schemas/").unwrap();
-        assert!(schemas.contains_key(name), "{name} is referenced but not defined");
-    }
     let bearer = &document["components"]["securitySchemes"]["bearer"];
     assert_eq!(bearer["scheme"], "bearer");
 }
@@ -193,4 +170,34 @@ async fn the_error_envelope_is_what_the_server_sends() {
         .filter_map(Value::as_str)
         .collect();
     assert_eq!(required, documented, "every member is always sent");
+}
+
+/// Every `$ref` an `OpenAPI` document makes, each checked to name a schema the document
+/// defines (both documents, the Consumer API's and the Admin API's, use it).
+pub fn defined_schema_references(document: &Value) -> BTreeSet<&str> {
+    let mut found = BTreeSet::new();
+    references(document, &mut found);
+    let schemas = document["components"]["schemas"].as_object().unwrap();
+    for target in &found {
+        let name = target.strip_prefix("#/components/schemas/").unwrap();
+        assert!(schemas.contains_key(name), "{name} is referenced but not defined");
+    }
+    found
+}
+
+fn references<'v>(value: &'v Value, found: &mut BTreeSet<&'v str>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                match (key.as_str(), inner) {
+                    ("$ref", Value::String(target)) => {
+                        found.insert(target.as_str());
+                    }
+                    _ => references(inner, found),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| references(item, found)),
+        _ => {}
+    }
 }

