@@ -435,3 +435,49 @@ async fn two_workers_never_delete_the_same_identity() {
     assert_eq!(a.deleted.len() + b.deleted.len(), 1, "{a:?} {b:?}");
     assert_eq!(a.failed.len() + b.failed.len(), 0);
 }
+
+/// Four starts of one identity's deletion at once, then two cancels at once, with the pool at
+/// its default size: exactly one start and one cancel take effect, the others are refused as
+/// the upstream rules say, and one cancelled process is left.
+async fn parallel_starts_and_cancels_take_effect_once(backend: crate::helpers::Backend) {
+    let defaults = backbone::config::Settings::default().database;
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.database.max_connections = defaults.max_connections;
+    })
+    .await;
+    let identity = app.create_identity().await;
+    let starts = futures::future::join_all((0..4).map(|_| start(&app, &identity, json!({})))).await;
+    let (created, refused): (Vec<_>, Vec<_>) = starts.into_iter().partition(|r| r.status == 201);
+    let bodies: Vec<&Value> = refused.iter().map(|r| &r.body).collect();
+    assert_eq!(created.len(), 1, "{bodies:?}");
+    for response in refused {
+        response.expect_error(
+            400,
+            "error.platform.validation.device.onlyOneActiveDeletionProcessAllowed",
+        );
+    }
+    let id = created[0].result()["id"].as_str().unwrap().to_owned();
+    let path = format!("{PROCESSES}/{id}/Cancel");
+    let cancel = || app.put(&path, Some(&identity.token), json!({}));
+    let (a, b) = tokio::join!(cancel(), cancel());
+    let (ok, refused) = if a.status == 200 { (a, b) } else { (b, a) };
+    ok.expect_status(200);
+    refused.expect_error(
+        400,
+        "error.platform.validation.device.deletionProcessIsNotInRequiredStatus",
+    );
+    let processes = app.get(PROCESSES, Some(&identity.token)).await;
+    let processes = processes.result().as_array().unwrap().clone();
+    assert_eq!(processes.len(), 1);
+    assert_eq!(processes[0]["status"], "Cancelled");
+}
+
+#[tokio::test]
+async fn parallel_starts_and_cancels_take_effect_once_on_sqlite() {
+    parallel_starts_and_cancels_take_effect_once(crate::helpers::Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn parallel_starts_and_cancels_take_effect_once_on_postgres() {
+    parallel_starts_and_cancels_take_effect_once(crate::helpers::Backend::Postgres).await;
+}
